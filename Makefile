@@ -1,0 +1,40 @@
+# criserver: make run | make test | make build | make lint | make bench
+GO      ?= go
+BIN     := bin
+PKGS    := runc crun containernetworking-plugins iptables busybox-static
+ARGS    ?=
+
+.PHONY: all build run deps lint test unit bench clean
+
+all: build
+
+build:
+	$(GO) build -o $(BIN)/criserver ./cmd/criserver
+
+# deps installs the Debian packages criserver and its tests drive, when missing.
+deps:
+	@missing=""; for p in $(PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing:$$missing"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	fi
+
+run: deps build
+	exec $(BIN)/criserver serve $(ARGS)
+
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+	$(GO) tool staticcheck ./...
+
+unit:
+	$(GO) test -count=1 ./...
+
+test: deps lint unit
+
+bench: deps
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+clean:
+	rm -rf $(BIN)

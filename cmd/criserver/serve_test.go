@@ -1,0 +1,288 @@
+package main
+
+import (
+	"context"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/backoff"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
+	cri "k8s.io/cri-api/pkg/apis/runtime/v1"
+
+	"github.com/criserver/criserver/internal/testimage"
+)
+
+var binary string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "criserver-e2e-")
+	if err != nil {
+		panic(err)
+	}
+	binary = filepath.Join(dir, "criserver")
+	if out, err := exec.Command("go", "build", "-o", binary, ".").CombinedOutput(); err != nil {
+		panic(string(out))
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+type daemon struct {
+	t                   *testing.T
+	root, state, socket string
+	args                []string
+	cmd                 *exec.Cmd
+	log                 *strings.Builder
+	conn                *grpc.ClientConn
+	rt                  cri.RuntimeServiceClient
+	img                 cri.ImageServiceClient
+}
+
+func needRoot(t *testing.T) {
+	t.Helper()
+	if runtime.GOOS != "linux" || os.Geteuid() != 0 {
+		t.Skip("the daemon needs root on Linux (it unpacks layers with device nodes and owners)")
+	}
+}
+
+func newDaemon(t *testing.T, args ...string) *daemon {
+	t.Helper()
+	needRoot(t)
+	base := t.TempDir()
+	d := &daemon{t: t, root: filepath.Join(base, "root"), state: filepath.Join(base, "state"), args: args}
+	d.socket = filepath.Join(d.state, "criserver.sock")
+	d.start()
+	t.Cleanup(d.kill)
+	return d
+}
+
+func (d *daemon) start() {
+	d.t.Helper()
+	d.log = &strings.Builder{}
+	args := append([]string{"serve", "--root", d.root, "--state", d.state, "--socket", d.socket, "--log-level", "debug"}, d.args...)
+	d.cmd = exec.Command(binary, args...)
+	d.cmd.Stderr = d.log
+	if err := d.cmd.Start(); err != nil {
+		d.t.Fatal(err)
+	}
+	conn, err := grpc.NewClient("unix://"+d.socket, grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithConnectParams(grpc.ConnectParams{Backoff: backoff.Config{BaseDelay: 10 * time.Millisecond, Multiplier: 1.5, MaxDelay: 100 * time.Millisecond}}))
+	if err != nil {
+		d.t.Fatal(err)
+	}
+	d.conn, d.rt, d.img = conn, cri.NewRuntimeServiceClient(conn), cri.NewImageServiceClient(conn)
+	// A killed daemon leaves its socket file: wait for an answer, not a file.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		ctx, cancel := context.WithTimeout(d.t.Context(), time.Second)
+		_, err := d.rt.Version(ctx, &cri.VersionRequest{}, grpc.WaitForReady(true))
+		cancel()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			d.t.Fatalf("daemon does not answer on %s: %v\n%s", d.socket, err, d.log)
+		}
+	}
+}
+
+func (d *daemon) kill() {
+	if d.cmd.ProcessState == nil {
+		d.cmd.Process.Kill()
+		d.cmd.Wait()
+	}
+	d.conn.Close()
+}
+
+func (d *daemon) ctx() context.Context {
+	ctx, cancel := context.WithTimeout(d.t.Context(), 30*time.Second)
+	d.t.Cleanup(cancel)
+	return ctx
+}
+
+func wantCode(t *testing.T, err error, code codes.Code) {
+	t.Helper()
+	if status.Code(err) != code {
+		t.Fatalf("got %v, want code %s", err, code)
+	}
+}
+
+func TestDaemonServesImages(t *testing.T) {
+	reg := testimage.NewRegistry()
+	defer reg.Close()
+	img, err := testimage.Busybox()
+	if err != nil {
+		t.Skip(err)
+	}
+	if _, err := reg.Push("library/busybox", "latest", img); err != nil {
+		t.Fatal(err)
+	}
+	d := newDaemon(t, "--registry-mirror", "docker.io="+reg.URL)
+
+	v, err := d.rt.Version(d.ctx(), &cri.VersionRequest{})
+	if err != nil || v.RuntimeName != "criserver" || v.RuntimeApiVersion != "v1" {
+		t.Fatalf("Version: %v %v", v, err)
+	}
+	st, err := d.rt.Status(d.ctx(), &cri.StatusRequest{})
+	if err != nil || !st.Status.Conditions[0].Status || st.Status.Conditions[0].Type != cri.RuntimeReady {
+		t.Fatalf("Status: %v %v", st, err)
+	}
+	rc, err := d.rt.RuntimeConfig(d.ctx(), &cri.RuntimeConfigRequest{})
+	if err != nil || rc.Linux.CgroupDriver != cri.CgroupDriver_CGROUPFS {
+		t.Fatalf("RuntimeConfig: %v %v", rc, err)
+	}
+
+	pulled, err := d.img.PullImage(d.ctx(), &cri.PullImageRequest{Image: &cri.ImageSpec{Image: "busybox"}})
+	if err != nil {
+		t.Fatalf("PullImage: %v\n%s", err, d.log)
+	}
+	cfg, _ := img.ConfigName()
+	if pulled.ImageRef != cfg.String() {
+		t.Fatalf("ImageRef %s, want %s", pulled.ImageRef, cfg)
+	}
+	list, err := d.img.ListImages(d.ctx(), &cri.ListImagesRequest{})
+	if err != nil || len(list.Images) != 1 || list.Images[0].RepoTags[0] != "docker.io/library/busybox:latest" || list.Images[0].Size == 0 {
+		t.Fatalf("ListImages: %v %v", list, err)
+	}
+	filtered, err := d.img.ListImages(d.ctx(), &cri.ListImagesRequest{Filter: &cri.ImageFilter{Image: &cri.ImageSpec{Image: "busybox:latest"}}})
+	if err != nil || len(filtered.Images) != 1 {
+		t.Fatalf("filtered ListImages: %v %v", filtered, err)
+	}
+	stream, err := d.img.StreamImages(d.ctx(), &cri.StreamImagesRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, err := stream.Recv()
+	if err != nil || len(first.Images) != 1 {
+		t.Fatalf("StreamImages: %v %v", first, err)
+	}
+	status1, err := d.img.ImageStatus(d.ctx(), &cri.ImageStatusRequest{Image: &cri.ImageSpec{Image: pulled.ImageRef}, Verbose: true})
+	if err != nil || status1.Image.Id != pulled.ImageRef || !strings.Contains(status1.Info["info"], `"chainIDs"`) {
+		t.Fatalf("ImageStatus: %v %v", status1, err)
+	}
+	fs, err := d.img.ImageFsInfo(d.ctx(), &cri.ImageFsInfoRequest{})
+	if err != nil || fs.ImageFilesystems[0].UsedBytes.Value < list.Images[0].Size || fs.ImageFilesystems[0].InodesUsed.Value == 0 {
+		t.Fatalf("ImageFsInfo: %v %v", fs, err)
+	}
+
+	// Bad input gets the right code.
+	_, err = d.img.PullImage(d.ctx(), &cri.PullImageRequest{Image: &cri.ImageSpec{Image: "Not/A:Valid:Ref"}})
+	wantCode(t, err, codes.InvalidArgument)
+	_, err = d.img.PullImage(d.ctx(), &cri.PullImageRequest{Image: &cri.ImageSpec{Image: reg.Host + "/library/busybox:missing"}})
+	wantCode(t, err, codes.NotFound)
+	missing, err := d.img.ImageStatus(d.ctx(), &cri.ImageStatusRequest{Image: &cri.ImageSpec{Image: "nothing:here"}})
+	if err != nil || missing.Image != nil {
+		t.Fatalf("ImageStatus of a missing image: %v %v", missing, err)
+	}
+	_, err = d.rt.RunPodSandbox(d.ctx(), &cri.RunPodSandboxRequest{})
+	wantCode(t, err, codes.Unimplemented)
+
+	// Restart: the same image with the same ID and size.
+	d.stop()
+	d.start()
+	again, err := d.img.ListImages(d.ctx(), &cri.ListImagesRequest{})
+	if err != nil || len(again.Images) != 1 || again.Images[0].Id != list.Images[0].Id || again.Images[0].Size != list.Images[0].Size {
+		t.Fatalf("after restart: %v %v", again, err)
+	}
+
+	for range 2 { // idempotent
+		if _, err := d.img.RemoveImage(d.ctx(), &cri.RemoveImageRequest{Image: &cri.ImageSpec{Image: "busybox"}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if l, _ := d.img.ListImages(d.ctx(), &cri.ListImagesRequest{}); len(l.Images) != 0 {
+		t.Fatalf("images left after removal: %v", l.Images)
+	}
+}
+
+// stop sends SIGTERM and expects a clean exit that removes the socket.
+func (d *daemon) stop() {
+	d.t.Helper()
+	d.conn.Close()
+	d.cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan error, 1)
+	go func() { done <- d.cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			d.t.Fatalf("daemon exited with %v:\n%s", err, d.log)
+		}
+	case <-time.After(15 * time.Second):
+		d.t.Fatalf("daemon ignored SIGTERM:\n%s", d.log)
+	}
+	if _, err := os.Stat(d.socket); !os.IsNotExist(err) {
+		d.t.Fatal("socket left behind after a clean exit")
+	}
+}
+
+func TestSecondDaemonOnSameRootRefuses(t *testing.T) {
+	d := newDaemon(t)
+	out, err := exec.Command(binary, "serve", "--root", d.root, "--state", t.TempDir(), "--socket", filepath.Join(t.TempDir(), "s.sock")).CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "another criserver daemon is using "+d.root) {
+		t.Fatalf("second daemon: %v\n%s", err, out)
+	}
+	// A daemon with its own directories runs beside the first.
+	other := newDaemon(t)
+	if _, err := other.rt.Version(other.ctx(), &cri.VersionRequest{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.rt.Version(d.ctx(), &cri.VersionRequest{}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestKilledMidPullLeavesNothing(t *testing.T) {
+	reg := testimage.NewRegistry()
+	defer reg.Close()
+	img, err := testimage.Busybox()
+	if err != nil {
+		t.Skip(err)
+	}
+	if _, err := reg.Push("app", "v1", img); err != nil {
+		t.Fatal(err)
+	}
+	var stalled atomic.Bool
+	reg.Wrap = func(w http.ResponseWriter, r *http.Request, next http.Handler) {
+		if strings.Contains(r.URL.Path, "/blobs/") && r.Method == http.MethodGet && strings.Contains(r.URL.Path, "app") {
+			// Half a layer, then nothing: the daemon is killed mid-stream.
+			stalled.Store(true)
+			w.Header().Set("Content-Length", "1000000")
+			w.Write(make([]byte, 4096))
+			w.(http.Flusher).Flush()
+			<-r.Context().Done()
+			return
+		}
+		next.ServeHTTP(w, r)
+	}
+	d := newDaemon(t)
+	go d.img.PullImage(d.ctx(), &cri.PullImageRequest{Image: &cri.ImageSpec{Image: reg.Host + "/app:v1"}})
+	for !stalled.Load() {
+		time.Sleep(10 * time.Millisecond)
+	}
+	time.Sleep(100 * time.Millisecond)
+	d.cmd.Process.Kill()
+	d.cmd.Wait()
+	d.conn.Close()
+
+	d.start()
+	if l, err := d.img.ListImages(d.ctx(), &cri.ListImagesRequest{}); err != nil || len(l.Images) != 0 {
+		t.Fatalf("after the crash: %v %v", l, err)
+	}
+	for _, sub := range []string{"blobs/sha256", "layers", "tmp"} {
+		if left, _ := os.ReadDir(filepath.Join(d.root, "images", sub)); len(left) != 0 {
+			t.Fatalf("%s holds %d leftovers after restart", sub, len(left))
+		}
+	}
+}

@@ -1,0 +1,117 @@
+// Package config is the daemon's configuration: built-in defaults, a TOML
+// file that may override any of them, and command-line flags over both.
+package config
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/BurntSushi/toml"
+)
+
+// Config is every setting of criserver serve. The TOML keys are the
+// documented names; README.md lists them all.
+type Config struct {
+	// Root holds persistent state: the metadata database and the images.
+	Root string `toml:"root"`
+	// State holds volatile state that a reboot may clear.
+	State string `toml:"state"`
+	// Socket is the CRI gRPC unix socket.
+	Socket string `toml:"socket"`
+	// LogLevel is debug, info, warn or error.
+	LogLevel string `toml:"log_level"`
+	// LogFormat is text or json.
+	LogFormat string `toml:"log_format"`
+
+	Registry Registry `toml:"registry"`
+}
+
+// Registry configures image pulls.
+type Registry struct {
+	// Mirrors maps a registry host ("docker.io") to URLs tried before it.
+	Mirrors map[string][]string `toml:"mirrors"`
+	// Insecure lists hosts reached over plain HTTP or unverified TLS.
+	Insecure []string `toml:"insecure"`
+	// PullProgressTimeout cancels a pull that receives no byte for this long.
+	PullProgressTimeout Duration `toml:"pull_progress_timeout"`
+	// MaxConcurrentDownloads bounds parallel layer downloads per pull.
+	MaxConcurrentDownloads int `toml:"max_concurrent_downloads"`
+}
+
+// Duration is a time.Duration written as "5m" or "30s" in TOML.
+type Duration struct{ time.Duration }
+
+// UnmarshalText parses Go duration syntax.
+func (d *Duration) UnmarshalText(b []byte) error {
+	v, err := time.ParseDuration(string(b))
+	if err != nil {
+		return err
+	}
+	d.Duration = v
+	return nil
+}
+
+// MarshalText writes Go duration syntax.
+func (d Duration) MarshalText() ([]byte, error) { return []byte(d.String()), nil }
+
+// Default is the configuration with no file and no flags.
+func Default() Config {
+	return Config{
+		Root:      "/var/lib/criserver",
+		State:     "/run/criserver",
+		Socket:    "/run/criserver/criserver.sock",
+		LogLevel:  "info",
+		LogFormat: "text",
+		Registry: Registry{
+			Mirrors:                map[string][]string{},
+			PullProgressTimeout:    Duration{5 * time.Minute},
+			MaxConcurrentDownloads: 3,
+		},
+	}
+}
+
+// Load reads a TOML file over the defaults. A key criserver does not know is
+// an error, so a typo does not silently leave a default in place.
+func Load(path string) (Config, error) {
+	c := Default()
+	if path == "" {
+		return c, nil
+	}
+	md, err := toml.DecodeFile(path, &c)
+	if err != nil {
+		return c, fmt.Errorf("config %s: %w", path, err)
+	}
+	if und := md.Undecoded(); len(und) > 0 {
+		keys := make([]string, len(und))
+		for i, k := range und {
+			keys[i] = k.String()
+		}
+		return c, fmt.Errorf("config %s: unknown keys: %s", path, strings.Join(keys, ", "))
+	}
+	return c, c.Validate()
+}
+
+// Validate checks values that have no sensible reading when wrong.
+func (c Config) Validate() error {
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		return fmt.Errorf("log_level %q: want debug, info, warn or error", c.LogLevel)
+	}
+	switch c.LogFormat {
+	case "text", "json":
+	default:
+		return fmt.Errorf("log_format %q: want text or json", c.LogFormat)
+	}
+	if c.Root == "" || c.State == "" || c.Socket == "" {
+		return fmt.Errorf("root, state and socket must not be empty")
+	}
+	if c.Registry.PullProgressTimeout.Duration < 0 {
+		return fmt.Errorf("registry.pull_progress_timeout must not be negative")
+	}
+	if c.Registry.MaxConcurrentDownloads < 1 {
+		return fmt.Errorf("registry.max_concurrent_downloads must be at least 1")
+	}
+	return nil
+}
