@@ -8,8 +8,12 @@ ARGS    ?=
 
 all: build
 
+# The monitor and the infra process run for every container and pod: they
+# are built static and lean, apart from the daemon.
 build:
 	$(GO) build -o $(BIN)/criserver ./cmd/criserver
+	CGO_ENABLED=0 $(GO) build -ldflags=-s -o $(BIN)/criserver-monitor ./cmd/criserver-monitor
+	CGO_ENABLED=0 $(GO) build -ldflags=-s -o $(BIN)/criserver-pause ./cmd/criserver-pause
 
 # deps installs the Debian packages criserver and its tests drive, when missing.
 deps:

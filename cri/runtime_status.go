@@ -2,22 +2,43 @@ package cri
 
 import (
 	"context"
+	"encoding/json"
+	"sort"
 
 	runtime "k8s.io/cri-api/pkg/apis/runtime/v1"
 )
 
-// Status reports the runtime's conditions. Pod networking is not served yet,
-// so NetworkReady says so with a reason kubelet shows to operators.
+// Status reports the runtime's conditions, the pod network's readiness and
+// what each runtime handler can do.
 func (s *Server) Status(ctx context.Context, req *runtime.StatusRequest) (*runtime.StatusResponse, error) {
-	return &runtime.StatusResponse{
-		Status: &runtime.RuntimeStatus{Conditions: []*runtime.RuntimeCondition{
-			{Type: runtime.RuntimeReady, Status: true},
-			{
-				Type:    runtime.NetworkReady,
-				Status:  false,
-				Reason:  "NetworkPluginNotReady",
-				Message: "criserver does not run pod sandboxes yet, so no pod network is set up",
-			},
-		}},
-	}, nil
+	netCond := &runtime.RuntimeCondition{Type: runtime.NetworkReady, Status: true}
+	if err := s.network.Ready(); err != nil {
+		netCond.Status, netCond.Reason, netCond.Message = false, "NetworkPluginNotReady", err.Error()
+	}
+	resp := &runtime.StatusResponse{Status: &runtime.RuntimeStatus{Conditions: []*runtime.RuntimeCondition{
+		{Type: runtime.RuntimeReady, Status: true}, netCond,
+	}}}
+	names := make([]string, 0, len(s.runtimes.Handlers))
+	for n := range s.runtimes.Handlers {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		f := s.runtimes.Handlers[n].Features(ctx)
+		h := &runtime.RuntimeHandler{Name: n, Features: &runtime.RuntimeHandlerFeatures{
+			RecursiveReadOnlyMounts: f.RecursiveReadOnlyMounts, UserNamespaces: f.UserNamespaces,
+		}}
+		resp.RuntimeHandlers = append(resp.RuntimeHandlers, h)
+		if n == s.runtimes.Default {
+			// The default handler is also listed under the empty name,
+			// which is how kubelet asks about pods without a RuntimeClass.
+			resp.RuntimeHandlers = append(resp.RuntimeHandlers, &runtime.RuntimeHandler{Name: "", Features: h.Features})
+		}
+	}
+	resp.Features = &runtime.RuntimeFeatures{SupplementalGroupsPolicy: true}
+	if req.Verbose {
+		b, _ := json.Marshal(map[string]any{"defaultRuntime": s.runtimes.Default, "runtimes": names})
+		resp.Info = map[string]string{"config": string(b)}
+	}
+	return resp, nil
 }

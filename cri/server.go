@@ -3,11 +3,16 @@ package cri
 import (
 	"context"
 	"log/slog"
+	"time"
 
 	"google.golang.org/grpc"
 	runtime "k8s.io/cri-api/pkg/apis/runtime/v1"
 
+	"github.com/criserver/criserver/container"
 	"github.com/criserver/criserver/imagestore"
+	"github.com/criserver/criserver/internal/names"
+	"github.com/criserver/criserver/oci"
+	"github.com/criserver/criserver/sandbox"
 )
 
 // ImageStore is what the image service needs of the image store.
@@ -24,7 +29,57 @@ type ImageStore interface {
 	FsInfo() (imagestore.FsInfo, error)
 }
 
-var _ ImageStore = (*imagestore.Store)(nil)
+// Sandboxes is what the runtime service needs of the pod sandboxes.
+type Sandboxes interface {
+	// Run creates and starts a sandbox.
+	Run(ctx context.Context, cfg *sandbox.Config) (*sandbox.Sandbox, error)
+	// Stop stops it; unknown or stopped sandboxes succeed.
+	Stop(ctx context.Context, id string) error
+	// Remove deletes it; unknown sandboxes succeed.
+	Remove(ctx context.Context, id string) error
+	// Get returns one sandbox.
+	Get(id string) (*sandbox.Sandbox, error)
+	// List returns all sandboxes.
+	List() []*sandbox.Sandbox
+}
+
+// Containers is what the runtime service needs of the containers.
+type Containers interface {
+	// Create makes a container ready to start.
+	Create(ctx context.Context, cfg *container.Config) (*container.Container, error)
+	// Start runs it.
+	Start(ctx context.Context, id string) error
+	// Stop signals it and kills it after timeout; unknown or stopped ones succeed.
+	Stop(ctx context.Context, id string, timeout time.Duration) error
+	// Remove deletes it; unknown containers succeed.
+	Remove(ctx context.Context, id string) error
+	// Get returns one container.
+	Get(id string) (*container.Container, error)
+	// List returns all containers.
+	List() []*container.Container
+	// ExecSync runs a command in it and collects the output.
+	ExecSync(ctx context.Context, id string, cmd []string, timeout time.Duration) (*oci.ExecResult, error)
+	// ReopenLog starts a new log file.
+	ReopenLog(ctx context.Context, id string) error
+	// Stats reports its resource use.
+	Stats(id string) (*container.Stats, error)
+	// Update changes its resource limits.
+	Update(ctx context.Context, id string, r *oci.Resources) error
+}
+
+// Network is what Status and UpdateRuntimeConfig need of pod networking.
+type Network interface {
+	// Ready is nil when pods can be networked, else the reason they cannot.
+	Ready() error
+	// SetPodCIDR changes the built-in network's subnet.
+	SetPodCIDR(cidr string) error
+}
+
+var (
+	_ ImageStore = (*imagestore.Store)(nil)
+	_ Sandboxes  = (*sandbox.Controller)(nil)
+	_ Containers = (*container.Controller)(nil)
+)
 
 // Version is criserver's release, reported by Version and the CLI.
 var Version = "0.1.0"
@@ -34,21 +89,52 @@ type Server struct {
 	runtime.UnimplementedRuntimeServiceServer
 	runtime.UnimplementedImageServiceServer
 
-	images ImageStore
-	log    *slog.Logger
+	images     ImageStore
+	sandboxes  Sandboxes
+	containers Containers
+	network    Network
+	runtimes   sandbox.Runtimes
+	events     *Events
+	log        *slog.Logger
+
+	sandboxNames   *names.Registry
+	containerNames *names.Registry
 }
 
-// Option configures a Server.
-type Option func(*Server)
+// Deps are the parts a Server serves.
+type Deps struct {
+	Images     ImageStore
+	Sandboxes  Sandboxes
+	Containers Containers
+	Network    Network
+	Runtimes   sandbox.Runtimes
+	Events     *Events
+	Logger     *slog.Logger
+}
 
-// WithLogger sets the logger for request errors.
-func WithLogger(l *slog.Logger) Option { return func(s *Server) { s.log = l } }
-
-// New returns a server over the given image store.
-func New(images ImageStore, opts ...Option) *Server {
-	s := &Server{images: images, log: slog.Default()}
-	for _, o := range opts {
-		o(s)
+// New returns a server over d, reserving the names of the sandboxes and
+// containers that already exist.
+func New(d Deps) *Server {
+	s := &Server{
+		images: d.Images, sandboxes: d.Sandboxes, containers: d.Containers, network: d.Network,
+		runtimes: d.Runtimes, events: d.Events, log: d.Logger,
+		sandboxNames: names.New("sandbox"), containerNames: names.New("container"),
+	}
+	if s.log == nil {
+		s.log = slog.Default()
+	}
+	if s.events == nil {
+		s.events = NewEvents()
+	}
+	if s.sandboxes != nil {
+		for _, sb := range s.sandboxes.List() {
+			s.sandboxNames.Reserve(sandboxName(&sb.Config), sb.ID)
+		}
+	}
+	if s.containers != nil {
+		for _, c := range s.containers.List() {
+			s.containerNames.Reserve(containerName(c.Config.SandboxID, c.Config.Name, c.Config.Attempt), c.ID)
+		}
 	}
 	return s
 }

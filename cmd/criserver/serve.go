@@ -47,6 +47,15 @@ func serveCommand() *cobra.Command {
 					*v.dst = *v.flag
 				}
 			}
+			if flags.Changed("cni-conf-dir") {
+				c.CNI.ConfDir = f.CNI.ConfDir
+			}
+			if flags.Changed("cni-bin-dir") {
+				c.CNI.BinDirs = f.CNI.BinDirs
+			}
+			if flags.Changed("default-runtime") {
+				c.DefaultRuntime = f.DefaultRuntime
+			}
 			// Without --socket, a --state elsewhere moves the socket with it,
 			// so a second daemon needs only --root and --state.
 			if flags.Changed("state") && !flags.Changed("socket") && configPath == "" {
@@ -74,6 +83,9 @@ func serveCommand() *cobra.Command {
 	fl.StringVar(&f.LogLevel, "log-level", config.Default().LogLevel, "debug, info, warn or error")
 	fl.StringArrayVar(&mirrors, "registry-mirror", nil, "HOST=URL: try URL before registry HOST (repeatable)")
 	fl.StringArrayVar(&insecure, "insecure-registry", nil, "registry HOST reached over plain HTTP (repeatable)")
+	fl.StringVar(&f.CNI.ConfDir, "cni-conf-dir", config.Default().CNI.ConfDir, "CNI network configuration directory")
+	fl.StringArrayVar(&f.CNI.BinDirs, "cni-bin-dir", nil, "CNI plugin directory (repeatable; default /opt/cni/bin and /usr/lib/cni)")
+	fl.StringVar(&f.DefaultRuntime, "default-runtime", "", "runtime handler for pods without a RuntimeClass (default crun when installed, else runc)")
 	return cmd
 }
 
@@ -127,12 +139,16 @@ func serve(c config.Config) error {
 		return fmt.Errorf("image store: %w", err)
 	}
 
+	rt, err := wireRuntime(ctx, c, db, images, log)
+	if err != nil {
+		return err
+	}
 	lis, err := listen(c.Socket)
 	if err != nil {
 		return err
 	}
 	defer os.Remove(c.Socket)
-	srv := cri.New(images, cri.WithLogger(log))
+	srv := cri.New(rt)
 	g := grpc.NewServer(srv.GRPCOptions()...)
 	srv.Register(g)
 	errc := make(chan error, 1)

@@ -31,8 +31,12 @@ func TestMain(m *testing.M) {
 		panic(err)
 	}
 	binary = filepath.Join(dir, "criserver")
-	if out, err := exec.Command("go", "build", "-o", binary, ".").CombinedOutput(); err != nil {
-		panic(string(out))
+	for out, pkg := range map[string]string{binary: ".", filepath.Join(dir, "criserver-monitor"): "../criserver-monitor", filepath.Join(dir, "criserver-pause"): "../criserver-pause"} {
+		cmd := exec.Command("go", "build", "-o", out, pkg)
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if b, err := cmd.CombinedOutput(); err != nil {
+			panic(string(b))
+		}
 	}
 	code := m.Run()
 	os.RemoveAll(dir)
@@ -187,7 +191,7 @@ func TestDaemonServesImages(t *testing.T) {
 		t.Fatalf("ImageStatus of a missing image: %v %v", missing, err)
 	}
 	_, err = d.rt.RunPodSandbox(d.ctx(), &cri.RunPodSandboxRequest{})
-	wantCode(t, err, codes.Unimplemented)
+	wantCode(t, err, codes.InvalidArgument)
 
 	// Restart: the same image with the same ID and size.
 	d.stop()

@@ -24,7 +24,28 @@ type Config struct {
 	// LogFormat is text or json.
 	LogFormat string `toml:"log_format"`
 
+	// DefaultRuntime is the handler for pods without a RuntimeClass: "crun"
+	// when installed, else "runc".
+	DefaultRuntime string `toml:"default_runtime"`
+	// Runtimes maps handler names to runtime binaries; runc and crun are
+	// looked up in PATH when not given.
+	Runtimes map[string]string `toml:"runtimes"`
+
 	Registry Registry `toml:"registry"`
+	CNI      CNI      `toml:"cni"`
+}
+
+// CNI configures pod networking.
+type CNI struct {
+	// ConfDir holds CNI network configs; the first file in lexical order is
+	// used, and a built-in bridge network when there is none.
+	ConfDir string `toml:"conf_dir"`
+	// BinDirs are searched for plugins.
+	BinDirs []string `toml:"bin_dirs"`
+	// DefaultSubnet is the built-in network's pod subnet.
+	DefaultSubnet string `toml:"default_subnet"`
+	// Bridge is the built-in network's bridge device.
+	Bridge string `toml:"bridge"`
 }
 
 // Registry configures image pulls.
@@ -63,6 +84,13 @@ func Default() Config {
 		Socket:    "/run/criserver/criserver.sock",
 		LogLevel:  "info",
 		LogFormat: "text",
+		Runtimes:  map[string]string{},
+		CNI: CNI{
+			ConfDir:       "/etc/cni/net.d",
+			BinDirs:       []string{"/opt/cni/bin", "/usr/lib/cni"},
+			DefaultSubnet: "198.18.0.0/16",
+			Bridge:        "criserver0",
+		},
 		Registry: Registry{
 			Mirrors:                map[string][]string{},
 			PullProgressTimeout:    Duration{5 * time.Minute},

@@ -5,6 +5,6 @@
 package critest
 
 import (
-	_ "sigs.k8s.io/cri-tools/cmd/critest"
 	_ "sigs.k8s.io/cri-tools/cmd/crictl"
+	_ "sigs.k8s.io/cri-tools/cmd/critest"
 )

@@ -1,0 +1,113 @@
+package main
+
+import (
+	"bufio"
+	"encoding/binary"
+	"io"
+	"net"
+	"sync"
+	"time"
+)
+
+// Attach protocol, after the request line and an {"ok":true} answer:
+// the monitor sends frames of [1 byte stream: 1 stdout, 2 stderr]
+// [4 bytes big-endian length][data]; the client sends raw stdin bytes and
+// half-closes its side for end of input.
+const (
+	frameStdout = 1
+	frameStderr = 2
+)
+
+type attachConn struct {
+	conn           net.Conn
+	stdout, stderr bool
+}
+
+type attachSet struct {
+	mu    sync.Mutex
+	conns map[*attachConn]struct{}
+}
+
+// broadcast hands output to attached clients. A client that cannot keep up
+// within a second is dropped rather than allowed to stall the log.
+func (s *attachSet) broadcast(stream string, b []byte) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.conns) == 0 {
+		return
+	}
+	kind := byte(frameStdout)
+	if stream == "stderr" {
+		kind = frameStderr
+	}
+	frame := make([]byte, 5+len(b))
+	frame[0] = kind
+	binary.BigEndian.PutUint32(frame[1:5], uint32(len(b)))
+	copy(frame[5:], b)
+	for c := range s.conns {
+		if (kind == frameStdout && !c.stdout) || (kind == frameStderr && !c.stderr) {
+			continue
+		}
+		_ = c.conn.SetWriteDeadline(time.Now().Add(time.Second))
+		if _, err := c.conn.Write(frame); err != nil {
+			c.conn.Close()
+			delete(s.conns, c)
+		}
+	}
+}
+
+func (s *attachSet) add(c *attachConn) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.conns == nil {
+		s.conns = map[*attachConn]struct{}{}
+	}
+	s.conns[c] = struct{}{}
+}
+
+func (s *attachSet) remove(c *attachConn) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.conns, c)
+}
+
+func (s *attachSet) closeAll() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for c := range s.conns {
+		c.conn.Close()
+		delete(s.conns, c)
+	}
+}
+
+func (m *monitor) serveAttach(conn net.Conn, br *bufio.Reader, req request) {
+	select {
+	case <-m.exited:
+		answer(conn, reply{Error: "container has exited"})
+		conn.Close()
+		return
+	default:
+	}
+	if req.Stdin && m.stdin == nil {
+		answer(conn, reply{Error: "container was not created with stdin open"})
+		conn.Close()
+		return
+	}
+	c := &attachConn{conn: conn, stdout: req.Stdout, stderr: req.Stderr}
+	answer(conn, reply{OK: true})
+	m.attach.add(c)
+	defer func() {
+		m.attach.remove(c)
+		conn.Close()
+	}()
+	if req.Stdin {
+		_, _ = io.Copy(m.stdin, br)
+		if m.c.stdinOnce && m.console == nil {
+			m.stdin.Close()
+		}
+		return
+	}
+	// Without stdin the client only listens: wait for it to leave or for
+	// the container to end.
+	_, _ = io.Copy(io.Discard, br)
+}

@@ -1,0 +1,230 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+type monitor struct {
+	c       *config
+	pid     int
+	log     *criLog
+	stdin   *os.File // our end of the container's stdin, when kept open
+	console *os.File // the terminal's master side, with -tty
+	outputs sync.WaitGroup
+
+	attach attachSet
+
+	exited chan struct{}
+	exit   exitInfo
+}
+
+// exitInfo is the exit file's content; the daemon reads the same shape.
+type exitInfo struct {
+	ExitCode   int       `json:"exitCode"`
+	FinishedAt time.Time `json:"finishedAt"`
+	OOMKilled  bool      `json:"oomKilled"`
+}
+
+// start runs the runtime's create with the container's stdio wired to us.
+func start(c *config) (*monitor, error) {
+	if err := os.MkdirAll(c.dir, 0o700); err != nil {
+		return nil, err
+	}
+	// Sockets are bound by names relative to the state directory: the full
+	// paths of unix sockets must fit in 108 bytes, and ours do not.
+	if err := os.Chdir(c.dir); err != nil {
+		return nil, err
+	}
+	if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
+		return nil, fmt.Errorf("become a subreaper: %w", err)
+	}
+	log, err := openLog(c.logPath)
+	if err != nil {
+		return nil, fmt.Errorf("open log %s: %w", c.logPath, err)
+	}
+	m := &monitor{c: c, log: log, exited: make(chan struct{})}
+	pidFile := filepath.Join(c.dir, "pid")
+	args := append([]string(c.runtimeArgs), "create", "--bundle", c.bundle, "--pid-file", pidFile)
+	cmd := exec.Command(c.runtime)
+	var runtimeErr bytes.Buffer
+	var child []*os.File // the container's ends, closed here once create is done
+	var outR, errR *os.File
+	var console <-chan consoleResult
+	if c.tty {
+		sock := "console.sock"
+		if console, err = receiveConsole(sock); err != nil {
+			return nil, err
+		}
+		args = append(args, "--console-socket", sock)
+		cmd.Stderr = &runtimeErr
+	} else {
+		var outW, errW *os.File
+		if outR, outW, err = os.Pipe(); err != nil {
+			return nil, err
+		}
+		if errR, errW, err = os.Pipe(); err != nil {
+			return nil, err
+		}
+		cmd.Stdout, cmd.Stderr = outW, errW
+		child = append(child, outW, errW)
+		if c.stdin {
+			inR, inW, err := os.Pipe()
+			if err != nil {
+				return nil, err
+			}
+			cmd.Stdin, m.stdin = inR, inW
+			child = append(child, inR)
+		}
+	}
+	cmd.Args = append([]string{c.runtime}, append(args, c.id)...)
+	err = cmd.Run()
+	for _, f := range child {
+		f.Close()
+	}
+	if err != nil {
+		msg := runtimeErr.String()
+		if errR != nil {
+			msg = drain(errR)
+		}
+		return nil, fmt.Errorf("%s create: %v: %s", filepath.Base(c.runtime), err, strings.TrimSpace(msg))
+	}
+	b, err := os.ReadFile(pidFile)
+	if err != nil {
+		return nil, err
+	}
+	if m.pid, err = strconv.Atoi(strings.TrimSpace(string(b))); err != nil {
+		return nil, fmt.Errorf("pid file %s: %w", pidFile, err)
+	}
+	if c.tty {
+		r := <-console
+		if r.err != nil {
+			return nil, r.err
+		}
+		m.console = r.f
+		if c.stdin {
+			m.stdin = r.f
+		}
+		m.pumpOutput("stdout", r.f)
+	} else {
+		m.pumpOutput("stdout", outR)
+		m.pumpOutput("stderr", errR)
+	}
+	return m, nil
+}
+
+// drain reads what the runtime wrote before failing, without waiting on a
+// container process that might still hold the pipe.
+func drain(f *os.File) string {
+	_ = f.SetReadDeadline(time.Now().Add(time.Second))
+	var b bytes.Buffer
+	_, _ = b.ReadFrom(f)
+	return b.String()
+}
+
+func (m *monitor) pumpOutput(stream string, r *os.File) {
+	m.outputs.Add(1)
+	go func() {
+		defer m.outputs.Done()
+		defer r.Close()
+		m.log.pump(stream, r, m.attach.broadcast)
+	}()
+}
+
+// run serves the control socket until the container exits, then records the
+// exit and cleans up after it.
+func (m *monitor) run(ln *net.UnixListener) {
+	go m.serve(ln)
+	ws := m.reap()
+	// Output still buffered in the pipes belongs in the log; a process that
+	// escaped the container's PID namespace must not hold us forever.
+	done := make(chan struct{})
+	go func() { m.outputs.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(2 * time.Second):
+	}
+	m.exit = exitInfo{ExitCode: exitCode(ws), FinishedAt: time.Now().UTC(), OOMKilled: m.oomKilled()}
+	m.log.close()
+	del := exec.Command(m.c.runtime, append([]string(m.c.runtimeArgs), "delete", "--force", m.c.id)...)
+	_ = del.Run()
+	data, _ := json.Marshal(m.exit)
+	if err := writeFileAtomic(filepath.Join(m.c.dir, "exit.json"), data); err != nil {
+		fmt.Fprintln(os.Stderr, "criserver-monitor: write exit file:", err)
+	}
+	close(m.exited)
+	m.attach.closeAll()
+	// Waiters get their answer before the socket goes away.
+	time.Sleep(50 * time.Millisecond)
+	ln.Close()
+}
+
+// abandon undoes a create whose container the daemon will never hear of.
+func (m *monitor) abandon() {
+	_ = exec.Command(m.c.runtime, append([]string(m.c.runtimeArgs), "delete", "--force", m.c.id)...).Run()
+}
+
+// reap waits for the container's init process, reaping any other orphan
+// handed to us on the way.
+func (m *monitor) reap() unix.WaitStatus {
+	for {
+		var ws unix.WaitStatus
+		pid, err := unix.Wait4(-1, &ws, 0, nil)
+		if errors.Is(err, unix.EINTR) {
+			continue
+		}
+		if err != nil || pid == m.pid {
+			return ws
+		}
+	}
+}
+
+func exitCode(ws unix.WaitStatus) int {
+	if ws.Signaled() {
+		return 128 + int(ws.Signal())
+	}
+	return ws.ExitStatus()
+}
+
+// oomKilled reads the cgroup's oom_kill counter, which cgroup v1's
+// memory.oom_control and v2's memory.events both carry. The cgroup is new
+// with the container, so any kill counted is the container's.
+func (m *monitor) oomKilled() bool {
+	if m.c.oomFile == "" {
+		return false
+	}
+	b, err := os.ReadFile(m.c.oomFile)
+	if err != nil {
+		return false
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "oom_kill "); ok {
+			n, _ := strconv.Atoi(strings.TrimSpace(v))
+			return n > 0
+		}
+	}
+	return false
+}
+
+func (m *monitor) listen() (*net.UnixListener, error) {
+	p := "monitor.sock"
+	_ = os.Remove(p)
+	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: p, Net: "unix"})
+	if err != nil {
+		return nil, err
+	}
+	ln.SetUnlinkOnClose(true)
+	return ln, os.Chmod(p, 0o600)
+}

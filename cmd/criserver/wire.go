@@ -1,0 +1,117 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/criserver/criserver/cni"
+	"github.com/criserver/criserver/container"
+	"github.com/criserver/criserver/cri"
+	"github.com/criserver/criserver/imagestore"
+	"github.com/criserver/criserver/internal/config"
+	"github.com/criserver/criserver/oci"
+	"github.com/criserver/criserver/sandbox"
+)
+
+// wireRuntime builds the runtime side (network, runtime handlers, sandboxes,
+// containers), recovers what a previous daemon left, and returns the
+// server's dependencies.
+func wireRuntime(ctx context.Context, c config.Config, db *bolt.DB, images *imagestore.Store, log *slog.Logger) (cri.Deps, error) {
+	monitorBin, err := helperBinary("criserver-monitor")
+	if err != nil {
+		return cri.Deps{}, err
+	}
+	pauseBin, err := helperBinary("criserver-pause")
+	if err != nil {
+		return cri.Deps{}, err
+	}
+	runtimes, err := runtimeHandlers(c)
+	if err != nil {
+		return cri.Deps{}, err
+	}
+	network, err := cni.New(
+		cni.WithConfDir(c.CNI.ConfDir), cni.WithBinDirs(c.CNI.BinDirs...),
+		cni.WithStateDir(filepath.Join(c.Root, "cni")), cni.WithDefaultSubnet(c.CNI.DefaultSubnet),
+		cni.WithBridgeName(c.CNI.Bridge), cni.WithLogger(log),
+	)
+	if err != nil {
+		return cri.Deps{}, fmt.Errorf("pod network: %w", err)
+	}
+	sandboxes, err := sandbox.New(sandbox.Options{
+		Root: filepath.Join(c.Root, "sandboxes"), State: filepath.Join(c.State, "sandboxes"), DB: db,
+		Network: network, Runtimes: runtimes, MonitorBin: monitorBin, PauseBin: pauseBin, Logger: log,
+	})
+	if err != nil {
+		return cri.Deps{}, err
+	}
+	events := cri.NewEvents()
+	containers, err := container.New(container.Options{
+		Root: filepath.Join(c.Root, "containers"), State: filepath.Join(c.State, "containers"), DB: db,
+		Images: images, Sandboxes: sandboxes, Runtimes: runtimes, MonitorBin: monitorBin, Logger: log,
+		OnEvent: events.Publish,
+	})
+	if err != nil {
+		return cri.Deps{}, err
+	}
+	if err := sandboxes.Recover(ctx); err != nil {
+		return cri.Deps{}, fmt.Errorf("recover sandboxes: %w", err)
+	}
+	if err := containers.Recover(ctx); err != nil {
+		return cri.Deps{}, fmt.Errorf("recover containers: %w", err)
+	}
+	return cri.Deps{
+		Images: images, Sandboxes: sandboxes, Containers: containers, Network: network,
+		Runtimes: runtimes, Events: events, Logger: log,
+	}, nil
+}
+
+// runtimeHandlers finds runc and crun (and any configured handler); the
+// default is crun when installed, as CRI-O's is, else runc.
+func runtimeHandlers(c config.Config) (sandbox.Runtimes, error) {
+	r := sandbox.Runtimes{Handlers: map[string]oci.Runtime{}}
+	paths := map[string]string{}
+	for _, name := range []string{"runc", "crun"} {
+		if p, err := exec.LookPath(name); err == nil {
+			paths[name] = p
+		}
+	}
+	for name, p := range c.Runtimes {
+		paths[name] = p
+	}
+	for name, p := range paths {
+		r.Handlers[name] = oci.NewCLI(name, p, filepath.Join(c.State, "runtime", name))
+	}
+	switch {
+	case c.DefaultRuntime != "":
+		r.Default = c.DefaultRuntime
+	case paths["crun"] != "" && r.Handlers["crun"].Usable() == nil:
+		r.Default = "crun"
+	default:
+		r.Default = "runc"
+	}
+	if _, err := r.Get(""); err != nil {
+		return r, fmt.Errorf("default runtime: %w (install runc or crun: make deps)", err)
+	}
+	return r, nil
+}
+
+// helperBinary finds one of criserver's own helpers next to the running
+// executable, or else in PATH.
+func helperBinary(name string) (string, error) {
+	if exe, err := os.Executable(); err == nil {
+		p := filepath.Join(filepath.Dir(exe), name)
+		if _, err := os.Stat(p); err == nil {
+			return p, nil
+		}
+	}
+	if p, err := exec.LookPath(name); err == nil {
+		return p, nil
+	}
+	return "", fmt.Errorf("%s not found next to criserver or in PATH (make build puts it in bin/)", name)
+}

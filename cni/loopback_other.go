@@ -1,0 +1,11 @@
+//go:build !linux
+
+package cni
+
+import "errors"
+
+var errNotLinux = errors.New("network namespaces need Linux")
+
+func loopbackUp(string) error { return errNotLinux }
+
+func netnsUsable(string) error { return errNotLinux }

@@ -1,0 +1,89 @@
+package container
+
+import (
+	"maps"
+	"time"
+
+	"github.com/criserver/criserver/oci"
+)
+
+// State of a container.
+type State string
+
+const (
+	StateCreating State = "creating"
+	StateCreated  State = "created"
+	StateRunning  State = "running"
+	StateExited   State = "exited"
+)
+
+// Config is what a container is asked to be, in plain values.
+type Config struct {
+	SandboxID string
+	Name      string
+	Attempt   uint32
+	Image     string // the image as the caller named it
+	LogPath   string // absolute path of the CRI log file; empty for none
+	StdinOnce bool
+	// TargetID is the container whose PID namespace a NamespaceTarget
+	// container joins.
+	TargetID    string
+	Labels      map[string]string
+	Annotations map[string]string
+	// Spec carries the process, mounts, devices, security context and
+	// resources; the controller fills in the rest (IDs, rootfs, sandbox).
+	Spec oci.ContainerConfig
+}
+
+// Container is a container as the daemon records it.
+type Container struct {
+	ID             string    `json:"id"`
+	Config         Config    `json:"config"`
+	ImageID        string    `json:"imageID"`
+	ImageRef       string    `json:"imageRef"` // the repo digest it was created from, when known
+	State          State     `json:"state"`
+	CreatedAt      time.Time `json:"createdAt"`
+	StartedAt      time.Time `json:"startedAt,omitzero"`
+	FinishedAt     time.Time `json:"finishedAt,omitzero"`
+	ExitCode       int32     `json:"exitCode"`
+	Reason         string    `json:"reason,omitempty"`
+	Message        string    `json:"message,omitempty"`
+	Pid            int       `json:"pid,omitempty"`
+	RuntimeHandler string    `json:"runtimeHandler"`
+	CgroupsPath    string    `json:"cgroupsPath"`
+	StopSignal     string    `json:"stopSignal,omitempty"`
+	Dir            string    `json:"dir"`      // bundle: config.json, rootfs, upper, work
+	StateDir       string    `json:"stateDir"` // monitor: socket, exit file
+}
+
+func (c *Container) clone() *Container {
+	x := *c
+	x.Config.Labels = maps.Clone(c.Config.Labels)
+	x.Config.Annotations = maps.Clone(c.Config.Annotations)
+	return &x
+}
+
+// Bundle is the container's OCI bundle directory.
+func (c *Container) Bundle() string { return c.Dir }
+
+// Rootfs is where the container's root filesystem is mounted.
+func (c *Container) Rootfs() string { return c.Dir + "/rootfs" }
+
+func (c *Container) monitorDir() string { return c.StateDir }
+
+// EventType is a container lifecycle event, for kubelet's evented PLEG.
+type EventType int
+
+const (
+	EventCreated EventType = iota
+	EventStarted
+	EventStopped
+	EventDeleted
+)
+
+// Event says what happened to which container.
+type Event struct {
+	Type      EventType
+	Container *Container
+	At        time.Time
+}

@@ -1,0 +1,147 @@
+package container
+
+import (
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"slices"
+	"sync"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/criserver/criserver/imagestore"
+	"github.com/criserver/criserver/internal/errdefs"
+	"github.com/criserver/criserver/internal/keymutex"
+	"github.com/criserver/criserver/sandbox"
+)
+
+// Images is what containers need of the image store.
+type Images interface {
+	// Get finds an image by ID, tag or digest reference.
+	Get(name string) (*imagestore.Image, error)
+	// LayerDir is the unpacked directory of a layer.
+	LayerDir(chainID string) string
+}
+
+// Sandboxes is what containers need of the pod sandboxes.
+type Sandboxes interface {
+	// Get returns the sandbox with id.
+	Get(id string) (*sandbox.Sandbox, error)
+}
+
+// Controller runs the node's containers.
+type Controller struct {
+	root, state string
+	db          *bolt.DB
+	images      Images
+	sandboxes   Sandboxes
+	runtimes    sandbox.Runtimes
+	monitorBin  string
+	log         *slog.Logger
+	onEvent     func(Event)
+
+	mu         sync.RWMutex
+	containers map[string]*Container
+	exited     map[string]chan struct{} // closed once the exit is recorded
+	locks      keymutex.Map
+	usage      usageCache
+}
+
+// Options wires a Controller.
+type Options struct {
+	Root, State string
+	DB          *bolt.DB
+	Images      Images
+	Sandboxes   Sandboxes
+	Runtimes    sandbox.Runtimes
+	MonitorBin  string
+	Logger      *slog.Logger
+	// OnEvent, when set, hears every lifecycle event; it must not block.
+	OnEvent func(Event)
+}
+
+// New returns a controller; call Recover before serving.
+func New(o Options) (*Controller, error) {
+	if err := initSchema(o.DB); err != nil {
+		return nil, err
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.OnEvent == nil {
+		o.OnEvent = func(Event) {}
+	}
+	return &Controller{
+		root: o.Root, state: o.State, db: o.DB, images: o.Images, sandboxes: o.Sandboxes,
+		runtimes: o.Runtimes, monitorBin: o.MonitorBin, log: o.Logger.With("component", "container"),
+		onEvent: o.OnEvent, containers: map[string]*Container{}, exited: map[string]chan struct{}{},
+	}, nil
+}
+
+// Get returns a copy of the container with id.
+func (c *Controller) Get(id string) (*Container, error) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	x, ok := c.containers[id]
+	if !ok {
+		return nil, fmt.Errorf("%w: container %q", errdefs.ErrNotFound, id)
+	}
+	return x.clone(), nil
+}
+
+// List returns copies of every container, oldest first.
+func (c *Controller) List() []*Container {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	out := make([]*Container, 0, len(c.containers))
+	for _, x := range c.containers {
+		out = append(out, x.clone())
+	}
+	slices.SortFunc(out, func(a, b *Container) int { return a.CreatedAt.Compare(b.CreatedAt) })
+	return out
+}
+
+func (c *Controller) put(x *Container) {
+	c.mu.Lock()
+	c.containers[x.ID] = x.clone()
+	if _, ok := c.exited[x.ID]; !ok {
+		c.exited[x.ID] = make(chan struct{})
+	}
+	c.mu.Unlock()
+}
+
+func (c *Controller) forget(id string) {
+	c.mu.Lock()
+	delete(c.containers, id)
+	delete(c.exited, id)
+	c.mu.Unlock()
+}
+
+// update changes a recorded container under the lock and persists it.
+func (c *Controller) update(id string, fn func(*Container)) (*Container, error) {
+	c.mu.Lock()
+	x, ok := c.containers[id]
+	if !ok {
+		c.mu.Unlock()
+		return nil, fmt.Errorf("%w: container %q", errdefs.ErrNotFound, id)
+	}
+	fn(x)
+	cp := x.clone()
+	c.mu.Unlock()
+	return cp, c.save(cp)
+}
+
+func (c *Controller) exitedChan(id string) chan struct{} {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return c.exited[id]
+}
+
+func (c *Controller) emit(t EventType, x *Container) {
+	c.onEvent(Event{Type: t, Container: x.clone(), At: time.Now()})
+}
+
+func (c *Controller) dirs(id string) (string, string) {
+	return filepath.Join(c.root, id), filepath.Join(c.state, id)
+}

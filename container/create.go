@@ -1,0 +1,159 @@
+package container
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"time"
+
+	cgroups "github.com/containerd/cgroups/v3"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/criserver/criserver/internal/errdefs"
+	"github.com/criserver/criserver/internal/undo"
+	"github.com/criserver/criserver/oci"
+	"github.com/criserver/criserver/sandbox"
+)
+
+// Create makes a container in its sandbox, ready to start. A failure undoes
+// every step taken.
+func (c *Controller) Create(ctx context.Context, cfg *Config) (ct *Container, err error) {
+	if cfg.Name == "" {
+		return nil, fmt.Errorf("%w: container metadata needs a name", errdefs.ErrInvalidArgument)
+	}
+	sb, err := c.sandboxes.Get(cfg.SandboxID)
+	if err != nil {
+		return nil, err
+	}
+	if sb.State != sandbox.StateReady {
+		return nil, fmt.Errorf("%w: sandbox %s is %s, not ready", errdefs.ErrFailedPrecondition, sb.ID, sb.State)
+	}
+	img, err := c.images.Get(cfg.Image)
+	if err != nil {
+		return nil, fmt.Errorf("image %q: %w", cfg.Image, err)
+	}
+	rt, err := c.runtimes.Get(sb.RuntimeHandler)
+	if err != nil {
+		return nil, err
+	}
+	x := &Container{
+		ID: sandbox.NewID(), Config: *cfg, ImageID: img.ID, State: StateCreating, CreatedAt: time.Now().UTC(),
+		RuntimeHandler: rt.Name(),
+	}
+	x.CgroupsPath = sandbox.CgroupsPath(sb.Config.CgroupParent, x.ID)
+	if len(img.RepoDigests) > 0 {
+		x.ImageRef = img.RepoDigests[0]
+	}
+	if img.Config != nil {
+		x.StopSignal = img.Config.Config.StopSignal
+	}
+	x.Dir, x.StateDir = c.dirs(x.ID)
+	unlock := c.locks.Lock(x.ID)
+	defer unlock()
+
+	var u undo.Stack
+	defer func() {
+		if err != nil {
+			u.Run(c.log)
+		}
+	}()
+	if err := c.save(x); err != nil {
+		return nil, err
+	}
+	u.Add("record", func(context.Context) error { return c.deleteRecord(x.ID) })
+	c.put(x)
+	u.Add("memory", func(context.Context) error { c.forget(x.ID); return nil })
+	u.Add("directories", func(context.Context) error { return removeDirs(x) })
+	lowers := make([]string, 0, len(img.Layers))
+	for _, l := range slices.Backward(img.Layers) {
+		lowers = append(lowers, c.images.LayerDir(l))
+	}
+	if len(lowers) == 0 {
+		empty := filepath.Join(x.Dir, "empty")
+		if err := os.MkdirAll(empty, 0o755); err != nil {
+			return nil, err
+		}
+		lowers = []string{empty}
+	}
+	if err := mountRootfs(x.Rootfs(), lowers, filepath.Join(x.Dir, "upper"), filepath.Join(x.Dir, "work")); err != nil {
+		return nil, err
+	}
+	u.Add("rootfs", func(context.Context) error { return unmountRootfs(x.Rootfs()) })
+
+	if err := c.writeSpec(x, sb, img.Config); err != nil {
+		return nil, err
+	}
+	if cfg.LogPath != "" {
+		if err := os.MkdirAll(filepath.Dir(cfg.LogPath), 0o755); err != nil {
+			return nil, err
+		}
+	}
+	pid, err := oci.StartMonitor(ctx, c.monitorBin, rt, oci.MonitorConfig{
+		ID: x.ID, Bundle: x.Bundle(), LogPath: cfg.LogPath, Dir: x.monitorDir(), OOMFile: oomFile(x.CgroupsPath),
+		Stdin: cfg.Spec.Stdin, StdinOnce: cfg.StdinOnce, TTY: cfg.Spec.TTY,
+	})
+	u.Add("runtime", func(ctx context.Context) error { return rt.Delete(ctx, x.ID, true) })
+	if err != nil {
+		return nil, err
+	}
+	x.Pid, x.State = pid, StateCreated
+	if err := c.save(x); err != nil {
+		return nil, err
+	}
+	c.put(x)
+	u.Release()
+	c.watch(x)
+	c.emit(EventCreated, x)
+	return x.clone(), nil
+}
+
+// writeSpec builds the OCI spec from the request, the image and the sandbox.
+func (c *Controller) writeSpec(x *Container, sb *sandbox.Sandbox, img *v1.ConfigFile) error {
+	spec := x.Config.Spec
+	spec.ID, spec.Name = x.ID, x.Config.Name
+	if img != nil {
+		ic := img.Config
+		spec.Image = oci.ImageConfig{Entrypoint: ic.Entrypoint, Cmd: ic.Cmd, Env: ic.Env, WorkingDir: ic.WorkingDir, User: ic.User, StopSignal: ic.StopSignal}
+	}
+	spec.RootfsPath = x.Rootfs()
+	spec.CgroupsPath = x.CgroupsPath
+	spec.Sandbox = sb.Ref()
+	if spec.Security.Namespaces.PID == oci.NamespaceTarget {
+		t, err := c.Get(x.Config.TargetID)
+		if err != nil {
+			return fmt.Errorf("PID namespace target: %w", err)
+		}
+		if t.State != StateRunning && t.State != StateCreated {
+			return fmt.Errorf("%w: PID namespace target %s is %s", errdefs.ErrFailedPrecondition, t.ID, t.State)
+		}
+		spec.Security.Namespaces.TargetPIDNSPath = fmt.Sprintf("/proc/%d/ns/pid", t.Pid)
+	}
+	s, err := oci.BuildSpec(&spec)
+	if err != nil {
+		return err
+	}
+	s.Version = oci.SpecVersion
+	data, err := json.Marshal(s)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(x.Bundle(), "config.json"), data, 0o600)
+}
+
+// oomFile is the cgroup file whose oom_kill counter the monitor reads.
+func oomFile(cgroupsPath string) string {
+	if cgroups.Mode() == cgroups.Unified {
+		return filepath.Join("/sys/fs/cgroup", cgroupsPath, "memory.events")
+	}
+	return filepath.Join("/sys/fs/cgroup/memory", cgroupsPath, "memory.oom_control")
+}
+
+func removeDirs(x *Container) error {
+	if err := os.RemoveAll(x.Dir); err != nil {
+		return err
+	}
+	return os.RemoveAll(x.StateDir)
+}

@@ -1,0 +1,49 @@
+package container
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/criserver/criserver/internal/errdefs"
+	"github.com/criserver/criserver/oci"
+)
+
+// ExecSync runs cmd in a running container and returns its output and exit
+// code; see oci.ExecSync for the timeout and output limits.
+func (c *Controller) ExecSync(ctx context.Context, id string, cmd []string, timeout time.Duration) (*oci.ExecResult, error) {
+	x, err := c.Get(id)
+	if err != nil {
+		return nil, err
+	}
+	if x.State != StateRunning {
+		return nil, fmt.Errorf("%w: container %s is %s, not running", errdefs.ErrFailedPrecondition, id, x.State)
+	}
+	rt, err := c.runtimes.Get(x.RuntimeHandler)
+	if err != nil {
+		return nil, err
+	}
+	return oci.ExecSync(ctx, c.monitorBin, rt, id, x.Bundle(), cmd, timeout)
+}
+
+// ReopenLog makes the container's monitor start a new log file, after
+// kubelet rotated the old one.
+func (c *Controller) ReopenLog(ctx context.Context, id string) error {
+	x, err := c.Get(id)
+	if err != nil {
+		return err
+	}
+	if x.State != StateRunning {
+		return fmt.Errorf("%w: container %s is %s, not running", errdefs.ErrFailedPrecondition, id, x.State)
+	}
+	return oci.ReopenLog(ctx, x.monitorDir())
+}
+
+// MonitorDir is where the container's monitor socket is, for attach.
+func (c *Controller) MonitorDir(id string) (string, error) {
+	x, err := c.Get(id)
+	if err != nil {
+		return "", err
+	}
+	return x.monitorDir(), nil
+}

@@ -1,0 +1,52 @@
+package container
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/criserver/criserver/oci"
+)
+
+// Recover loads the recorded containers after a start. Half-made ones are
+// undone; created and running ones are matched with their monitors: an exit
+// recorded while the daemon was down is taken from the exit file, a live
+// monitor is watched again, and a container whose monitor is gone with no
+// record (a reboot) is reported exited.
+func (c *Controller) Recover(ctx context.Context) error {
+	all, err := c.load()
+	if err != nil {
+		return err
+	}
+	for _, x := range all {
+		switch x.State {
+		case StateCreating:
+			c.log.Info("undoing a container left half-made", "id", x.ID)
+			if err := c.release(ctx, x); err != nil {
+				c.log.Warn("undoing half-made container", "id", x.ID, "err", err)
+			}
+			continue
+		case StateExited:
+			c.put(x)
+			close(c.exitedChan(x.ID))
+			continue
+		}
+		c.put(x)
+		if oci.MonitorAlive(x.monitorDir()) {
+			c.watch(x)
+			continue
+		}
+		exit, err := oci.ReadExit(x.monitorDir())
+		lost := errors.Is(err, oci.ErrMonitorGone)
+		if lost {
+			exit = &oci.Exit{ExitCode: 255, FinishedAt: time.Now().UTC()}
+			if rt, rerr := c.runtimes.Get(x.RuntimeHandler); rerr == nil {
+				_ = rt.Delete(ctx, x.ID, true)
+			}
+		} else if err != nil {
+			return err
+		}
+		c.recordExit(x.ID, exit, lost)
+	}
+	return nil
+}

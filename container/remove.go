@@ -1,0 +1,52 @@
+package container
+
+import (
+	"context"
+	"errors"
+
+	"github.com/criserver/criserver/internal/errdefs"
+)
+
+// Remove kills the container if it still runs and deletes everything it
+// holds but its log file, which belongs to kubelet. Removing an unknown
+// container succeeds.
+func (c *Controller) Remove(ctx context.Context, id string) error {
+	x, err := c.Get(id)
+	if errors.Is(err, errdefs.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if x.State != StateExited {
+		if err := c.Stop(ctx, id, 0); err != nil {
+			return err
+		}
+	}
+	unlock := c.locks.Lock(id)
+	defer unlock()
+	if err := c.release(ctx, x); err != nil {
+		return err
+	}
+	c.forget(id)
+	c.usage.forget(id)
+	c.emit(EventDeleted, x)
+	return nil
+}
+
+// release undoes everything a container may hold, each step succeeding when
+// there is nothing to undo.
+func (c *Controller) release(ctx context.Context, x *Container) error {
+	if rt, err := c.runtimes.Get(x.RuntimeHandler); err == nil {
+		if err := rt.Delete(ctx, x.ID, true); err != nil {
+			return err
+		}
+	}
+	if err := unmountRootfs(x.Rootfs()); err != nil {
+		return err
+	}
+	if err := removeDirs(x); err != nil {
+		return err
+	}
+	return c.deleteRecord(x.ID)
+}

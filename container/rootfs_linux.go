@@ -1,0 +1,67 @@
+package container
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+
+	"golang.org/x/sys/unix"
+)
+
+// mountRootfs mounts an overlay of lowers (top layer first) with the
+// container's own upper and work directories at target.
+func mountRootfs(target string, lowers []string, upper, work string) error {
+	for _, d := range []string{target, upper, work} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return err
+		}
+	}
+	data := fmt.Sprintf("lowerdir=%s,upperdir=%s,workdir=%s", strings.Join(lowers, ":"), upper, work)
+	// mount(2) takes options in one page; images with many layers need the
+	// new mount API, which adds lower directories one at a time.
+	if len(data) < unix.Getpagesize()-1 {
+		if err := unix.Mount("overlay", target, "overlay", 0, data); err != nil {
+			return fmt.Errorf("mount rootfs overlay: %w", err)
+		}
+		return nil
+	}
+	return mountOverlayFsconfig(target, lowers, upper, work)
+}
+
+func mountOverlayFsconfig(target string, lowers []string, upper, work string) error {
+	fd, err := unix.Fsopen("overlay", unix.FSOPEN_CLOEXEC)
+	if err != nil {
+		return fmt.Errorf("fsopen overlay: %w", err)
+	}
+	defer unix.Close(fd)
+	for _, l := range lowers {
+		if err := unix.FsconfigSetString(fd, "lowerdir+", l); err != nil {
+			return fmt.Errorf("overlay lowerdir+ %s: %w", l, err)
+		}
+	}
+	if err := unix.FsconfigSetString(fd, "upperdir", upper); err != nil {
+		return err
+	}
+	if err := unix.FsconfigSetString(fd, "workdir", work); err != nil {
+		return err
+	}
+	if err := unix.FsconfigCreate(fd); err != nil {
+		return fmt.Errorf("create overlay: %w", err)
+	}
+	mfd, err := unix.Fsmount(fd, unix.FSMOUNT_CLOEXEC, 0)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(mfd)
+	return unix.MoveMount(mfd, "", unix.AT_FDCWD, target, unix.MOVE_MOUNT_F_EMPTY_PATH)
+}
+
+// unmountRootfs succeeds when nothing is mounted.
+func unmountRootfs(target string) error {
+	err := unix.Unmount(target, unix.MNT_DETACH)
+	if err != nil && !errors.Is(err, unix.EINVAL) && !errors.Is(err, unix.ENOENT) {
+		return fmt.Errorf("unmount rootfs %s: %w", target, err)
+	}
+	return nil
+}

@@ -1,0 +1,82 @@
+package container
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/criserver/criserver/internal/errdefs"
+)
+
+// killGrace is how long a SIGKILLed container may take to be reported gone.
+const killGrace = 30 * time.Second
+
+// Stop sends the image's stop signal (SIGTERM by default), waits up to
+// timeout for the container to exit, then kills it. Stopping a stopped or
+// unknown container succeeds, as the CRI asks.
+func (c *Controller) Stop(ctx context.Context, id string, timeout time.Duration) error {
+	x, err := c.Get(id)
+	if errors.Is(err, errdefs.ErrNotFound) {
+		return nil
+	}
+	if err != nil || x.State == StateExited {
+		return err
+	}
+	rt, err := c.runtimes.Get(x.RuntimeHandler)
+	if err != nil {
+		return err
+	}
+	exited := c.exitedChan(id)
+	if timeout > 0 && x.State == StateRunning {
+		sig := syscall.SIGTERM
+		if s, ok := parseSignal(x.StopSignal); ok {
+			sig = s
+		}
+		if err := rt.Kill(ctx, id, sig, false); err != nil && !errors.Is(err, errdefs.ErrNotFound) {
+			c.log.Warn("stop signal", "id", id, "err", err)
+		}
+		select {
+		case <-exited:
+			return nil
+		case <-time.After(timeout):
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	// --all reaches processes that share the pod's PID namespace.
+	if err := rt.Kill(ctx, id, syscall.SIGKILL, true); err != nil && !errors.Is(err, errdefs.ErrNotFound) {
+		c.log.Warn("kill", "id", id, "err", err)
+	}
+	select {
+	case <-exited:
+		return nil
+	case <-time.After(killGrace):
+		return fmt.Errorf("%w: container %s did not exit %s after SIGKILL", errdefs.ErrDeadlineExceeded, id, killGrace)
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// parseSignal reads an image's STOPSIGNAL: "SIGTERM", "TERM" or "15".
+func parseSignal(s string) (syscall.Signal, bool) {
+	if s == "" {
+		return 0, false
+	}
+	if n, err := strconv.Atoi(s); err == nil && n > 0 && n < 65 {
+		return syscall.Signal(n), true
+	}
+	name := strings.ToUpper(s)
+	if !strings.HasPrefix(name, "SIG") {
+		name = "SIG" + name
+	}
+	if sig := unix.SignalNum(name); sig != 0 {
+		return sig, true
+	}
+	return 0, false
+}

@@ -1,0 +1,141 @@
+package cri
+
+import (
+	"fmt"
+	"path/filepath"
+	"strings"
+
+	runtime "k8s.io/cri-api/pkg/apis/runtime/v1"
+
+	"github.com/criserver/criserver/container"
+	"github.com/criserver/criserver/oci"
+	"github.com/criserver/criserver/sandbox"
+)
+
+// containerConfig translates a CRI container request into plain values.
+func containerConfig(sb *sandbox.Sandbox, c *runtime.ContainerConfig) (*container.Config, error) {
+	if c == nil || c.Metadata == nil || c.Metadata.Name == "" {
+		return nil, invalid("container config must include metadata with a name")
+	}
+	if c.GetImage().GetImage() == "" {
+		return nil, invalid("container config must name an image")
+	}
+	logPath, err := containerLogPath(sb.Config.LogDirectory, c.LogPath)
+	if err != nil {
+		return nil, err
+	}
+	cfg := &container.Config{
+		SandboxID: sb.ID, Name: c.Metadata.Name, Attempt: c.Metadata.Attempt,
+		Image: c.Image.Image, LogPath: logPath, StdinOnce: c.StdinOnce,
+		Labels: c.Labels, Annotations: c.Annotations,
+		Spec: oci.ContainerConfig{
+			Command: c.Command, Args: c.Args, WorkingDir: c.WorkingDir,
+			TTY: c.Tty, Stdin: c.Stdin, Annotations: c.Annotations,
+		},
+	}
+	for _, e := range c.Envs {
+		cfg.Spec.Env = append(cfg.Spec.Env, e.Key+"="+string(e.Value))
+	}
+	for _, m := range c.Mounts {
+		if m.Image != nil && m.Image.Image != "" {
+			return nil, invalid(fmt.Sprintf("mount %s: image volumes are not supported", m.ContainerPath))
+		}
+		cfg.Spec.Mounts = append(cfg.Spec.Mounts, oci.Mount{
+			ContainerPath: m.ContainerPath, HostPath: m.HostPath, Readonly: m.Readonly,
+			RecursiveReadOnly: m.RecursiveReadOnly, Propagation: propagation(m.Propagation),
+		})
+	}
+	for _, d := range c.Devices {
+		cfg.Spec.Devices = append(cfg.Spec.Devices, oci.Device{ContainerPath: d.ContainerPath, HostPath: d.HostPath, Permissions: d.Permissions})
+	}
+	if l := c.Linux; l != nil {
+		cfg.Spec.Resources = resources(l.Resources)
+		sec, target, err := security(l.SecurityContext, sb)
+		if err != nil {
+			return nil, err
+		}
+		cfg.Spec.Security, cfg.TargetID = sec, target
+	} else {
+		cfg.Spec.Security.Namespaces = defaultNamespaces(sb)
+	}
+	return cfg, nil
+}
+
+// containerLogPath joins kubelet's log directory and the container's log
+// path, refusing a path that climbs out of the directory.
+func containerLogPath(dir, rel string) (string, error) {
+	if dir == "" || rel == "" {
+		return "", nil
+	}
+	if filepath.IsAbs(rel) {
+		return "", invalid(fmt.Sprintf("log path %q must be relative to the sandbox's log directory", rel))
+	}
+	p := filepath.Join(dir, rel)
+	if r, err := filepath.Rel(dir, p); err != nil || strings.HasPrefix(r, "..") {
+		return "", invalid(fmt.Sprintf("log path %q leaves the log directory", rel))
+	}
+	return p, nil
+}
+
+func propagation(p runtime.MountPropagation) oci.Propagation {
+	switch p {
+	case runtime.MountPropagation_PROPAGATION_HOST_TO_CONTAINER:
+		return oci.PropagationHostToContainer
+	case runtime.MountPropagation_PROPAGATION_BIDIRECTIONAL:
+		return oci.PropagationBidirectional
+	}
+	return oci.PropagationPrivate
+}
+
+func resources(r *runtime.LinuxContainerResources) *oci.Resources {
+	if r == nil {
+		return nil
+	}
+	out := &oci.Resources{
+		CPUPeriod: r.CpuPeriod, CPUQuota: r.CpuQuota, CPUShares: r.CpuShares,
+		MemoryLimitInBytes: r.MemoryLimitInBytes, MemorySwapLimit: r.MemorySwapLimitInBytes,
+		CpusetCpus: r.CpusetCpus, CpusetMems: r.CpusetMems, Unified: r.Unified,
+	}
+	if r.OomScoreAdj != 0 {
+		v := r.OomScoreAdj
+		out.OomScoreAdj = &v
+	}
+	for _, h := range r.HugepageLimits {
+		if out.HugepageLimits == nil {
+			out.HugepageLimits = map[string]uint64{}
+		}
+		out.HugepageLimits[h.PageSize] = h.Limit
+	}
+	return out
+}
+
+// defaultNamespaces follows the pod: its network and IPC, and its PID
+// namespace when it shares one.
+func defaultNamespaces(sb *sandbox.Sandbox) oci.Namespaces {
+	ns := oci.Namespaces{Network: oci.NamespacePod, IPC: oci.NamespacePod, PID: oci.NamespaceContainer}
+	if sb.Config.HostNetwork {
+		ns.Network = oci.NamespaceNode
+	}
+	if sb.Config.HostIPC {
+		ns.IPC = oci.NamespaceNode
+	}
+	switch {
+	case sb.Config.HostPID:
+		ns.PID = oci.NamespaceNode
+	case sb.Config.SharePID:
+		ns.PID = oci.NamespacePod
+	}
+	return ns
+}
+
+func nsModeOf(m runtime.NamespaceMode) oci.NamespaceMode {
+	switch m {
+	case runtime.NamespaceMode_CONTAINER:
+		return oci.NamespaceContainer
+	case runtime.NamespaceMode_NODE:
+		return oci.NamespaceNode
+	case runtime.NamespaceMode_TARGET:
+		return oci.NamespaceTarget
+	}
+	return oci.NamespacePod
+}

@@ -1,0 +1,107 @@
+package cri
+
+import (
+	"fmt"
+	"strings"
+
+	runtime "k8s.io/cri-api/pkg/apis/runtime/v1"
+
+	"github.com/criserver/criserver/oci"
+	"github.com/criserver/criserver/sandbox"
+)
+
+// security translates a container's security context. It returns the ID of
+// the container whose PID namespace a TARGET container joins.
+func security(sc *runtime.LinuxContainerSecurityContext, sb *sandbox.Sandbox) (oci.Security, string, error) {
+	sec := oci.Security{Namespaces: defaultNamespaces(sb)}
+	if sc == nil {
+		return sec, "", nil
+	}
+	sec.Privileged = sc.Privileged
+	sec.ReadonlyRootfs = sc.ReadonlyRootfs
+	sec.NoNewPrivs = sc.NoNewPrivs
+	sec.RunAsUsername = sc.RunAsUsername
+	sec.SupplementalGroups = sc.SupplementalGroups
+	sec.StrictSupplementalGroups = sc.SupplementalGroupsPolicy == runtime.SupplementalGroupsPolicy_Strict
+	if sc.RunAsUser != nil {
+		v := sc.RunAsUser.Value
+		sec.RunAsUser = &v
+	}
+	if sc.RunAsGroup != nil {
+		v := sc.RunAsGroup.Value
+		sec.RunAsGroup = &v
+	}
+	if caps := sc.Capabilities; caps != nil {
+		sec.CapAdd, sec.CapDrop = caps.AddCapabilities, caps.DropCapabilities
+	}
+	if len(sc.MaskedPaths) > 0 {
+		sec.MaskedPaths = sc.MaskedPaths
+	}
+	if len(sc.ReadonlyPaths) > 0 {
+		sec.ReadonlyPaths = sc.ReadonlyPaths
+	}
+	var err error
+	//lint:ignore SA1019 kubelets before 1.30 still send the old field
+	if sec.Seccomp, sec.SeccompProfilePath, err = seccomp(sc.Seccomp, sc.SeccompProfilePath); err != nil {
+		return sec, "", err
+	}
+	//lint:ignore SA1019 kubelets before 1.30 still send the old field
+	sec.AppArmorProfile = apparmor(sc.Apparmor, sc.ApparmorProfile)
+	var target string
+	if ns := sc.NamespaceOptions; ns != nil {
+		sec.Namespaces.Network = nsModeOf(ns.Network)
+		sec.Namespaces.IPC = nsModeOf(ns.Ipc)
+		sec.Namespaces.PID = nsModeOf(ns.Pid)
+		if ns.Pid == runtime.NamespaceMode_TARGET {
+			if ns.TargetId == "" {
+				return sec, "", invalid("PID namespace mode TARGET needs a target container ID")
+			}
+			target = ns.TargetId
+		}
+		if u := ns.UsernsOptions; u != nil && u.Mode == runtime.NamespaceMode_POD {
+			return sec, "", invalid("user namespaces are not supported by criserver on this node")
+		}
+	}
+	return sec, target, nil
+}
+
+// seccomp reads the profile from the structured field, or else from the
+// deprecated path field ("runtime/default", "unconfined", "localhost/<path>").
+// With neither, the container is unconfined, as kubelet's default expects.
+func seccomp(p *runtime.SecurityProfile, path string) (oci.SeccompType, string, error) {
+	if p != nil {
+		switch p.ProfileType {
+		case runtime.SecurityProfile_RuntimeDefault:
+			return oci.SeccompRuntimeDefault, "", nil
+		case runtime.SecurityProfile_Unconfined:
+			return oci.SeccompUnconfined, "", nil
+		case runtime.SecurityProfile_Localhost:
+			if p.LocalhostRef == "" {
+				return 0, "", invalid("a Localhost seccomp profile needs a localhost_ref")
+			}
+			return oci.SeccompLocalhost, p.LocalhostRef, nil
+		}
+	}
+	switch {
+	case path == "" || path == "unconfined":
+		return oci.SeccompUnconfined, "", nil
+	case path == "runtime/default" || path == "docker/default":
+		return oci.SeccompRuntimeDefault, "", nil
+	case strings.HasPrefix(path, "localhost/"):
+		return oci.SeccompLocalhost, strings.TrimPrefix(path, "localhost/"), nil
+	}
+	return 0, "", invalid(fmt.Sprintf("seccomp profile %q", path))
+}
+
+func apparmor(p *runtime.SecurityProfile, name string) string {
+	if p != nil {
+		switch p.ProfileType {
+		case runtime.SecurityProfile_Localhost:
+			return "localhost/" + p.LocalhostRef
+		case runtime.SecurityProfile_Unconfined:
+			return "unconfined"
+		}
+		return "runtime/default"
+	}
+	return name
+}

@@ -1,0 +1,18 @@
+package cri
+
+import (
+	"context"
+
+	runtime "k8s.io/cri-api/pkg/apis/runtime/v1"
+)
+
+// StartContainer runs a created container.
+func (s *Server) StartContainer(ctx context.Context, req *runtime.StartContainerRequest) (*runtime.StartContainerResponse, error) {
+	if req.ContainerId == "" {
+		return nil, invalid("StartContainer needs a container ID")
+	}
+	if err := s.containers.Start(ctx, req.ContainerId); err != nil {
+		return nil, err
+	}
+	return &runtime.StartContainerResponse{}, nil
+}

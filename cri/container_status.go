@@ -1,0 +1,114 @@
+package cri
+
+import (
+	"context"
+	"encoding/json"
+	"time"
+
+	runtime "k8s.io/cri-api/pkg/apis/runtime/v1"
+
+	"github.com/criserver/criserver/container"
+	"github.com/criserver/criserver/oci"
+)
+
+// ContainerStatus describes a container, from memory.
+func (s *Server) ContainerStatus(ctx context.Context, req *runtime.ContainerStatusRequest) (*runtime.ContainerStatusResponse, error) {
+	if req.ContainerId == "" {
+		return nil, invalid("ContainerStatus needs a container ID")
+	}
+	c, err := s.containers.Get(req.ContainerId)
+	if err != nil {
+		return nil, err
+	}
+	resp := &runtime.ContainerStatusResponse{Status: s.containerStatus(c)}
+	if req.Verbose {
+		info, err := json.Marshal(map[string]any{
+			"pid": c.Pid, "runtimeHandler": c.RuntimeHandler, "bundle": c.Bundle(),
+			"cgroupsPath": c.CgroupsPath, "config": c.Config,
+		})
+		if err != nil {
+			return nil, err
+		}
+		resp.Info = map[string]string{"info": string(info)}
+	}
+	return resp, nil
+}
+
+var containerStates = map[container.State]runtime.ContainerState{
+	container.StateCreating: runtime.ContainerState_CONTAINER_UNKNOWN,
+	container.StateCreated:  runtime.ContainerState_CONTAINER_CREATED,
+	container.StateRunning:  runtime.ContainerState_CONTAINER_RUNNING,
+	container.StateExited:   runtime.ContainerState_CONTAINER_EXITED,
+}
+
+func nanos(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixNano()
+}
+
+func nowNanos() int64 { return time.Now().UnixNano() }
+
+func containerMetadata(c *container.Container) *runtime.ContainerMetadata {
+	return &runtime.ContainerMetadata{Name: c.Config.Name, Attempt: c.Config.Attempt}
+}
+
+func (s *Server) containerStatus(c *container.Container) *runtime.ContainerStatus {
+	st := &runtime.ContainerStatus{
+		Id:          c.ID,
+		Metadata:    containerMetadata(c),
+		State:       containerStates[c.State],
+		CreatedAt:   nanos(c.CreatedAt),
+		StartedAt:   nanos(c.StartedAt),
+		FinishedAt:  nanos(c.FinishedAt),
+		ExitCode:    c.ExitCode,
+		Image:       &runtime.ImageSpec{Image: c.Config.Image},
+		ImageRef:    c.ImageRef,
+		ImageId:     c.ImageID,
+		Reason:      c.Reason,
+		Message:     c.Message,
+		Labels:      c.Config.Labels,
+		Annotations: c.Config.Annotations,
+		LogPath:     c.Config.LogPath,
+		Resources:   criResources(c.Config.Spec.Resources),
+	}
+	if st.ImageRef == "" {
+		st.ImageRef = c.ImageID
+	}
+	for _, m := range c.Config.Spec.Mounts {
+		st.Mounts = append(st.Mounts, &runtime.Mount{
+			ContainerPath: m.ContainerPath, HostPath: m.HostPath, Readonly: m.Readonly,
+			RecursiveReadOnly: m.RecursiveReadOnly, Propagation: criPropagation(m.Propagation),
+		})
+	}
+	return st
+}
+
+func criPropagation(p oci.Propagation) runtime.MountPropagation {
+	switch p {
+	case oci.PropagationHostToContainer:
+		return runtime.MountPropagation_PROPAGATION_HOST_TO_CONTAINER
+	case oci.PropagationBidirectional:
+		return runtime.MountPropagation_PROPAGATION_BIDIRECTIONAL
+	}
+	return runtime.MountPropagation_PROPAGATION_PRIVATE
+}
+
+func criResources(r *oci.Resources) *runtime.ContainerResources {
+	if r == nil {
+		return nil
+	}
+	lr := &runtime.LinuxContainerResources{
+		CpuPeriod: r.CPUPeriod, CpuQuota: r.CPUQuota, CpuShares: r.CPUShares,
+		MemoryLimitInBytes: r.MemoryLimitInBytes, MemorySwapLimitInBytes: r.MemorySwapLimit,
+		CpusetCpus: r.CpusetCpus, CpusetMems: r.CpusetMems, Unified: r.Unified,
+	}
+	if r.OomScoreAdj != nil {
+		lr.OomScoreAdj = *r.OomScoreAdj
+	}
+	for size, limit := range r.HugepageLimits {
+		lr.HugepageLimits = append(lr.HugepageLimits, &runtime.HugepageLimit{PageSize: size, Limit: limit})
+	}
+	return &runtime.ContainerResources{Linux: lr}
+}

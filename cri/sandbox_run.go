@@ -1,0 +1,124 @@
+package cri
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+
+	runtime "k8s.io/cri-api/pkg/apis/runtime/v1"
+
+	"github.com/criserver/criserver/cni"
+	"github.com/criserver/criserver/sandbox"
+)
+
+// RunPodSandbox creates and starts a pod sandbox. kubelet's retry of a
+// request it gave up on gets that request's sandbox.
+func (s *Server) RunPodSandbox(ctx context.Context, req *runtime.RunPodSandboxRequest) (*runtime.RunPodSandboxResponse, error) {
+	cfg, err := sandboxConfig(req.GetConfig(), req.RuntimeHandler)
+	if err != nil {
+		return nil, err
+	}
+	id, err := s.sandboxNames.Create(ctx, sandboxName(cfg), func(ctx context.Context) (string, error) {
+		sb, err := s.sandboxes.Run(ctx, cfg)
+		if err != nil {
+			return "", err
+		}
+		return sb.ID, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &runtime.RunPodSandboxResponse{PodSandboxId: id}, nil
+}
+
+func sandboxName(c *sandbox.Config) string {
+	return strings.Join([]string{c.Name, c.Namespace, c.UID, strconv.FormatUint(uint64(c.Attempt), 10)}, "_")
+}
+
+func sandboxConfig(c *runtime.PodSandboxConfig, handler string) (*sandbox.Config, error) {
+	if c == nil {
+		return nil, invalid("RunPodSandbox needs a sandbox config")
+	}
+	md := c.GetMetadata()
+	if md == nil {
+		return nil, invalid("sandbox config must include metadata")
+	}
+	cfg := &sandbox.Config{
+		Name: md.Name, Namespace: md.Namespace, UID: md.Uid, Attempt: md.Attempt,
+		Hostname: c.Hostname, LogDirectory: c.LogDirectory,
+		Labels: c.Labels, Annotations: c.Annotations, RuntimeHandler: handler,
+	}
+	if d := c.DnsConfig; d != nil {
+		cfg.DNS = &sandbox.DNSConfig{Servers: d.Servers, Searches: d.Searches, Options: d.Options}
+	}
+	for _, pm := range c.PortMappings {
+		proto := strings.ToLower(pm.Protocol.String())
+		if pm.HostPort == 0 {
+			continue // kubelet's way of saying "no host port"
+		}
+		cfg.PortMappings = append(cfg.PortMappings, cni.PortMapping{HostPort: pm.HostPort, ContainerPort: pm.ContainerPort, Protocol: proto, HostIP: pm.HostIp})
+	}
+	if l := c.Linux; l != nil {
+		cfg.CgroupParent = l.CgroupParent
+		cfg.Sysctls = l.Sysctls
+		if ns := l.GetSecurityContext().GetNamespaceOptions(); ns != nil {
+			cfg.HostNetwork = ns.Network == runtime.NamespaceMode_NODE
+			cfg.HostIPC = ns.Ipc == runtime.NamespaceMode_NODE
+			cfg.HostPID = ns.Pid == runtime.NamespaceMode_NODE
+			cfg.SharePID = ns.Pid == runtime.NamespaceMode_POD
+		}
+	}
+	bw, err := bandwidth(c.Annotations)
+	if err != nil {
+		return nil, err
+	}
+	cfg.Bandwidth = bw
+	return cfg, nil
+}
+
+// bandwidth reads the kubernetes.io/{ingress,egress}-bandwidth annotations
+// ("10M", "1G", in bits per second) for CNI's bandwidth capability.
+func bandwidth(ann map[string]string) (*cni.Bandwidth, error) {
+	in, out := ann["kubernetes.io/ingress-bandwidth"], ann["kubernetes.io/egress-bandwidth"]
+	if in == "" && out == "" {
+		return nil, nil
+	}
+	var bw cni.Bandwidth
+	for _, x := range []struct {
+		v    string
+		rate *uint64
+	}{{in, &bw.IngressRate}, {out, &bw.EgressRate}} {
+		if x.v == "" {
+			continue
+		}
+		n, err := parseBits(x.v)
+		if err != nil {
+			return nil, invalid(fmt.Sprintf("bandwidth annotation %q: %v", x.v, err))
+		}
+		*x.rate = n
+	}
+	// The bandwidth plugin needs a burst; kubelet's old kubenet used this one.
+	if bw.IngressRate > 0 {
+		bw.IngressBurst = 1 << 31
+	}
+	if bw.EgressRate > 0 {
+		bw.EgressBurst = 1 << 31
+	}
+	return &bw, nil
+}
+
+func parseBits(v string) (uint64, error) {
+	mult := map[string]uint64{"": 1, "k": 1e3, "K": 1e3, "M": 1e6, "G": 1e9, "T": 1e12, "Ki": 1 << 10, "Mi": 1 << 20, "Gi": 1 << 30}
+	i := strings.IndexFunc(v, func(r rune) bool { return (r < '0' || r > '9') && r != '.' })
+	num, unit := v, ""
+	if i >= 0 {
+		num, unit = v[:i], v[i:]
+	}
+	m, ok := mult[unit]
+	f, err := strconv.ParseFloat(num, 64)
+	if !ok || err != nil || f <= 0 {
+		return 0, fmt.Errorf("want a quantity like 10M")
+	}
+	return uint64(f * float64(m)), nil
+}

@@ -1,0 +1,108 @@
+package cri
+
+import (
+	"context"
+	"strings"
+
+	"google.golang.org/grpc"
+	runtime "k8s.io/cri-api/pkg/apis/runtime/v1"
+
+	"github.com/criserver/criserver/container"
+	"github.com/criserver/criserver/sandbox"
+)
+
+// PodSandboxStats reports a pod's resource use: its containers' figures
+// added up, and each container's.
+func (s *Server) PodSandboxStats(ctx context.Context, req *runtime.PodSandboxStatsRequest) (*runtime.PodSandboxStatsResponse, error) {
+	if req.PodSandboxId == "" {
+		return nil, invalid("PodSandboxStats needs a sandbox ID")
+	}
+	sb, err := s.sandboxes.Get(req.PodSandboxId)
+	if err != nil {
+		return nil, err
+	}
+	st, err := s.sandboxStats(sb)
+	if err != nil {
+		return nil, err
+	}
+	return &runtime.PodSandboxStatsResponse{Stats: st}, nil
+}
+
+// ListPodSandboxStats reports every matching pod's resource use.
+func (s *Server) ListPodSandboxStats(ctx context.Context, req *runtime.ListPodSandboxStatsRequest) (*runtime.ListPodSandboxStatsResponse, error) {
+	st, err := s.filterSandboxStats(req.GetFilter())
+	if err != nil {
+		return nil, err
+	}
+	return &runtime.ListPodSandboxStatsResponse{Stats: st}, nil
+}
+
+// StreamPodSandboxStats is ListPodSandboxStats in batches.
+func (s *Server) StreamPodSandboxStats(req *runtime.StreamPodSandboxStatsRequest, stream grpc.ServerStreamingServer[runtime.StreamPodSandboxStatsResponse]) error {
+	st, err := s.filterSandboxStats(req.GetFilter())
+	if err != nil {
+		return err
+	}
+	return sendBatches(st, func(b []*runtime.PodSandboxStats) error {
+		return stream.Send(&runtime.StreamPodSandboxStatsResponse{PodSandboxStats: b})
+	})
+}
+
+func (s *Server) filterSandboxStats(f *runtime.PodSandboxStatsFilter) ([]*runtime.PodSandboxStats, error) {
+	var out []*runtime.PodSandboxStats
+	for _, sb := range s.sandboxes.List() {
+		if f != nil {
+			if f.Id != "" && !strings.HasPrefix(sb.ID, f.Id) {
+				continue
+			}
+			if !labelsMatch(sb.Config.Labels, f.LabelSelector) {
+				continue
+			}
+		}
+		st, err := s.sandboxStats(sb)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, st)
+	}
+	return out, nil
+}
+
+func (s *Server) sandboxStats(sb *sandbox.Sandbox) (*runtime.PodSandboxStats, error) {
+	total := &container.Stats{}
+	linux := &runtime.LinuxPodSandboxStats{}
+	for _, c := range s.containers.List() {
+		if c.Config.SandboxID != sb.ID {
+			continue
+		}
+		cs, err := s.containerStats(c)
+		if err != nil {
+			return nil, err
+		}
+		linux.Containers = append(linux.Containers, cs)
+		st, err := s.containers.Stats(c.ID)
+		if err != nil {
+			return nil, err
+		}
+		total.Timestamp = st.Timestamp
+		total.CPUUsageNanos += st.CPUUsageNanos
+		total.MemoryUsage += st.MemoryUsage
+		total.WorkingSet += st.WorkingSet
+		total.RSS += st.RSS
+		total.PageFaults += st.PageFaults
+		total.MajorPageFaults += st.MajorPageFaults
+	}
+	if total.Timestamp.IsZero() {
+		st, err := container.CgroupStats(sandbox.CgroupsPath(sb.Config.CgroupParent, sb.ID))
+		if err != nil {
+			return nil, err
+		}
+		total = st
+	}
+	linux.Cpu = cpuStats("pod/"+sb.ID, total)
+	linux.Memory = memoryStats(total)
+	return &runtime.PodSandboxStats{
+		Attributes: &runtime.PodSandboxAttributes{Id: sb.ID, Metadata: sandboxMetadata(sb), Labels: sb.Config.Labels, Annotations: sb.Config.Annotations},
+		Linux:      linux,
+	}, nil
+}

@@ -1,0 +1,244 @@
+package oci
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/criserver/criserver/internal/errdefs"
+)
+
+// MonitorConfig is one container's monitor: where its bundle is, where to
+// log, and the directory it keeps its socket and exit file in.
+type MonitorConfig struct {
+	ID        string
+	Bundle    string
+	LogPath   string // CRI log file; empty for none
+	Dir       string // monitor.sock, exit.json, pid
+	OOMFile   string // cgroup file with an oom_kill counter
+	Stdin     bool
+	StdinOnce bool
+	TTY       bool
+}
+
+// Exit is how a container ended, as its monitor recorded it.
+type Exit struct {
+	ExitCode   int       `json:"exitCode"`
+	FinishedAt time.Time `json:"finishedAt"`
+	OOMKilled  bool      `json:"oomKilled"`
+}
+
+// ErrMonitorGone says a container's monitor died without recording an exit.
+var ErrMonitorGone = errors.New("container monitor is gone without an exit record")
+
+// StartMonitor starts the monitor binary for cfg, which creates the container
+// with rt, and returns the container's init PID once creation succeeded. The
+// monitor runs in its own session so the daemon's end is not its end.
+func StartMonitor(ctx context.Context, binary string, rt Runtime, cfg MonitorConfig) (int, error) {
+	if err := os.MkdirAll(cfg.Dir, 0o700); err != nil {
+		return 0, err
+	}
+	path, globals := rt.Command()
+	args := []string{"-id", cfg.ID, "-bundle", cfg.Bundle, "-runtime", path, "-dir", cfg.Dir, "-log", cfg.LogPath, "-oom-file", cfg.OOMFile}
+	for _, g := range globals {
+		args = append(args, "-runtime-arg", g)
+	}
+	for flag, on := range map[string]bool{"-stdin": cfg.Stdin, "-stdin-once": cfg.StdinOnce, "-tty": cfg.TTY} {
+		if on {
+			args = append(args, flag)
+		}
+	}
+	syncR, syncW, err := os.Pipe()
+	if err != nil {
+		return 0, err
+	}
+	defer syncR.Close()
+	logf, err := os.OpenFile(filepath.Join(cfg.Dir, "monitor.log"), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+	if err != nil {
+		syncW.Close()
+		return 0, err
+	}
+	defer logf.Close()
+	cmd := exec.Command(binary, args...)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	// One P and an eager collector keep the resident monitor under 3 MiB.
+	cmd.Env = []string{"GOMAXPROCS=1", "GOGC=25", "PATH=" + os.Getenv("PATH")}
+	cmd.ExtraFiles = []*os.File{syncW}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	err = cmd.Start()
+	syncW.Close()
+	if err != nil {
+		return 0, fmt.Errorf("start monitor: %w", err)
+	}
+	go func() { _ = cmd.Wait() }() // reap it when it ends while we still run
+
+	type result struct {
+		Pid   int    `json:"pid"`
+		Error string `json:"error"`
+	}
+	ch := make(chan result, 1)
+	go func() {
+		var r result
+		if err := json.NewDecoder(syncR).Decode(&r); err != nil {
+			r.Error = "monitor exited before reporting: " + err.Error()
+		}
+		ch <- r
+	}()
+	select {
+	case r := <-ch:
+		if r.Error != "" {
+			return 0, fmt.Errorf("create container %s: %s", cfg.ID, r.Error)
+		}
+		return r.Pid, nil
+	case <-ctx.Done():
+		_ = cmd.Process.Kill()
+		return 0, ctx.Err()
+	}
+}
+
+// monitorCall sends one request on the monitor's control socket and reads
+// the one-line answer.
+func monitorCall(ctx context.Context, dir string, req map[string]any) (*monitorReply, net.Conn, error) {
+	conn, err := dialMonitor(ctx, dir)
+	if err != nil {
+		return nil, nil, err
+	}
+	stop := context.AfterFunc(ctx, func() { conn.Close() })
+	defer stop()
+	b, _ := json.Marshal(req)
+	if _, err := conn.Write(append(b, '\n')); err != nil {
+		conn.Close()
+		return nil, nil, err
+	}
+	br := bufio.NewReader(conn)
+	line, err := br.ReadBytes('\n')
+	if err != nil {
+		conn.Close()
+		if ctx.Err() != nil {
+			return nil, nil, ctx.Err()
+		}
+		return nil, nil, err
+	}
+	var r monitorReply
+	if err := json.Unmarshal(line, &r); err != nil {
+		conn.Close()
+		return nil, nil, err
+	}
+	if r.Error != "" {
+		conn.Close()
+		return &r, nil, errors.New(r.Error)
+	}
+	return &r, &bufConn{Conn: conn, r: br}, nil
+}
+
+type monitorReply struct {
+	OK    bool   `json:"ok"`
+	Error string `json:"error"`
+	Exit  *Exit  `json:"exit"`
+}
+
+// bufConn keeps bytes the reply reader buffered past the answer line.
+type bufConn struct {
+	net.Conn
+	r *bufio.Reader
+}
+
+func (c *bufConn) Read(p []byte) (int, error) { return c.r.Read(p) }
+
+// WaitExit blocks until the container behind the monitor in dir exits. A
+// monitor that is already gone is answered from its exit file.
+func WaitExit(ctx context.Context, dir string) (*Exit, error) {
+	r, conn, err := monitorCall(ctx, dir, map[string]any{"op": "wait"})
+	if err == nil {
+		conn.Close()
+		return r.Exit, nil
+	}
+	if ctx.Err() != nil {
+		return nil, ctx.Err()
+	}
+	// The monitor may be between writing its exit file and closing its
+	// socket, or long gone: the file is the record either way.
+	return ReadExit(dir)
+}
+
+// ReadExit reads a container's exit file.
+func ReadExit(dir string) (*Exit, error) {
+	b, err := os.ReadFile(filepath.Join(dir, "exit.json"))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, ErrMonitorGone
+	}
+	if err != nil {
+		return nil, err
+	}
+	var e Exit
+	if err := json.Unmarshal(b, &e); err != nil {
+		return nil, fmt.Errorf("exit file in %s: %w", dir, err)
+	}
+	return &e, nil
+}
+
+// MonitorAlive reports whether the monitor in dir answers on its socket.
+func MonitorAlive(dir string) bool {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	conn, err := dialMonitor(ctx, dir)
+	if err != nil {
+		return false
+	}
+	conn.Close()
+	return true
+}
+
+// dialMonitor connects to dir/monitor.sock through /proc/self/fd, since
+// unix socket paths must fit in 108 bytes and a state directory's may not.
+func dialMonitor(ctx context.Context, dir string) (net.Conn, error) {
+	d, err := os.OpenFile(dir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer d.Close()
+	var dialer net.Dialer
+	return dialer.DialContext(ctx, "unix", fmt.Sprintf("/proc/self/fd/%d/monitor.sock", d.Fd()))
+}
+
+// ReopenLog asks the monitor to start a new log file at the same path.
+func ReopenLog(ctx context.Context, dir string) error {
+	_, conn, err := monitorCall(ctx, dir, map[string]any{"op": "reopen"})
+	if err != nil {
+		var op *net.OpError
+		if errors.As(err, &op) {
+			return fmt.Errorf("%w: container is not running", errdefs.ErrFailedPrecondition)
+		}
+		return err
+	}
+	conn.Close()
+	return nil
+}
+
+// Attach connects to the container's stdio. The returned connection carries
+// framed output (see cmd/criserver-monitor/attach.go) and takes raw stdin.
+func Attach(ctx context.Context, dir string, stdin, stdout, stderr bool) (net.Conn, error) {
+	_, conn, err := monitorCall(ctx, dir, map[string]any{"op": "attach", "stdin": stdin, "stdout": stdout, "stderr": stderr})
+	return conn, err
+}
+
+// Resize changes the container's terminal size.
+func Resize(ctx context.Context, dir string, width, height uint16) error {
+	_, conn, err := monitorCall(ctx, dir, map[string]any{"op": "resize", "width": width, "height": height})
+	if err != nil {
+		return err
+	}
+	conn.Close()
+	return nil
+}

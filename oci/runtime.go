@@ -1,0 +1,193 @@
+package oci
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"syscall"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/criserver/criserver/internal/errdefs"
+)
+
+// SpecVersion is the runtime-spec version written into bundles. Debian 12's
+// crun 1.8 refuses any version it does not know, and runtime-spec 1.3's
+// fields that criserver uses were all in 1.0.2.
+const SpecVersion = "1.0.2"
+
+// Runtime is one OCI runtime handler. Create is the monitor's job (it must
+// hold the container's stdio), so it is not here.
+type Runtime interface {
+	// Name is the handler name kubelet's RuntimeClass selects.
+	Name() string
+	// Start runs the created container's process.
+	Start(ctx context.Context, id string) error
+	// Kill signals the container's init process, or all its processes.
+	Kill(ctx context.Context, id string, sig syscall.Signal, all bool) error
+	// Delete removes the runtime's record and the cgroup of a stopped container.
+	Delete(ctx context.Context, id string, force bool) error
+	// State reports the runtime's view of a container.
+	State(ctx context.Context, id string) (*State, error)
+	// Update changes a running container's cgroup limits.
+	Update(ctx context.Context, id string, r *specs.LinuxResources) error
+	// Features reports what the runtime can do.
+	Features(ctx context.Context) Features
+	// Command is the binary and the global flags that come before a verb.
+	Command() (path string, args []string)
+	// Usable is nil when the runtime can run containers on this host.
+	Usable() error
+}
+
+// State is what `runtime state` prints.
+type State struct {
+	ID     string `json:"id"`
+	Pid    int    `json:"pid"`
+	Status string `json:"status"` // creating, created, running, stopped
+}
+
+// Features are the capabilities Status reports per handler.
+type Features struct {
+	RecursiveReadOnlyMounts bool
+	UserNamespaces          bool
+}
+
+// CLI drives runc or crun through their command line; both take the same
+// verbs and flags for everything criserver uses.
+type CLI struct {
+	name string
+	path string
+	root string // the runtime's state directory, one per daemon
+
+	featuresOnce sync.Once
+	features     Features
+}
+
+var _ Runtime = (*CLI)(nil)
+
+// NewCLI returns the handler name running binary path with state under root.
+func NewCLI(name, path, root string) *CLI { return &CLI{name: name, path: path, root: root} }
+
+// Name implements Runtime.
+func (c *CLI) Name() string { return c.name }
+
+// Command implements Runtime.
+func (c *CLI) Command() (string, []string) { return c.path, []string{"--root", c.root} }
+
+func (c *CLI) run(ctx context.Context, args ...string) ([]byte, error) {
+	cmd := exec.CommandContext(ctx, c.path, append([]string{"--root", c.root}, args...)...)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if err := cmd.Run(); err != nil {
+		msg := strings.TrimSpace(errb.String())
+		if msg == "" {
+			msg = strings.TrimSpace(out.String())
+		}
+		return nil, classifyRuntimeError(fmt.Errorf("%s %s: %w: %s", c.name, args[0], err, msg))
+	}
+	return out.Bytes(), nil
+}
+
+// classifyRuntimeError recognises "no such container" in both runtimes'
+// wording, since neither has exit codes for it.
+func classifyRuntimeError(err error) error {
+	msg := err.Error()
+	if strings.Contains(msg, "does not exist") || strings.Contains(msg, "not found") || strings.Contains(msg, "No such file") {
+		return fmt.Errorf("%w: %v", errdefs.ErrNotFound, err)
+	}
+	return err
+}
+
+// Start implements Runtime.
+func (c *CLI) Start(ctx context.Context, id string) error {
+	_, err := c.run(ctx, "start", id)
+	return err
+}
+
+// Kill implements Runtime.
+func (c *CLI) Kill(ctx context.Context, id string, sig syscall.Signal, all bool) error {
+	args := []string{"kill"}
+	if all {
+		args = append(args, "--all")
+	}
+	_, err := c.run(ctx, append(args, id, fmt.Sprint(int(sig)))...)
+	return err
+}
+
+// Delete implements Runtime. Deleting a container the runtime no longer
+// knows succeeds.
+func (c *CLI) Delete(ctx context.Context, id string, force bool) error {
+	args := []string{"delete"}
+	if force {
+		args = append(args, "--force")
+	}
+	_, err := c.run(ctx, append(args, id)...)
+	if errors.Is(err, errdefs.ErrNotFound) {
+		return nil
+	}
+	return err
+}
+
+// State implements Runtime.
+func (c *CLI) State(ctx context.Context, id string) (*State, error) {
+	out, err := c.run(ctx, "state", id)
+	if err != nil {
+		return nil, err
+	}
+	var s State
+	if err := json.Unmarshal(out, &s); err != nil {
+		return nil, fmt.Errorf("%s state %s: %w", c.name, id, err)
+	}
+	return &s, nil
+}
+
+// Update implements Runtime.
+func (c *CLI) Update(ctx context.Context, id string, r *specs.LinuxResources) error {
+	f, err := os.CreateTemp("", "criserver-update-")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(f.Name())
+	if err := json.NewEncoder(f).Encode(r); err != nil {
+		f.Close()
+		return err
+	}
+	f.Close()
+	_, err = c.run(ctx, "update", "--resources", f.Name(), id)
+	return err
+}
+
+// Features implements Runtime. They are asked once: Status, which kubelet
+// calls every few seconds, must not spawn processes. Only what the runtime's
+// own "features" verb reports is claimed (crun 1.8 has no such verb); user
+// namespaces are not claimed, as this kernel and runtimes cannot give pods
+// idmapped mounts through the CRI path here.
+func (c *CLI) Features(ctx context.Context) Features {
+	c.featuresOnce.Do(func() { c.features = c.probeFeatures(ctx) })
+	return c.features
+}
+
+func (c *CLI) probeFeatures(ctx context.Context) Features {
+	out, err := c.run(ctx, "features")
+	if err != nil {
+		return Features{}
+	}
+	var f struct {
+		MountOptions []string `json:"mountOptions"`
+	}
+	if json.Unmarshal(out, &f) != nil {
+		return Features{}
+	}
+	for _, o := range f.MountOptions {
+		if o == "rro" {
+			return Features{RecursiveReadOnlyMounts: true}
+		}
+	}
+	return Features{}
+}

@@ -1,0 +1,140 @@
+package oci
+
+import (
+	"fmt"
+	"maps"
+	"slices"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/criserver/criserver/internal/errdefs"
+)
+
+// BuildSpec writes the OCI runtime spec for a container, the way
+// containerd's CRI plugin would for the same request. It reads the image's
+// /etc/passwd and /etc/group inside RootfsPath, and creates missing host
+// directories of bind mounts (last, once the request has been checked).
+func BuildSpec(cfg *ContainerConfig) (*specs.Spec, error) {
+	if cfg == nil {
+		return nil, fmt.Errorf("%w: no container config", errdefs.ErrInvalidArgument)
+	}
+	h, err := probeHost()
+	if err != nil {
+		return nil, fmt.Errorf("probe the host: %w", err)
+	}
+	return buildSpec(cfg, h, hostMountOf)
+}
+
+// buildSpec is BuildSpec on a described host.
+func buildSpec(cfg *ContainerConfig, h hostInfo, lookup mountLookup) (*specs.Spec, error) {
+	if cfg.RootfsPath == "" {
+		return nil, fmt.Errorf("%w: no rootfs path", errdefs.ErrInvalidArgument)
+	}
+	proc, err := buildProcess(cfg, h)
+	if err != nil {
+		return nil, err
+	}
+	s := &specs.Spec{
+		Version:     SpecVersion, // runtime.go: what Debian 12's crun accepts
+		Process:     proc,
+		Root:        &specs.Root{Path: cfg.RootfsPath, Readonly: cfg.Security.ReadonlyRootfs},
+		Annotations: maps.Clone(cfg.Annotations),
+		Linux: &specs.Linux{
+			CgroupsPath: cfg.CgroupsPath,
+			Resources:   &specs.LinuxResources{},
+		},
+	}
+	plan, err := planNamespaces(cfg, h.cgroup2)
+	if err != nil {
+		return nil, err
+	}
+	s.Linux.Namespaces = plan.list
+	if plan.newUTS {
+		s.Hostname = cfg.Sandbox.Hostname
+	}
+	if s.Linux.Sysctl, err = checkSysctls(cfg.Sandbox.Sysctls, plan); err != nil {
+		return nil, err
+	}
+	if err := applyDevices(s, cfg); err != nil {
+		return nil, err
+	}
+	if err := applyResources(s.Linux.Resources, cfg.Resources, h); err != nil {
+		return nil, err
+	}
+	s.Linux.MaskedPaths, s.Linux.ReadonlyPaths = maskedPaths(cfg.Security)
+	// After the capabilities: the default profile depends on them.
+	if s.Linux.Seccomp, err = seccompProfile(s, cfg.Security); err != nil {
+		return nil, err
+	}
+	// Last: it may create host directories.
+	if s.Mounts, s.Linux.RootfsPropagation, err = buildMounts(cfg, lookup); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// buildProcess fills the container's process: what runs, as whom, with
+// which privileges.
+func buildProcess(cfg *ContainerConfig, h hostInfo) (*specs.Process, error) {
+	args, err := processArgs(cfg)
+	if err != nil {
+		return nil, err
+	}
+	cwd, err := processCwd(cfg)
+	if err != nil {
+		return nil, err
+	}
+	user, err := ResolveUser(cfg.RootfsPath, cfg.Security, cfg.Image.User)
+	if err != nil {
+		return nil, fmt.Errorf("resolve the container's user: %w", err)
+	}
+	caps, err := capabilities(cfg.Security, h.heldCaps)
+	if err != nil {
+		return nil, err
+	}
+	apparmor, err := appArmorProfile(cfg.Security, h.appArmor)
+	if err != nil {
+		return nil, err
+	}
+	oom, err := oomScoreAdj(cfg.Resources, h.oomScoreAdj)
+	if err != nil {
+		return nil, err
+	}
+	return &specs.Process{
+		Terminal:        cfg.TTY,
+		User:            user,
+		Args:            args,
+		Env:             processEnv(cfg),
+		Cwd:             cwd,
+		Capabilities:    caps,
+		Rlimits:         []specs.POSIXRlimit{{Type: "RLIMIT_NOFILE", Hard: h.nofileMax, Soft: h.nofileMax}},
+		NoNewPrivileges: cfg.Security.NoNewPrivs,
+		ApparmorProfile: apparmor,
+		OOMScoreAdj:     oom,
+	}, nil
+}
+
+// applyDevices adds the requested devices; a privileged container also gets
+// every host device and may use any device.
+func applyDevices(s *specs.Spec, cfg *ContainerConfig) error {
+	s.Linux.Resources.Devices = []specs.LinuxDeviceCgroup{denyAllDevices()}
+	if cfg.Security.Privileged {
+		host, err := hostDevices("/dev")
+		if err != nil {
+			return err
+		}
+		s.Linux.Devices = host
+		s.Linux.Resources.Devices = []specs.LinuxDeviceCgroup{allowAllDevices()}
+	}
+	nodes, rules, err := criDevices(cfg.Devices)
+	if err != nil {
+		return err
+	}
+	for _, n := range nodes {
+		// A requested device replaces a host one at the same path.
+		s.Linux.Devices = slices.DeleteFunc(s.Linux.Devices, func(d specs.LinuxDevice) bool { return d.Path == n.Path })
+		s.Linux.Devices = append(s.Linux.Devices, n)
+	}
+	s.Linux.Resources.Devices = append(s.Linux.Resources.Devices, rules...)
+	return nil
+}

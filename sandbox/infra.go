@@ -1,0 +1,129 @@
+package sandbox
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/criserver/criserver/oci"
+)
+
+// infraDir holds the infra process's bundle and monitor.
+func infraDir(s *Sandbox) string { return filepath.Join(s.StateDir, "infra") }
+
+// CgroupsPath is where a pod's process with this ID goes: under the pod's
+// cgroup parent, or under /criserver when kubelet gave none.
+func CgroupsPath(parent, id string) string {
+	if parent == "" {
+		parent = "/criserver"
+	}
+	return filepath.Join(parent, id)
+}
+
+// startInfra runs the built-in infra process, which holds the pod's PID
+// namespace: it sleeps, reaps zombies and exits on SIGTERM. Its root is an
+// empty read-only directory with only the binary bound in.
+func (c *Controller) startInfra(ctx context.Context, s *Sandbox, rt oci.Runtime) (int, error) {
+	dir := infraDir(s)
+	bundle := filepath.Join(dir, "bundle")
+	rootfs := filepath.Join(bundle, "rootfs")
+	for _, d := range []string{"proc", "dev"} {
+		if err := os.MkdirAll(filepath.Join(rootfs, d), 0o755); err != nil {
+			return 0, err
+		}
+	}
+	if err := os.WriteFile(filepath.Join(rootfs, "pause"), nil, 0o755); err != nil {
+		return 0, err
+	}
+	spec := c.infraSpec(s, rootfs)
+	data, err := json.Marshal(spec)
+	if err != nil {
+		return 0, err
+	}
+	if err := os.WriteFile(filepath.Join(bundle, "config.json"), data, 0o600); err != nil {
+		return 0, err
+	}
+	pid, err := oci.StartMonitor(ctx, c.monitorBin, rt, oci.MonitorConfig{ID: s.ID, Bundle: bundle, Dir: filepath.Join(dir, "monitor")})
+	if err != nil {
+		return 0, err
+	}
+	if err := rt.Start(ctx, s.ID); err != nil {
+		return pid, err
+	}
+	return pid, nil
+}
+
+func (c *Controller) infraSpec(s *Sandbox, rootfs string) *specs.Spec {
+	ns := []specs.LinuxNamespace{{Type: specs.PIDNamespace}, {Type: specs.MountNamespace}}
+	for kind, t := range map[string]specs.LinuxNamespaceType{"net": specs.NetworkNamespace, "ipc": specs.IPCNamespace, "uts": specs.UTSNamespace} {
+		if p := s.Namespaces[kind]; p != "" {
+			ns = append(ns, specs.LinuxNamespace{Type: t, Path: p})
+		}
+	}
+	return &specs.Spec{
+		Version: oci.SpecVersion,
+		Root:    &specs.Root{Path: rootfs, Readonly: true},
+		Process: &specs.Process{
+			Args:            []string{"/pause"},
+			Cwd:             "/",
+			User:            specs.User{UID: 65535, GID: 65535},
+			NoNewPrivileges: true,
+			Env:             []string{"PATH=/"},
+		},
+		Mounts: []specs.Mount{
+			{Destination: "/proc", Type: "proc", Source: "proc", Options: []string{"nosuid", "noexec", "nodev"}},
+			{Destination: "/dev", Type: "tmpfs", Source: "tmpfs", Options: []string{"nosuid", "strictatime", "mode=755", "size=65536k"}},
+			{Destination: "/pause", Type: "bind", Source: c.pauseBin, Options: []string{"rbind", "ro", "rprivate"}},
+		},
+		Linux: &specs.Linux{
+			Namespaces:  ns,
+			CgroupsPath: CgroupsPath(s.Config.CgroupParent, s.ID),
+			Resources:   &specs.LinuxResources{Devices: []specs.LinuxDeviceCgroup{{Allow: false, Access: "rwm"}}},
+			MaskedPaths: []string{"/proc/kcore", "/proc/keys", "/sys/firmware"},
+		},
+	}
+}
+
+// stopInfra ends the infra process and waits for its monitor to record it.
+// It succeeds when there is nothing left to stop.
+func (c *Controller) stopInfra(ctx context.Context, s *Sandbox) error {
+	if s.InfraPID == 0 && !oci.MonitorAlive(filepath.Join(infraDir(s), "monitor")) {
+		return nil
+	}
+	rt, err := c.runtimes.Get(s.RuntimeHandler)
+	if err != nil {
+		return err
+	}
+	_ = rt.Kill(ctx, s.ID, syscall.SIGKILL, true)
+	wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if _, err := oci.WaitExit(wctx, filepath.Join(infraDir(s), "monitor")); err != nil && !errors.Is(err, oci.ErrMonitorGone) {
+		c.log.Warn("infra process did not report its exit", "sandbox", s.ID, "err", err)
+	}
+	return rt.Delete(ctx, s.ID, true)
+}
+
+// watchInfra marks the sandbox not ready when its infra process dies.
+func (c *Controller) watchInfra(s *Sandbox) {
+	go func() {
+		exit, err := oci.WaitExit(context.Background(), filepath.Join(infraDir(s), "monitor"))
+		if err != nil && !errors.Is(err, oci.ErrMonitorGone) {
+			return
+		}
+		_ = c.update(s.ID, func(x *Sandbox) {
+			if x.State == StateReady {
+				x.State = StateNotReady
+			}
+			x.InfraPID = 0
+		})
+		if exit != nil {
+			c.log.Info("infra process exited", "sandbox", s.ID, "code", exit.ExitCode)
+		}
+	}()
+}

@@ -1,0 +1,50 @@
+package sandbox
+
+import (
+	"context"
+	"path/filepath"
+
+	"github.com/criserver/criserver/oci"
+)
+
+// Recover loads the recorded sandboxes after a start: half-made ones are
+// undone, ready ones are checked against what survived (a reboot takes the
+// namespaces and infra processes with it) and watched again.
+func (c *Controller) Recover(ctx context.Context) error {
+	all, err := c.load()
+	if err != nil {
+		return err
+	}
+	for _, s := range all {
+		if s.State == StateCreating {
+			c.log.Info("undoing a sandbox left half-made", "id", s.ID)
+			if err := c.release(ctx, s); err != nil {
+				c.log.Warn("undoing half-made sandbox", "id", s.ID, "err", err)
+			}
+			continue
+		}
+		if s.State == StateReady && !c.survived(s) {
+			s.State = StateNotReady
+			s.InfraPID = 0
+			if err := c.save(s); err != nil {
+				return err
+			}
+		}
+		c.put(s)
+		if s.State == StateReady && s.InfraPID != 0 {
+			c.watchInfra(s)
+		}
+	}
+	return nil
+}
+
+// survived tells whether a ready sandbox still has its namespaces and, if it
+// has one, its infra process.
+func (c *Controller) survived(s *Sandbox) bool {
+	for _, pin := range s.Namespaces {
+		if !isPinned(pin) {
+			return false
+		}
+	}
+	return s.InfraPID == 0 || oci.MonitorAlive(filepath.Join(infraDir(s), "monitor"))
+}

@@ -1,0 +1,58 @@
+package sandbox
+
+import (
+	"context"
+	"errors"
+
+	"github.com/criserver/criserver/internal/errdefs"
+)
+
+// Remove stops what is still running of the sandbox and deletes everything
+// it holds: namespaces, /dev/shm, files, record. The caller removes the
+// pod's containers first. Removing an unknown sandbox succeeds.
+func (c *Controller) Remove(ctx context.Context, id string) error {
+	s, err := c.Get(id)
+	if errors.Is(err, errdefs.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if err := c.Stop(ctx, id); err != nil {
+		return err
+	}
+	unlock := c.locks.Lock(id)
+	defer unlock()
+	if err := c.release(ctx, s); err != nil {
+		return err
+	}
+	c.forget(id)
+	return nil
+}
+
+// release undoes everything a sandbox may hold, each step succeeding when
+// there is nothing to undo; recovery uses it for half-made sandboxes.
+func (c *Controller) release(ctx context.Context, s *Sandbox) error {
+	if err := c.stopInfra(ctx, s); err != nil {
+		return err
+	}
+	if !s.Config.HostNetwork {
+		if err := c.net.Teardown(ctx, s.podNetwork()); err != nil {
+			return err
+		}
+	}
+	for _, pin := range s.Namespaces {
+		if err := unpin(pin); err != nil {
+			return err
+		}
+	}
+	if !s.Config.HostIPC {
+		if err := unmountShm(s.shmPath()); err != nil {
+			return err
+		}
+	}
+	if err := removeDirs(s); err != nil {
+		return err
+	}
+	return c.deleteRecord(s.ID)
+}

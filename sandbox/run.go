@@ -1,0 +1,118 @@
+package sandbox
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/criserver/criserver/internal/undo"
+)
+
+// Run creates and starts a pod sandbox. A failure undoes every step taken.
+func (c *Controller) Run(ctx context.Context, cfg *Config) (sb *Sandbox, err error) {
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	rt, err := c.runtimes.Get(cfg.RuntimeHandler)
+	if err != nil {
+		return nil, err
+	}
+	s := &Sandbox{ID: NewID(), Config: *cfg, State: StateCreating, CreatedAt: time.Now().UTC(), RuntimeHandler: rt.Name(), Namespaces: map[string]string{}}
+	s.Dir, s.StateDir = c.dirs(s.ID)
+	unlock := c.locks.Lock(s.ID)
+	defer unlock()
+
+	var u undo.Stack
+	defer func() {
+		if err != nil {
+			u.Run(c.log)
+		}
+	}()
+	// The intent goes first: a crash from here on is undone on restart.
+	if err := c.save(s); err != nil {
+		return nil, err
+	}
+	u.Add("record", func(context.Context) error { return c.deleteRecord(s.ID) })
+	c.put(s)
+	u.Add("memory", func(context.Context) error { c.forget(s.ID); return nil })
+	for _, d := range []string{s.Dir, s.StateDir} {
+		if err := os.MkdirAll(d, 0o711); err != nil {
+			return nil, err
+		}
+	}
+	u.Add("directories", func(context.Context) error { return removeDirs(s) })
+
+	var kinds []string
+	if !cfg.HostNetwork {
+		kinds = append(kinds, "net", "uts")
+	}
+	if !cfg.HostIPC {
+		kinds = append(kinds, "ipc")
+	}
+	pins, err := pinNamespaces(s.StateDir, kinds, cfg.Hostname, cfg.Sysctls)
+	if err != nil {
+		return nil, err
+	}
+	s.Namespaces = pins
+	u.Add("namespaces", func(context.Context) error { unpinAll(pins); return nil })
+
+	if err := writePodFiles(s.Dir, cfg); err != nil {
+		return nil, err
+	}
+	if !cfg.HostIPC {
+		if err := mountShm(s.shmPath()); err != nil {
+			return nil, err
+		}
+		u.Add("shm", func(context.Context) error { return unmountShm(s.shmPath()) })
+	}
+	if !cfg.HostNetwork {
+		res, err := c.net.Setup(ctx, s.podNetwork())
+		if err != nil {
+			return nil, fmt.Errorf("set up pod network: %w", err)
+		}
+		u.Add("network", func(ctx context.Context) error { return c.net.Teardown(ctx, s.podNetwork()) })
+		for _, ip := range res.IPs {
+			s.IPs = append(s.IPs, ip.String())
+		}
+	}
+	if cfg.SharePID && !cfg.HostPID {
+		pid, err := c.startInfra(ctx, s, rt)
+		u.Add("infra", func(ctx context.Context) error { return c.stopInfra(ctx, s) })
+		if err != nil {
+			return nil, fmt.Errorf("start infra process: %w", err)
+		}
+		s.InfraPID = pid
+		pidPin := filepath.Join(s.StateDir, "pid")
+		if err := pinProcessNamespace(pid, "pid", pidPin); err != nil {
+			return nil, err
+		}
+		s.Namespaces["pid"] = pidPin
+	}
+	s.State = StateReady
+	if err := c.save(s); err != nil {
+		return nil, err
+	}
+	c.put(s)
+	if s.InfraPID != 0 {
+		c.watchInfra(s)
+	}
+	u.Release()
+	c.log.Info("sandbox ready", "id", s.ID, "pod", cfg.Namespace+"/"+cfg.Name, "ips", strings.Join(s.IPs, ","))
+	return s.clone(), nil
+}
+
+func (c *Controller) forget(id string) {
+	c.mu.Lock()
+	delete(c.sandboxes, id)
+	c.mu.Unlock()
+}
+
+func removeDirs(s *Sandbox) error {
+	if err := os.RemoveAll(s.Dir); err != nil {
+		return err
+	}
+	return os.RemoveAll(s.StateDir)
+}

@@ -1,0 +1,134 @@
+package sandbox
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"maps"
+	"time"
+
+	"github.com/criserver/criserver/cni"
+	"github.com/criserver/criserver/internal/errdefs"
+	"github.com/criserver/criserver/oci"
+)
+
+var errInvalid = errdefs.ErrInvalidArgument
+
+// State of a sandbox.
+type State string
+
+const (
+	StateCreating State = "creating"
+	StateReady    State = "ready"
+	StateNotReady State = "notready"
+)
+
+// DNSConfig is the pod's resolv.conf content.
+type DNSConfig struct {
+	Servers, Searches, Options []string
+}
+
+// Config is what a pod sandbox is asked to be, in plain values.
+type Config struct {
+	Name, Namespace, UID string
+	Attempt              uint32
+
+	Hostname     string
+	LogDirectory string
+	DNS          *DNSConfig
+	PortMappings []cni.PortMapping
+	Bandwidth    *cni.Bandwidth
+
+	Labels      map[string]string
+	Annotations map[string]string
+
+	CgroupParent string
+	Sysctls      map[string]string
+
+	HostNetwork bool
+	HostIPC     bool
+	HostPID     bool
+	// SharePID gives the pod one PID namespace, held by the infra process.
+	SharePID bool
+
+	RuntimeHandler string
+}
+
+// Sandbox is a pod sandbox as the daemon records it.
+type Sandbox struct {
+	ID             string            `json:"id"`
+	Config         Config            `json:"config"`
+	State          State             `json:"state"`
+	CreatedAt      time.Time         `json:"createdAt"`
+	RuntimeHandler string            `json:"runtimeHandler"`
+	Namespaces     map[string]string `json:"namespaces"` // kind (net, ipc, uts, pid) -> pin file
+	IPs            []string          `json:"ips,omitempty"`
+	InfraPID       int               `json:"infraPID,omitempty"`
+	// Dir holds the pod's hostname, hosts and resolv.conf; StateDir its pins,
+	// /dev/shm and infra monitor.
+	Dir      string `json:"dir"`
+	StateDir string `json:"stateDir"`
+}
+
+func (s *Sandbox) clone() *Sandbox {
+	c := *s
+	c.Namespaces = maps.Clone(s.Namespaces)
+	c.IPs = append([]string(nil), s.IPs...)
+	return &c
+}
+
+// Ref is what the pod's containers take from it.
+func (s *Sandbox) Ref() oci.SandboxRef {
+	return oci.SandboxRef{
+		NetNSPath:      s.Namespaces["net"],
+		IPCNSPath:      s.Namespaces["ipc"],
+		UTSNSPath:      s.Namespaces["uts"],
+		PIDNSPath:      s.Namespaces["pid"],
+		HostNetwork:    s.Config.HostNetwork,
+		HostIPC:        s.Config.HostIPC,
+		HostPID:        s.Config.HostPID,
+		Hostname:       s.Config.Hostname,
+		HostnamePath:   s.Dir + "/hostname",
+		HostsPath:      s.Dir + "/hosts",
+		ResolvConfPath: s.Dir + "/resolv.conf",
+		ShmPath:        s.shmPath(),
+	}
+}
+
+func (s *Sandbox) shmPath() string {
+	if s.Config.HostIPC {
+		return "/dev/shm"
+	}
+	return s.StateDir + "/shm"
+}
+
+func (s *Sandbox) podNetwork() cni.PodNetwork {
+	return cni.PodNetwork{
+		ID:           s.ID,
+		Name:         s.Config.Name,
+		Namespace:    s.Config.Namespace,
+		UID:          s.Config.UID,
+		NetNSPath:    s.Namespaces["net"],
+		PortMappings: s.Config.PortMappings,
+		Bandwidth:    s.Config.Bandwidth,
+	}
+}
+
+// NewID returns a random 64-hex-digit ID, the form kubelet and crictl expect.
+func NewID() string {
+	b := make([]byte, 32)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+func (c *Config) validate() error {
+	switch {
+	case c.Name == "":
+		return fmt.Errorf("%w: sandbox metadata needs a name", errInvalid)
+	case c.Namespace == "":
+		return fmt.Errorf("%w: sandbox metadata needs a namespace", errInvalid)
+	case c.UID == "":
+		return fmt.Errorf("%w: sandbox metadata needs a uid", errInvalid)
+	}
+	return validateSysctls(c)
+}

@@ -1,0 +1,40 @@
+package sandbox
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/criserver/criserver/internal/errdefs"
+)
+
+// Stop ends the sandbox's infra process and takes down its network. The
+// caller stops the pod's containers first. Stopping a stopped or unknown
+// sandbox succeeds, as the CRI asks.
+func (c *Controller) Stop(ctx context.Context, id string) error {
+	unlock := c.locks.Lock(id)
+	defer unlock()
+	s, err := c.Get(id)
+	if errors.Is(err, errdefs.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if err := c.stopInfra(ctx, s); err != nil {
+		return fmt.Errorf("stop infra process of %s: %w", id, err)
+	}
+	if !s.Config.HostNetwork && s.Namespaces["net"] != "" {
+		if err := c.net.Teardown(ctx, s.podNetwork()); err != nil {
+			return fmt.Errorf("tear down network of %s: %w", id, err)
+		}
+		if err := unpin(s.Namespaces["net"]); err != nil {
+			return err
+		}
+	}
+	return c.update(id, func(x *Sandbox) {
+		x.State = StateNotReady
+		x.InfraPID = 0
+		delete(x.Namespaces, "net")
+	})
+}

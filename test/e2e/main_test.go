@@ -1,0 +1,195 @@
+// Package e2e drives the built criserver binaries over the CRI socket with
+// real runc, real CNI plugins, real mounts and a registry on loopback.
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/backoff"
+	"google.golang.org/grpc/credentials/insecure"
+	cri "k8s.io/cri-api/pkg/apis/runtime/v1"
+
+	"github.com/criserver/criserver/internal/testimage"
+)
+
+var (
+	binDir string
+	skip   string // why these tests cannot run here, if they cannot
+	reg    *testimage.Registry
+)
+
+func TestMain(m *testing.M) {
+	if runtime.GOOS != "linux" || os.Geteuid() != 0 {
+		skip = "end-to-end tests need root on Linux (namespaces, mounts, runc, CNI)"
+	} else if _, err := exec.LookPath("runc"); err != nil {
+		skip = "end-to-end tests need runc (make deps installs it)"
+	} else if _, err := os.Stat("/usr/lib/cni/bridge"); err != nil {
+		skip = "end-to-end tests need containernetworking-plugins (make deps installs them)"
+	}
+	code := 0
+	if skip == "" {
+		var err error
+		if binDir, err = os.MkdirTemp("", "criserver-e2e-bin-"); err != nil {
+			panic(err)
+		}
+		build()
+		reg = testimage.NewRegistry()
+		if err := pushImages(); err != nil {
+			skip = err.Error()
+		}
+		code = m.Run()
+		reg.Close()
+		os.RemoveAll(binDir)
+	} else {
+		code = m.Run()
+	}
+	os.Exit(code)
+}
+
+func build() {
+	for name, flags := range map[string][]string{"criserver": nil, "criserver-monitor": {"-ldflags=-s"}, "criserver-pause": {"-ldflags=-s"}} {
+		args := append([]string{"build", "-o", filepath.Join(binDir, name)}, flags...)
+		cmd := exec.Command("go", append(args, "../../cmd/"+name)...)
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			panic(string(out))
+		}
+	}
+}
+
+func needE2E(t *testing.T) {
+	t.Helper()
+	if skip != "" {
+		t.Skip(skip)
+	}
+}
+
+// subnets hands each daemon its own bridge and a /24 in 198.19.0.0/16.
+var subnets atomic.Int32
+
+type daemon struct {
+	t                        *testing.T
+	dir, root, state, socket string
+	confDir, binDir, logDir  string
+	bridge, subnet           string
+	extraArgs                []string
+	cmd                      *exec.Cmd
+	log                      *strings.Builder
+	conn                     *grpc.ClientConn
+	rt                       cri.RuntimeServiceClient
+	img                      cri.ImageServiceClient
+}
+
+func newDaemon(t *testing.T, args ...string) *daemon {
+	t.Helper()
+	needE2E(t)
+	n := subnets.Add(1)
+	d := &daemon{t: t, dir: t.TempDir(), extraArgs: args}
+	d.root, d.state = filepath.Join(d.dir, "root"), filepath.Join(d.dir, "state")
+	d.socket = filepath.Join(d.state, "criserver.sock")
+	d.confDir, d.logDir = filepath.Join(d.dir, "net.d"), filepath.Join(d.dir, "logs")
+	d.bridge, d.subnet = fmt.Sprintf("cse2e%d", n), fmt.Sprintf("198.19.%d.0/24", n)
+	os.MkdirAll(d.confDir, 0o755)
+	d.writeNetwork("bridge")
+	d.start()
+	t.Cleanup(func() { d.cleanup() })
+	return d
+}
+
+// writeNetwork writes the daemon's conflist with the given main plugin type.
+func (d *daemon) writeNetwork(plugin string) {
+	conf := fmt.Sprintf(`{"cniVersion":"1.0.0","name":"%s","plugins":[
+{"type":"%s","bridge":"%s","isGateway":true,"hairpinMode":true,"ipam":{"type":"host-local","ranges":[[{"subnet":"%s"}]],"dataDir":"%s"}},
+{"type":"portmap","capabilities":{"portMappings":true}}]}`, d.bridge, plugin, d.bridge, d.subnet, filepath.Join(d.dir, "ipam"))
+	if err := os.WriteFile(filepath.Join(d.confDir, "10-e2e.conflist"), []byte(conf), 0o644); err != nil {
+		d.t.Fatal(err)
+	}
+}
+
+func (d *daemon) start() {
+	d.t.Helper()
+	d.log = &strings.Builder{}
+	args := []string{"serve", "--root", d.root, "--state", d.state, "--socket", d.socket, "--log-level", "debug",
+		"--cni-conf-dir", d.confDir, "--registry-mirror", "docker.io=" + reg.URL}
+	if d.binDir != "" {
+		args = append(args, "--cni-bin-dir", d.binDir, "--cni-bin-dir", "/usr/lib/cni")
+	}
+	d.cmd = exec.Command(filepath.Join(binDir, "criserver"), append(args, d.extraArgs...)...)
+	d.cmd.Stderr = d.log
+	if err := d.cmd.Start(); err != nil {
+		d.t.Fatal(err)
+	}
+	conn, err := grpc.NewClient("unix://"+d.socket, grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(16<<20)), // as kubelet
+		grpc.WithConnectParams(grpc.ConnectParams{Backoff: backoff.Config{BaseDelay: 10 * time.Millisecond, Multiplier: 1.5, MaxDelay: 100 * time.Millisecond}}))
+	if err != nil {
+		d.t.Fatal(err)
+	}
+	d.conn, d.rt, d.img = conn, cri.NewRuntimeServiceClient(conn), cri.NewImageServiceClient(conn)
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		_, err := d.rt.Version(ctx, &cri.VersionRequest{}, grpc.WaitForReady(true))
+		cancel()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) || d.cmd.ProcessState != nil {
+			d.t.Fatalf("daemon does not answer: %v\n%s", err, d.log)
+		}
+	}
+}
+
+// kill ends the daemon with SIGKILL, as a crash would.
+func (d *daemon) kill() {
+	d.conn.Close()
+	d.cmd.Process.Kill()
+	d.cmd.Wait()
+}
+
+// cleanup removes every pod (which must leave nothing behind), then stops
+// the daemon and deletes the bridge the test network made.
+func (d *daemon) cleanup() {
+	if d.cmd.ProcessState == nil {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		if pods, err := d.rt.ListPodSandbox(ctx, &cri.ListPodSandboxRequest{}); err == nil {
+			for _, p := range pods.Items {
+				d.rt.StopPodSandbox(ctx, &cri.StopPodSandboxRequest{PodSandboxId: p.Id})
+				d.rt.RemovePodSandbox(ctx, &cri.RemovePodSandboxRequest{PodSandboxId: p.Id})
+			}
+		}
+		cancel()
+		d.kill()
+	}
+	exec.Command("ip", "link", "del", d.bridge).Run()
+	if d.t.Failed() {
+		d.t.Logf("daemon log:\n%s", d.log)
+	}
+}
+
+func (d *daemon) ctx() context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	d.t.Cleanup(cancel)
+	return ctx
+}
+
+func pushImages() error {
+	img, err := testimage.Busybox()
+	if err != nil {
+		return err
+	}
+	if _, err := reg.Push("library/busybox", "latest", img); err != nil {
+		return err
+	}
+	return nil
+}
