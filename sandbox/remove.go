@@ -3,6 +3,7 @@ package sandbox
 import (
 	"context"
 	"errors"
+	"path/filepath"
 
 	"github.com/criserver/criserver/internal/errdefs"
 )
@@ -41,8 +42,10 @@ func (c *Controller) release(ctx context.Context, s *Sandbox) error {
 			return err
 		}
 	}
-	for _, pin := range s.Namespaces {
-		if err := unpin(pin); err != nil {
+	// Every pin a sandbox can have, recorded or not: a crash may have come
+	// between pinning and recording.
+	for _, kind := range []string{"net", "ipc", "uts", "pid"} {
+		if err := unpin(filepath.Join(s.StateDir, kind)); err != nil {
 			return err
 		}
 	}

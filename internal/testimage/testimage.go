@@ -83,7 +83,7 @@ func Layer(entries ...Entry) (v1.Layer, error) {
 }
 
 // Applets are the busybox links every test image gets.
-var Applets = []string{"sh", "ls", "cat", "echo", "sleep", "id", "top", "env", "true", "false", "mkdir", "touch", "wget", "nc", "ps", "hostname", "httpd", "test", "grep"}
+var Applets = []string{"sh", "ls", "cat", "echo", "sleep", "id", "top", "env", "true", "false", "mkdir", "touch", "wget", "nc", "ps", "hostname", "httpd", "test", "grep", "head", "tr", "unshare", "mount", "chroot"}
 
 // BusyboxLayer is a layer with /bin/busybox, its applets as hard links and
 // the usual top-level directories. It needs Debian's busybox-static.

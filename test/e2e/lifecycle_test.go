@@ -54,10 +54,22 @@ func TestPodAndContainerLifecycle(t *testing.T) {
 	wantCode(t, err, codes.NotFound)
 	// Idempotent calls on what is gone succeed.
 	for _, call := range []func() error{
-		func() error { _, err := d.rt.StopContainer(d.ctx(), &cri.StopContainerRequest{ContainerId: id}); return err },
-		func() error { _, err := d.rt.RemoveContainer(d.ctx(), &cri.RemoveContainerRequest{ContainerId: id}); return err },
-		func() error { _, err := d.rt.StopPodSandbox(d.ctx(), &cri.StopPodSandboxRequest{PodSandboxId: "nope"}); return err },
-		func() error { _, err := d.rt.RemovePodSandbox(d.ctx(), &cri.RemovePodSandboxRequest{PodSandboxId: "nope"}); return err },
+		func() error {
+			_, err := d.rt.StopContainer(d.ctx(), &cri.StopContainerRequest{ContainerId: id})
+			return err
+		},
+		func() error {
+			_, err := d.rt.RemoveContainer(d.ctx(), &cri.RemoveContainerRequest{ContainerId: id})
+			return err
+		},
+		func() error {
+			_, err := d.rt.StopPodSandbox(d.ctx(), &cri.StopPodSandboxRequest{PodSandboxId: "nope"})
+			return err
+		},
+		func() error {
+			_, err := d.rt.RemovePodSandbox(d.ctx(), &cri.RemovePodSandboxRequest{PodSandboxId: "nope"})
+			return err
+		},
 	} {
 		if err := call(); err != nil {
 			t.Fatal(err)
