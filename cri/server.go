@@ -95,6 +95,7 @@ type Server struct {
 	network    Network
 	runtimes   sandbox.Runtimes
 	events     *Events
+	streaming  StreamingServer
 	log        *slog.Logger
 
 	sandboxNames   *names.Registry
@@ -109,7 +110,15 @@ type Deps struct {
 	Network    Network
 	Runtimes   sandbox.Runtimes
 	Events     *Events
+	Streaming  StreamingServer
 	Logger     *slog.Logger
+}
+
+// StreamingServer hands out URLs for exec, attach and port forwarding.
+type StreamingServer interface {
+	GetExec(*runtime.ExecRequest) (*runtime.ExecResponse, error)
+	GetAttach(*runtime.AttachRequest) (*runtime.AttachResponse, error)
+	GetPortForward(*runtime.PortForwardRequest) (*runtime.PortForwardResponse, error)
 }
 
 // New returns a server over d, reserving the names of the sandboxes and
@@ -117,7 +126,7 @@ type Deps struct {
 func New(d Deps) *Server {
 	s := &Server{
 		images: d.Images, sandboxes: d.Sandboxes, containers: d.Containers, network: d.Network,
-		runtimes: d.Runtimes, events: d.Events, log: d.Logger,
+		runtimes: d.Runtimes, events: d.Events, streaming: d.Streaming, log: d.Logger,
 		sandboxNames: names.New("sandbox"), containerNames: names.New("container"),
 	}
 	if s.log == nil {

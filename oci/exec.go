@@ -31,52 +31,91 @@ type ExecResult struct {
 	ExitCode       int
 }
 
-// ExecSync runs args in the container as its own process would run (same
-// user, environment, capabilities, from the bundle's spec) and collects the
-// output. The monitor binary, in exec mode, adopts the process so that the
-// call ends when the command does: processes it leaves in the background
-// cannot hold it open past a short drain. After timeout (0: none) the
-// process is killed and the call fails with ErrDeadlineExceeded.
+// TerminalSize is a terminal's size in characters.
+type TerminalSize struct{ Width, Height uint16 }
+
+// ExecIO is an exec's stdio; nil streams are not connected.
+type ExecIO struct {
+	Stdin          io.Reader
+	Stdout, Stderr io.Writer
+	TTY            bool
+	Resize         <-chan TerminalSize
+}
+
+// ExecSync runs args in the container and collects the output, capped at
+// MaxExecOutput. After timeout (0: none) the process is killed and the call
+// fails with ErrDeadlineExceeded.
 func ExecSync(ctx context.Context, monitorBin string, rt Runtime, id, bundle string, args []string, timeout time.Duration) (*ExecResult, error) {
-	proc, err := execProcess(bundle, args)
-	if err != nil {
-		return nil, err
-	}
-	tmp, err := os.MkdirTemp("", "criserver-exec-")
-	if err != nil {
-		return nil, err
-	}
-	defer os.RemoveAll(tmp)
-	procFile := filepath.Join(tmp, "process.json")
-	if err := writeJSON(procFile, proc); err != nil {
-		return nil, err
-	}
 	if timeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, timeout)
 		defer cancel()
+	}
+	budget := &outputBudget{left: MaxExecOutput}
+	stdout, stderr := &cappedBuffer{budget: budget}, &cappedBuffer{budget: budget}
+	code, err := Exec(ctx, monitorBin, rt, id, bundle, args, ExecIO{Stdout: stdout, Stderr: stderr})
+	if err != nil {
+		if errors.Is(err, context.DeadlineExceeded) && timeout > 0 {
+			return nil, fmt.Errorf("%w: command %q timed out after %s", errdefs.ErrDeadlineExceeded, strings.Join(args, " "), timeout)
+		}
+		return nil, err
+	}
+	return &ExecResult{Stdout: stdout.bytes(), Stderr: stderr.bytes(), ExitCode: code}, nil
+}
+
+// Exec runs args in the container as its own process would run (same user,
+// environment, capabilities, from the bundle's spec), wired to eio, and
+// returns its exit code. The monitor binary, in exec mode, adopts the process
+// so that the call ends when the command does: processes it leaves in the
+// background cannot hold it open past a short drain. When ctx ends first
+// (a timeout, a client that went away) the process is killed.
+func Exec(ctx context.Context, monitorBin string, rt Runtime, id, bundle string, args []string, eio ExecIO) (int, error) {
+	proc, err := execProcess(bundle, args, eio.TTY)
+	if err != nil {
+		return 0, err
+	}
+	tmp, err := os.MkdirTemp("", "criserver-exec-")
+	if err != nil {
+		return 0, err
+	}
+	defer os.RemoveAll(tmp)
+	procFile := filepath.Join(tmp, "process.json")
+	if err := writeJSON(procFile, proc); err != nil {
+		return 0, err
 	}
 	path, globals := rt.Command()
 	margs := []string{"-exec", procFile, "-id", id, "-runtime", path, "-dir", tmp}
 	for _, g := range globals {
 		margs = append(margs, "-runtime-arg", g)
 	}
+	var console <-chan consoleResult
+	if eio.TTY {
+		sock := filepath.Join(tmp, "c.sock")
+		if console, err = receiveConsole(sock); err != nil {
+			return 0, err
+		}
+		margs = append(margs, "-console-socket", sock)
+	}
 	syncR, syncW, err := os.Pipe()
 	if err != nil {
-		return nil, err
+		return 0, err
 	}
 	defer syncR.Close()
 	cmd := exec.Command(monitorBin, margs...)
-	budget := &outputBudget{left: MaxExecOutput}
-	stdout, stderr := &cappedBuffer{budget: budget}, &cappedBuffer{budget: budget}
-	cmd.Stdout, cmd.Stderr = stdout, stderr
+	var runtimeErr cappedBuffer
+	runtimeErr.budget = &outputBudget{left: 4096}
+	cmd.Stderr = &runtimeErr
+	if !eio.TTY {
+		cmd.Stdin, cmd.Stdout = eio.Stdin, orDiscard(eio.Stdout)
+		cmd.Stderr = io.MultiWriter(orDiscard(eio.Stderr), &runtimeErr)
+	}
 	cmd.ExtraFiles = []*os.File{syncW}
 	cmd.Env = []string{"GOMAXPROCS=1", "PATH=" + os.Getenv("PATH")}
 	cmd.WaitDelay = time.Second
 	err = cmd.Start()
 	syncW.Close()
 	if err != nil {
-		return nil, err
+		return 0, err
 	}
 	defer func() { _ = cmd.Wait() }()
 	msgs := make(chan execMessage, 2)
@@ -85,7 +124,15 @@ func ExecSync(ctx context.Context, monitorBin string, rt Runtime, id, bundle str
 	first := <-msgs
 	if first.Error != "" || first.Pid == 0 {
 		_ = cmd.Wait()
-		return nil, fmt.Errorf("exec in %s: %s %s", id, first.Error, strings.TrimSpace(string(stderr.b)))
+		return 0, fmt.Errorf("exec in %s: %s %s", id, first.Error, strings.TrimSpace(string(runtimeErr.bytes())))
+	}
+	if eio.TTY {
+		stop, err := wireTerminal(console, eio)
+		if err != nil {
+			_ = syscall.Kill(first.Pid, syscall.SIGKILL)
+			return 0, err
+		}
+		defer stop()
 	}
 	var done execMessage
 	select {
@@ -93,16 +140,68 @@ func ExecSync(ctx context.Context, monitorBin string, rt Runtime, id, bundle str
 	case <-ctx.Done():
 		_ = syscall.Kill(first.Pid, syscall.SIGKILL)
 		<-msgs
-		if errors.Is(ctx.Err(), context.DeadlineExceeded) && timeout > 0 {
-			return nil, fmt.Errorf("%w: command %q timed out after %s", errdefs.ErrDeadlineExceeded, strings.Join(args, " "), timeout)
-		}
-		return nil, ctx.Err()
+		return 0, ctx.Err()
 	}
 	if done.Error != "" || done.ExitCode == nil {
-		return nil, fmt.Errorf("exec in %s: %s", id, done.Error)
+		return 0, fmt.Errorf("exec in %s: %s", id, done.Error)
 	}
 	_ = cmd.Wait() // returns once the output is drained, or after WaitDelay
-	return &ExecResult{Stdout: stdout.bytes(), Stderr: stderr.bytes(), ExitCode: *done.ExitCode}, nil
+	return *done.ExitCode, nil
+}
+
+func orDiscard(w io.Writer) io.Writer {
+	if w == nil {
+		return io.Discard
+	}
+	return w
+}
+
+// wireTerminal copies between the exec's terminal and the client, and
+// applies resizes. stop closes the terminal, which ends the copies.
+func wireTerminal(console <-chan consoleResult, eio ExecIO) (stop func(), err error) {
+	var r consoleResult
+	select {
+	case r = <-console:
+	case <-time.After(30 * time.Second):
+		return nil, errors.New("runtime sent no terminal")
+	}
+	if r.err != nil {
+		return nil, r.err
+	}
+	term := r.f
+	done := make(chan struct{})
+	if eio.Stdin != nil {
+		go func() { _, _ = io.Copy(term, eio.Stdin) }()
+	}
+	copied := make(chan struct{})
+	go func() {
+		defer close(copied)
+		_, _ = io.Copy(orDiscard(eio.Stdout), term)
+	}()
+	if eio.Resize != nil {
+		go func() {
+			for {
+				select {
+				case size, ok := <-eio.Resize:
+					if !ok {
+						return
+					}
+					_ = setTerminalSize(term, size)
+				case <-done:
+					return
+				}
+			}
+		}()
+	}
+	return func() {
+		// The terminal's last output arrives after the process ended.
+		select {
+		case <-copied:
+		case <-time.After(time.Second):
+		}
+		close(done)
+		term.Close()
+	}, nil
 }
 
 type execMessage struct {
@@ -127,7 +226,7 @@ func readExecMessages(r io.Reader, out chan<- execMessage) {
 
 // execProcess takes the container's own process from its bundle and swaps
 // in the command.
-func execProcess(bundle string, args []string) (*specs.Process, error) {
+func execProcess(bundle string, args []string, tty bool) (*specs.Process, error) {
 	if len(args) == 0 {
 		return nil, fmt.Errorf("%w: exec needs a command", errdefs.ErrInvalidArgument)
 	}
@@ -144,7 +243,7 @@ func execProcess(bundle string, args []string) (*specs.Process, error) {
 	}
 	p := *s.Process
 	p.Args = args
-	p.Terminal = false
+	p.Terminal = tty
 	p.ConsoleSize = nil
 	return &p, nil
 }

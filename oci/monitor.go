@@ -14,8 +14,6 @@ import (
 	"syscall"
 	"time"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/criserver/criserver/internal/errdefs"
 )
 
@@ -198,18 +196,6 @@ func MonitorAlive(dir string) bool {
 	}
 	conn.Close()
 	return true
-}
-
-// dialMonitor connects to dir/monitor.sock through /proc/self/fd, since
-// unix socket paths must fit in 108 bytes and a state directory's may not.
-func dialMonitor(ctx context.Context, dir string) (net.Conn, error) {
-	d, err := os.OpenFile(dir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return nil, err
-	}
-	defer d.Close()
-	var dialer net.Dialer
-	return dialer.DialContext(ctx, "unix", fmt.Sprintf("/proc/self/fd/%d/monitor.sock", d.Fd()))
 }
 
 // ReopenLog asks the monitor to start a new log file at the same path.

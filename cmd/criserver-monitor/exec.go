@@ -28,7 +28,11 @@ func runExec(c *config, processFile string) {
 		fail(err)
 	}
 	pidFile := filepath.Join(c.dir, "exec.pid")
-	args := append([]string(c.runtimeArgs), "exec", "--detach", "--process", processFile, "--pid-file", pidFile, c.id)
+	args := append([]string(c.runtimeArgs), "exec", "--detach", "--process", processFile, "--pid-file", pidFile)
+	if c.consoleSocket != "" {
+		args = append(args, "--console-socket", c.consoleSocket)
+	}
+	args = append(args, c.id)
 	cmd := exec.Command(c.runtime, args...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
 	if err := cmd.Run(); err != nil {

@@ -27,6 +27,7 @@ type config struct {
 	id, bundle, runtime, logPath, dir, oomFile string
 	runtimeArgs                                stringList
 	stdin, stdinOnce, tty                      bool
+	consoleSocket                              string
 }
 
 func main() {
@@ -43,6 +44,7 @@ func main() {
 	flag.BoolVar(&c.stdinOnce, "stdin-once", false, "close stdin when the first attach ends")
 	flag.BoolVar(&c.tty, "tty", false, "give the container a terminal")
 	execProcess := flag.String("exec", "", "exec mode: run this process.json in the running container")
+	flag.StringVar(&c.consoleSocket, "console-socket", "", "exec mode: where the runtime sends the terminal")
 	flag.Parse()
 	if *execProcess != "" && c.id != "" && c.runtime != "" && c.dir != "" {
 		runExec(&c, *execProcess)

@@ -53,6 +53,9 @@ func serveCommand() *cobra.Command {
 			if flags.Changed("cni-bin-dir") {
 				c.CNI.BinDirs = f.CNI.BinDirs
 			}
+			if flags.Changed("streaming-address") {
+				c.StreamingAddress = f.StreamingAddress
+			}
 			if flags.Changed("default-runtime") {
 				c.DefaultRuntime = f.DefaultRuntime
 			}
@@ -85,6 +88,7 @@ func serveCommand() *cobra.Command {
 	fl.StringArrayVar(&insecure, "insecure-registry", nil, "registry HOST reached over plain HTTP (repeatable)")
 	fl.StringVar(&f.CNI.ConfDir, "cni-conf-dir", config.Default().CNI.ConfDir, "CNI network configuration directory")
 	fl.StringArrayVar(&f.CNI.BinDirs, "cni-bin-dir", nil, "CNI plugin directory (repeatable; default /opt/cni/bin and /usr/lib/cni)")
+	fl.StringVar(&f.StreamingAddress, "streaming-address", config.Default().StreamingAddress, "host:port of the exec/attach/port-forward server")
 	fl.StringVar(&f.DefaultRuntime, "default-runtime", "", "runtime handler for pods without a RuntimeClass (default crun when installed, else runc)")
 	return cmd
 }

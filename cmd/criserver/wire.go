@@ -4,11 +4,15 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
+	"k8s.io/cri-streaming/pkg/streaming"
 
 	"github.com/criserver/criserver/cni"
 	"github.com/criserver/criserver/container"
@@ -65,9 +69,13 @@ func wireRuntime(ctx context.Context, c config.Config, db *bolt.DB, images *imag
 	if err := containers.Recover(ctx); err != nil {
 		return cri.Deps{}, fmt.Errorf("recover containers: %w", err)
 	}
+	stream, err := startStreaming(c.StreamingAddress, &cri.StreamRuntime{Containers: containers, Sandboxes: sandboxes}, log)
+	if err != nil {
+		return cri.Deps{}, err
+	}
 	return cri.Deps{
 		Images: images, Sandboxes: sandboxes, Containers: containers, Network: network,
-		Runtimes: runtimes, Events: events, Logger: log,
+		Runtimes: runtimes, Events: events, Streaming: stream, Logger: log,
 	}, nil
 }
 
@@ -114,4 +122,29 @@ func helperBinary(name string) (string, error) {
 		return p, nil
 	}
 	return "", fmt.Errorf("%s not found next to criserver or in PATH (make build puts it in bin/)", name)
+}
+
+// startStreaming serves exec, attach and port-forward sessions. kubelet
+// hands the URLs to the API server, so the address must be reachable from
+// there when it is not 127.0.0.1.
+func startStreaming(addr string, rt streaming.Runtime, log *slog.Logger) (streaming.Server, error) {
+	lis, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("streaming server: %w", err)
+	}
+	cfg := streaming.DefaultConfig
+	cfg.Addr = lis.Addr().String()
+	srv, err := streaming.NewServer(cfg, rt)
+	if err != nil {
+		lis.Close()
+		return nil, err
+	}
+	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 30 * time.Second}
+	go func() {
+		if err := hs.Serve(lis); err != nil && err != http.ErrServerClosed {
+			log.Error("streaming server stopped", "err", err)
+		}
+	}()
+	log.Info("streaming server listening", "address", cfg.Addr)
+	return srv, nil
 }

@@ -24,6 +24,9 @@ type Config struct {
 	// LogFormat is text or json.
 	LogFormat string `toml:"log_format"`
 
+	// StreamingAddress is where exec, attach and port-forward sessions are
+	// served; port 0 picks a free one.
+	StreamingAddress string `toml:"streaming_address"`
 	// DefaultRuntime is the handler for pods without a RuntimeClass: "crun"
 	// when installed, else "runc".
 	DefaultRuntime string `toml:"default_runtime"`

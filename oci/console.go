@@ -1,0 +1,58 @@
+package oci
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+type consoleResult struct {
+	f   *os.File
+	err error
+}
+
+// receiveConsole listens on sock for the runtime to hand over the master
+// side of a terminal (--console-socket) as an SCM_RIGHTS message.
+func receiveConsole(sock string) (<-chan consoleResult, error) {
+	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: sock, Net: "unix"})
+	if err != nil {
+		return nil, err
+	}
+	ch := make(chan consoleResult, 1)
+	go func() {
+		defer ln.Close()
+		_ = ln.SetDeadline(time.Now().Add(time.Minute))
+		conn, err := ln.AcceptUnix()
+		if err != nil {
+			ch <- consoleResult{err: fmt.Errorf("runtime sent no terminal: %w", err)}
+			return
+		}
+		defer conn.Close()
+		buf, oob := make([]byte, 4096), make([]byte, unix.CmsgSpace(4))
+		_, oobn, _, _, err := conn.ReadMsgUnix(buf, oob)
+		if err != nil {
+			ch <- consoleResult{err: err}
+			return
+		}
+		msgs, err := unix.ParseSocketControlMessage(oob[:oobn])
+		if err != nil || len(msgs) != 1 {
+			ch <- consoleResult{err: errors.New("runtime sent a malformed terminal message")}
+			return
+		}
+		fds, err := unix.ParseUnixRights(&msgs[0])
+		if err != nil || len(fds) != 1 {
+			ch <- consoleResult{err: errors.New("runtime sent no terminal descriptor")}
+			return
+		}
+		ch <- consoleResult{f: os.NewFile(uintptr(fds[0]), "console")}
+	}()
+	return ch, nil
+}
+
+func setTerminalSize(f *os.File, size TerminalSize) error {
+	return unix.IoctlSetWinsize(int(f.Fd()), unix.TIOCSWINSZ, &unix.Winsize{Col: size.Width, Row: size.Height})
+}

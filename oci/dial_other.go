@@ -1,0 +1,14 @@
+//go:build !linux
+
+package oci
+
+import (
+	"context"
+	"net"
+	"path/filepath"
+)
+
+func dialMonitor(ctx context.Context, dir string) (net.Conn, error) {
+	var dialer net.Dialer
+	return dialer.DialContext(ctx, "unix", filepath.Join(dir, "monitor.sock"))
+}
