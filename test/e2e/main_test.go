@@ -67,7 +67,7 @@ func build() {
 	}
 }
 
-func needE2E(t *testing.T) {
+func needE2E(t testing.TB) {
 	t.Helper()
 	if skip != "" {
 		t.Skip(skip)
@@ -78,7 +78,7 @@ func needE2E(t *testing.T) {
 var subnets atomic.Int32
 
 type daemon struct {
-	t                        *testing.T
+	t                        testing.TB
 	dir, root, state, socket string
 	confDir, binDir, logDir  string
 	bridge, subnet           string
@@ -90,7 +90,7 @@ type daemon struct {
 	img                      cri.ImageServiceClient
 }
 
-func newDaemon(t *testing.T, args ...string) *daemon {
+func newDaemon(t testing.TB, args ...string) *daemon {
 	t.Helper()
 	needE2E(t)
 	n := subnets.Add(1)

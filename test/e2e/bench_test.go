@@ -1,0 +1,69 @@
+package e2e
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	cri "k8s.io/cri-api/pkg/apis/runtime/v1"
+)
+
+// BenchmarkPodStart times what kubelet waits for when a pod starts:
+// RunPodSandbox, CreateContainer and StartContainer of one container. Tear
+// down happens off the clock. It also reports the resident memory of a
+// container's monitor (RSS and PSS, in KiB), the per-pod overhead criserver
+// leaves on the node.
+func BenchmarkPodStart(b *testing.B) {
+	if skip != "" {
+		b.Skip(skip)
+	}
+	d := newDaemon(b)
+	d.pull()
+	var startTotal time.Duration
+	var rss, pss float64
+	for i := 0; b.Loop(); i++ {
+		pc := podConfig(d, fmt.Sprintf("bench%d", i))
+		start := time.Now()
+		pod := d.runPod(pc)
+		id := d.run(pod, pc, ctrConfig("c", "sleep", "1000"))
+		startTotal += time.Since(start)
+		if i == 0 {
+			rss, pss = monitorMemory(id)
+		}
+		b.StopTimer()
+		d.rt.StopPodSandbox(d.ctx(), &cri.StopPodSandboxRequest{PodSandboxId: pod})
+		d.rt.RemovePodSandbox(d.ctx(), &cri.RemovePodSandboxRequest{PodSandboxId: pod})
+		b.StartTimer()
+	}
+	b.ReportMetric(float64(startTotal.Milliseconds())/float64(b.N), "ms/pod-start")
+	b.ReportMetric(rss, "KiB-monitor-rss")
+	b.ReportMetric(pss, "KiB-monitor-pss")
+}
+
+// monitorMemory reads the RSS and PSS of the monitor of container id.
+func monitorMemory(id string) (rss, pss float64) {
+	cmdlines, _ := filepath.Glob("/proc/[0-9]*/cmdline")
+	for _, c := range cmdlines {
+		b, err := os.ReadFile(c)
+		if err != nil || !strings.Contains(string(b), "criserver-monitor") || !strings.Contains(string(b), id) {
+			continue
+		}
+		roll, _ := os.ReadFile(filepath.Join(filepath.Dir(c), "smaps_rollup"))
+		for _, line := range strings.Split(string(roll), "\n") {
+			f := strings.Fields(line)
+			if len(f) >= 2 && (f[0] == "Rss:" || f[0] == "Pss:") {
+				v, _ := strconv.ParseFloat(f[1], 64)
+				if f[0] == "Rss:" {
+					rss = v
+				} else {
+					pss = v
+				}
+			}
+		}
+	}
+	return rss, pss
+}
