@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
@@ -105,48 +106,42 @@ func StartMonitor(ctx context.Context, binary string, rt Runtime, cfg MonitorCon
 	}
 }
 
-// monitorCall sends one request on the monitor's control socket and reads
-// the one-line answer.
-func monitorCall(ctx context.Context, dir string, req map[string]any) (*monitorReply, net.Conn, error) {
+// monitorCall sends one request line on the monitor's control socket (see
+// cmd/criserver-monitor/control.go) and returns what follows "ok" in the
+// answer, and the connection for requests that go on streaming.
+func monitorCall(ctx context.Context, dir, req string) (string, net.Conn, error) {
 	conn, err := dialMonitor(ctx, dir)
 	if err != nil {
-		return nil, nil, err
+		return "", nil, err
 	}
 	stop := context.AfterFunc(ctx, func() { conn.Close() })
 	defer stop()
-	b, _ := json.Marshal(req)
-	if _, err := conn.Write(append(b, '\n')); err != nil {
+	if _, err := conn.Write([]byte(req + "\n")); err != nil {
 		conn.Close()
-		return nil, nil, err
+		return "", nil, err
 	}
 	br := bufio.NewReader(conn)
-	line, err := br.ReadBytes('\n')
+	line, err := br.ReadString('\n')
 	if err != nil {
 		conn.Close()
 		if ctx.Err() != nil {
-			return nil, nil, ctx.Err()
+			return "", nil, ctx.Err()
 		}
-		return nil, nil, err
+		return "", nil, err
 	}
-	var r monitorReply
-	if err := json.Unmarshal(line, &r); err != nil {
+	line = strings.TrimSuffix(line, "\n")
+	if msg, ok := strings.CutPrefix(line, "error "); ok {
 		conn.Close()
-		return nil, nil, err
+		return "", nil, fmt.Errorf("%w: %s", errdefs.ErrFailedPrecondition, msg)
 	}
-	if r.Error != "" {
+	if line != "ok" && !strings.HasPrefix(line, "ok ") {
 		conn.Close()
-		return &r, nil, errors.New(r.Error)
+		return "", nil, fmt.Errorf("monitor in %s answered %q", dir, line)
 	}
-	return &r, &bufConn{Conn: conn, r: br}, nil
+	return strings.TrimPrefix(strings.TrimPrefix(line, "ok"), " "), &bufConn{Conn: conn, r: br}, nil
 }
 
-type monitorReply struct {
-	OK    bool   `json:"ok"`
-	Error string `json:"error"`
-	Exit  *Exit  `json:"exit"`
-}
-
-// bufConn keeps bytes the reply reader buffered past the answer line.
+// bufConn keeps bytes the answer reader buffered past the answer line.
 type bufConn struct {
 	net.Conn
 	r *bufio.Reader
@@ -154,13 +149,25 @@ type bufConn struct {
 
 func (c *bufConn) Read(p []byte) (int, error) { return c.r.Read(p) }
 
+// CloseWrite half-closes the connection: the end of attach input.
+func (c *bufConn) CloseWrite() error {
+	if uc, ok := c.Conn.(*net.UnixConn); ok {
+		return uc.CloseWrite()
+	}
+	return nil
+}
+
 // WaitExit blocks until the container behind the monitor in dir exits. A
 // monitor that is already gone is answered from its exit file.
 func WaitExit(ctx context.Context, dir string) (*Exit, error) {
-	r, conn, err := monitorCall(ctx, dir, map[string]any{"op": "wait"})
+	rest, conn, err := monitorCall(ctx, dir, "wait")
 	if err == nil {
 		conn.Close()
-		return r.Exit, nil
+		var e Exit
+		if err := json.Unmarshal([]byte(rest), &e); err != nil {
+			return nil, fmt.Errorf("exit record from the monitor in %s: %w", dir, err)
+		}
+		return &e, nil
 	}
 	if ctx.Err() != nil {
 		return nil, ctx.Err()
@@ -200,7 +207,7 @@ func MonitorAlive(dir string) bool {
 
 // ReopenLog asks the monitor to start a new log file at the same path.
 func ReopenLog(ctx context.Context, dir string) error {
-	_, conn, err := monitorCall(ctx, dir, map[string]any{"op": "reopen"})
+	_, conn, err := monitorCall(ctx, dir, "reopen")
 	if err != nil {
 		var op *net.OpError
 		if errors.As(err, &op) {
@@ -215,13 +222,19 @@ func ReopenLog(ctx context.Context, dir string) error {
 // Attach connects to the container's stdio. The returned connection carries
 // framed output (see cmd/criserver-monitor/attach.go) and takes raw stdin.
 func Attach(ctx context.Context, dir string, stdin, stdout, stderr bool) (net.Conn, error) {
-	_, conn, err := monitorCall(ctx, dir, map[string]any{"op": "attach", "stdin": stdin, "stdout": stdout, "stderr": stderr})
+	req := "attach"
+	for name, on := range map[string]bool{"stdin": stdin, "stdout": stdout, "stderr": stderr} {
+		if on {
+			req += " " + name
+		}
+	}
+	_, conn, err := monitorCall(ctx, dir, req)
 	return conn, err
 }
 
 // Resize changes the container's terminal size.
 func Resize(ctx context.Context, dir string, width, height uint16) error {
-	_, conn, err := monitorCall(ctx, dir, map[string]any{"op": "resize", "width": width, "height": height})
+	_, conn, err := monitorCall(ctx, dir, fmt.Sprintf("resize %d %d", width, height))
 	if err != nil {
 		return err
 	}

@@ -4,22 +4,25 @@ import (
 	"bufio"
 	"encoding/binary"
 	"io"
-	"net"
+	"os"
+	"slices"
 	"sync"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
-// Attach protocol, after the request line and an {"ok":true} answer:
-// the monitor sends frames of [1 byte stream: 1 stdout, 2 stderr]
-// [4 bytes big-endian length][data]; the client sends raw stdin bytes and
-// half-closes its side for end of input.
+// Attach protocol, after the request line and an "ok" answer: the monitor
+// sends frames of [1 byte stream: 1 stdout, 2 stderr][4 bytes big-endian
+// length][data]; the client sends raw stdin bytes and half-closes its side
+// for end of input.
 const (
 	frameStdout = 1
 	frameStderr = 2
 )
 
 type attachConn struct {
-	conn           net.Conn
+	conn           *os.File
 	stdout, stderr bool
 }
 
@@ -75,32 +78,36 @@ func (s *attachSet) closeAll() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for c := range s.conns {
-		c.conn.Close()
+		// Shutdown, not only Close: it wakes a handler blocked reading stdin.
+		if raw, err := c.conn.SyscallConn(); err == nil {
+			_ = raw.Control(func(fd uintptr) { _ = unix.Shutdown(int(fd), unix.SHUT_RDWR) })
+		}
 		delete(s.conns, c)
 	}
 }
 
-func (m *monitor) serveAttach(conn net.Conn, br *bufio.Reader, req request) {
+func (m *monitor) serveAttach(conn *os.File, br *bufio.Reader, streams []string) {
 	select {
 	case <-m.exited:
-		answer(conn, reply{Error: "container has exited"})
+		answer(conn, "error container has exited")
 		conn.Close()
 		return
 	default:
 	}
-	if req.Stdin && m.stdin == nil {
-		answer(conn, reply{Error: "container was not created with stdin open"})
+	stdin := slices.Contains(streams, "stdin")
+	if stdin && m.stdin == nil {
+		answer(conn, "error container was not created with stdin open")
 		conn.Close()
 		return
 	}
-	c := &attachConn{conn: conn, stdout: req.Stdout, stderr: req.Stderr}
-	answer(conn, reply{OK: true})
+	c := &attachConn{conn: conn, stdout: slices.Contains(streams, "stdout"), stderr: slices.Contains(streams, "stderr")}
+	answer(conn, "ok")
 	m.attach.add(c)
 	defer func() {
 		m.attach.remove(c)
 		conn.Close()
 	}()
-	if req.Stdin {
+	if stdin {
 		_, _ = io.Copy(m.stdin, br)
 		if m.c.stdinOnce && m.console == nil {
 			m.stdin.Close()

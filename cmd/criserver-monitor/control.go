@@ -2,29 +2,20 @@ package main
 
 import (
 	"bufio"
-	"encoding/json"
-	"net"
+	"os"
+	"strconv"
+	"strings"
 )
 
-// request is one line of JSON on the control socket.
-type request struct {
-	Op     string `json:"op"` // wait, reopen, attach, resize
-	Stdin  bool   `json:"stdin,omitempty"`
-	Stdout bool   `json:"stdout,omitempty"`
-	Stderr bool   `json:"stderr,omitempty"`
-	Width  uint16 `json:"width,omitempty"`
-	Height uint16 `json:"height,omitempty"`
-}
-
-type reply struct {
-	OK    bool      `json:"ok,omitempty"`
-	Error string    `json:"error,omitempty"`
-	Exit  *exitInfo `json:"exit,omitempty"`
-}
-
-func (m *monitor) serve(ln *net.UnixListener) {
+// The control protocol is one request line and one answer line:
+//
+//	wait                      -> "ok <exit JSON>" once the container has exited
+//	reopen                    -> "ok" or "error <why>"
+//	resize <width> <height>   -> "ok" or "error <why>"
+//	attach [stdin] [stdout] [stderr] -> "ok", then the attach stream (attach.go)
+func (m *monitor) serve(ln *listener) {
 	for {
-		conn, err := ln.AcceptUnix()
+		conn, err := ln.accept()
 		if err != nil {
 			return
 		}
@@ -32,42 +23,44 @@ func (m *monitor) serve(ln *net.UnixListener) {
 	}
 }
 
-func (m *monitor) handle(conn *net.UnixConn) {
+func (m *monitor) handle(conn *os.File) {
 	br := bufio.NewReader(conn)
-	line, err := br.ReadBytes('\n')
+	line, err := br.ReadString('\n')
 	if err != nil {
 		conn.Close()
 		return
 	}
-	var req request
-	if err := json.Unmarshal(line, &req); err != nil {
-		answer(conn, reply{Error: "bad request: " + err.Error()})
-		conn.Close()
-		return
+	f := strings.Fields(line)
+	if len(f) == 0 {
+		f = []string{""}
 	}
-	switch req.Op {
+	switch f[0] {
 	case "wait":
 		<-m.exited
-		exit := m.exit
-		answer(conn, reply{OK: true, Exit: &exit})
+		answer(conn, "ok "+m.exit)
 	case "reopen":
 		if err := m.log.reopen(); err != nil {
-			answer(conn, reply{Error: err.Error()})
+			answer(conn, "error "+err.Error())
 		} else {
-			answer(conn, reply{OK: true})
+			answer(conn, "ok")
 		}
 	case "resize":
-		answer(conn, m.resize(req.Width, req.Height))
+		if len(f) != 3 {
+			answer(conn, "error resize needs a width and a height")
+			break
+		}
+		w, _ := strconv.ParseUint(f[1], 10, 16)
+		h, _ := strconv.ParseUint(f[2], 10, 16)
+		answer(conn, m.resize(uint16(w), uint16(h)))
 	case "attach":
-		m.serveAttach(conn, br, req) // owns conn from here
+		m.serveAttach(conn, br, f[1:]) // owns conn from here
 		return
 	default:
-		answer(conn, reply{Error: "unknown op " + req.Op})
+		answer(conn, "error unknown request "+strconv.Quote(f[0]))
 	}
 	conn.Close()
 }
 
-func answer(conn net.Conn, r reply) {
-	b, _ := json.Marshal(r)
-	_, _ = conn.Write(append(b, '\n'))
+func answer(conn *os.File, s string) {
+	_, _ = conn.WriteString(s + "\n")
 }

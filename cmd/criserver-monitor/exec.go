@@ -2,9 +2,7 @@ package main
 
 import (
 	"errors"
-	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -18,35 +16,32 @@ import (
 // would wait for every process the command left in the background; this
 // answers when the command itself ends. The process gets our stdio; a
 // runtime failure's message goes to stderr too, and fd 3 says it failed.
-func runExec(c *config, processFile string) {
+func runExec(c *config) {
 	sync := os.NewFile(3, "sync")
-	fail := func(err error) {
-		report(sync, map[string]any{"error": err.Error()})
+	fail := func(msg string) {
+		report(sync, `{"error":`+jsonString(msg)+`}`)
 		os.Exit(1)
 	}
 	if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
-		fail(err)
+		fail(err.Error())
 	}
 	pidFile := filepath.Join(c.dir, "exec.pid")
-	args := append([]string(c.runtimeArgs), "exec", "--detach", "--process", processFile, "--pid-file", pidFile)
+	args := []string{"exec", "--detach", "--process", c.execProcess, "--pid-file", pidFile}
 	if c.consoleSocket != "" {
 		args = append(args, "--console-socket", c.consoleSocket)
 	}
-	args = append(args, c.id)
-	cmd := exec.Command(c.runtime, args...)
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
-	if err := cmd.Run(); err != nil {
-		fail(fmt.Errorf("%s exec: %v", filepath.Base(c.runtime), err))
+	if err := runRuntime(c, [3]*os.File{os.Stdin, os.Stdout, os.Stderr}, append(args, c.id)...); err != nil {
+		fail(err.Error())
 	}
 	b, err := os.ReadFile(pidFile)
 	if err != nil {
-		fail(err)
+		fail(err.Error())
 	}
 	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
 	if err != nil {
-		fail(fmt.Errorf("pid file: %w", err))
+		fail("pid file: " + err.Error())
 	}
-	_, _ = sync.Write(fmt.Appendf(nil, "{\"pid\":%d}\n", pid))
+	report(sync, `{"pid":`+strconv.Itoa(pid)+`}`)
 	for {
 		var ws unix.WaitStatus
 		got, err := unix.Wait4(-1, &ws, 0, nil)
@@ -54,10 +49,10 @@ func runExec(c *config, processFile string) {
 			continue
 		}
 		if err != nil {
-			fail(fmt.Errorf("lost the exec'd process: %w", err))
+			fail("lost the exec'd process: " + err.Error())
 		}
 		if got == pid {
-			report(sync, map[string]any{"exitCode": exitCode(ws)})
+			report(sync, `{"exitCode":`+strconv.Itoa(exitCode(ws))+`}`)
 			return
 		}
 	}

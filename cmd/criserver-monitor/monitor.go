@@ -2,12 +2,8 @@ package main
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
-	"fmt"
-	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -28,14 +24,7 @@ type monitor struct {
 	attach attachSet
 
 	exited chan struct{}
-	exit   exitInfo
-}
-
-// exitInfo is the exit file's content; the daemon reads the same shape.
-type exitInfo struct {
-	ExitCode   int       `json:"exitCode"`
-	FinishedAt time.Time `json:"finishedAt"`
-	OOMKilled  bool      `json:"oomKilled"`
+	exit   string // the exit record, JSON, once exited is closed
 }
 
 // start runs the runtime's create with the container's stdio wired to us.
@@ -43,72 +32,65 @@ func start(c *config) (*monitor, error) {
 	if err := os.MkdirAll(c.dir, 0o700); err != nil {
 		return nil, err
 	}
-	// Sockets are bound by names relative to the state directory: the full
-	// paths of unix sockets must fit in 108 bytes, and ours do not.
+	// Sockets are bound by names relative to the state directory.
 	if err := os.Chdir(c.dir); err != nil {
 		return nil, err
 	}
 	if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
-		return nil, fmt.Errorf("become a subreaper: %w", err)
+		return nil, errorString("become a subreaper: " + err.Error())
 	}
 	log, err := openLog(c.logPath)
 	if err != nil {
-		return nil, fmt.Errorf("open log %s: %w", c.logPath, err)
+		return nil, errorString("open log " + c.logPath + ": " + err.Error())
 	}
 	m := &monitor{c: c, log: log, exited: make(chan struct{})}
 	pidFile := filepath.Join(c.dir, "pid")
-	args := append([]string(c.runtimeArgs), "create", "--bundle", c.bundle, "--pid-file", pidFile)
-	cmd := exec.Command(c.runtime)
-	var runtimeErr bytes.Buffer
+	args := []string{"create", "--bundle", c.bundle, "--pid-file", pidFile}
+	var stdio [3]*os.File
 	var child []*os.File // the container's ends, closed here once create is done
 	var outR, errR *os.File
 	var console <-chan consoleResult
 	if c.tty {
-		sock := "console.sock"
-		if console, err = receiveConsole(sock); err != nil {
+		if console, err = receiveConsole("console.sock"); err != nil {
 			return nil, err
 		}
-		args = append(args, "--console-socket", sock)
-		cmd.Stderr = &runtimeErr
+		args = append(args, "--console-socket", "console.sock")
+		// The runtime's complaints, if any, come back on this pipe.
+		if errR, stdio[2], err = os.Pipe(); err != nil {
+			return nil, err
+		}
+		child = append(child, stdio[2])
 	} else {
-		var outW, errW *os.File
-		if outR, outW, err = os.Pipe(); err != nil {
+		if outR, stdio[1], err = os.Pipe(); err != nil {
 			return nil, err
 		}
-		if errR, errW, err = os.Pipe(); err != nil {
+		if errR, stdio[2], err = os.Pipe(); err != nil {
 			return nil, err
 		}
-		cmd.Stdout, cmd.Stderr = outW, errW
-		child = append(child, outW, errW)
+		child = append(child, stdio[1], stdio[2])
 		if c.stdin {
-			inR, inW, err := os.Pipe()
-			if err != nil {
+			if stdio[0], m.stdin, err = os.Pipe(); err != nil {
 				return nil, err
 			}
-			cmd.Stdin, m.stdin = inR, inW
-			child = append(child, inR)
+			child = append(child, stdio[0])
 		}
 	}
-	cmd.Args = append([]string{c.runtime}, append(args, c.id)...)
-	err = cmd.Run()
+	err = runRuntime(c, stdio, append(args, c.id)...)
 	for _, f := range child {
 		f.Close()
 	}
 	if err != nil {
-		msg := runtimeErr.String()
-		if errR != nil {
-			msg = drain(errR)
-		}
-		return nil, fmt.Errorf("%s create: %v: %s", filepath.Base(c.runtime), err, strings.TrimSpace(msg))
+		return nil, errorString(err.Error() + ": " + strings.TrimSpace(drain(errR)))
 	}
 	b, err := os.ReadFile(pidFile)
 	if err != nil {
 		return nil, err
 	}
 	if m.pid, err = strconv.Atoi(strings.TrimSpace(string(b))); err != nil {
-		return nil, fmt.Errorf("pid file %s: %w", pidFile, err)
+		return nil, errorString("pid file " + pidFile + ": " + err.Error())
 	}
 	if c.tty {
+		errR.Close()
 		r := <-console
 		if r.err != nil {
 			return nil, r.err
@@ -145,7 +127,7 @@ func (m *monitor) pumpOutput(stream string, r *os.File) {
 
 // run serves the control socket until the container exits, then records the
 // exit and cleans up after it.
-func (m *monitor) run(ln *net.UnixListener) {
+func (m *monitor) run(ln *listener) {
 	go m.serve(ln)
 	ws := m.reap()
 	// Output still buffered in the pipes belongs in the log; a process that
@@ -156,24 +138,24 @@ func (m *monitor) run(ln *net.UnixListener) {
 	case <-done:
 	case <-time.After(2 * time.Second):
 	}
-	m.exit = exitInfo{ExitCode: exitCode(ws), FinishedAt: time.Now().UTC(), OOMKilled: m.oomKilled()}
+	m.exit = `{"exitCode":` + strconv.Itoa(exitCode(ws)) +
+		`,"finishedAt":"` + time.Now().UTC().Format(time.RFC3339Nano) +
+		`","oomKilled":` + strconv.FormatBool(m.oomKilled()) + `}`
 	m.log.close()
-	del := exec.Command(m.c.runtime, append([]string(m.c.runtimeArgs), "delete", "--force", m.c.id)...)
-	_ = del.Run()
-	data, _ := json.Marshal(m.exit)
-	if err := writeFileAtomic(filepath.Join(m.c.dir, "exit.json"), data); err != nil {
-		fmt.Fprintln(os.Stderr, "criserver-monitor: write exit file:", err)
+	_ = runRuntime(m.c, [3]*os.File{}, "delete", "--force", m.c.id)
+	if err := writeFileAtomic(filepath.Join(m.c.dir, "exit.json"), []byte(m.exit)); err != nil {
+		os.Stderr.WriteString("criserver-monitor: write exit file: " + err.Error() + "\n")
 	}
 	close(m.exited)
 	m.attach.closeAll()
 	// Waiters get their answer before the socket goes away.
 	time.Sleep(50 * time.Millisecond)
-	ln.Close()
+	ln.close()
 }
 
 // abandon undoes a create whose container the daemon will never hear of.
 func (m *monitor) abandon() {
-	_ = exec.Command(m.c.runtime, append([]string(m.c.runtimeArgs), "delete", "--force", m.c.id)...).Run()
+	_ = runRuntime(m.c, [3]*os.File{}, "delete", "--force", m.c.id)
 }
 
 // reap waits for the container's init process, reaping any other orphan
@@ -216,15 +198,4 @@ func (m *monitor) oomKilled() bool {
 		}
 	}
 	return false
-}
-
-func (m *monitor) listen() (*net.UnixListener, error) {
-	p := "monitor.sock"
-	_ = os.Remove(p)
-	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: p, Net: "unix"})
-	if err != nil {
-		return nil, err
-	}
-	ln.SetUnlinkOnClose(true)
-	return ln, os.Chmod(p, 0o600)
 }

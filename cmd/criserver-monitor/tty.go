@@ -1,9 +1,6 @@
 package main
 
 import (
-	"errors"
-	"fmt"
-	"net"
 	"os"
 	"time"
 
@@ -16,51 +13,36 @@ type consoleResult struct {
 }
 
 // receiveConsole listens on sock for the runtime to hand over the master side
-// of the container's terminal (--console-socket), as an SCM_RIGHTS message.
+// of the container's terminal (--console-socket).
 func receiveConsole(sock string) (<-chan consoleResult, error) {
-	_ = os.Remove(sock)
-	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: sock, Net: "unix"})
+	ln, err := listenUnix(sock)
 	if err != nil {
 		return nil, err
 	}
 	ch := make(chan consoleResult, 1)
+	timer := time.AfterFunc(time.Minute, ln.close) // a runtime that never connects
 	go func() {
-		defer ln.Close()
-		_ = ln.SetDeadline(time.Now().Add(time.Minute))
-		conn, err := ln.AcceptUnix()
+		defer ln.close()
+		defer timer.Stop()
+		conn, err := ln.accept()
 		if err != nil {
-			ch <- consoleResult{err: fmt.Errorf("runtime sent no terminal: %w", err)}
+			ch <- consoleResult{err: errorString("runtime sent no terminal: " + err.Error())}
 			return
 		}
 		defer conn.Close()
-		buf, oob := make([]byte, 4096), make([]byte, unix.CmsgSpace(4))
-		_, oobn, _, _, err := conn.ReadMsgUnix(buf, oob)
-		if err != nil {
-			ch <- consoleResult{err: err}
-			return
-		}
-		msgs, err := unix.ParseSocketControlMessage(oob[:oobn])
-		if err != nil || len(msgs) != 1 {
-			ch <- consoleResult{err: errors.New("runtime sent a malformed terminal message")}
-			return
-		}
-		fds, err := unix.ParseUnixRights(&msgs[0])
-		if err != nil || len(fds) != 1 {
-			ch <- consoleResult{err: errors.New("runtime sent no terminal descriptor")}
-			return
-		}
-		ch <- consoleResult{f: os.NewFile(uintptr(fds[0]), "console")}
+		f, err := receiveFd(conn)
+		ch <- consoleResult{f: f, err: err}
 	}()
 	return ch, nil
 }
 
-func (m *monitor) resize(width, height uint16) reply {
+func (m *monitor) resize(width, height uint16) string {
 	if m.console == nil {
-		return reply{Error: "container has no terminal"}
+		return "error container has no terminal"
 	}
 	ws := &unix.Winsize{Col: width, Row: height}
 	if err := unix.IoctlSetWinsize(int(m.console.Fd()), unix.TIOCSWINSZ, ws); err != nil {
-		return reply{Error: err.Error()}
+		return "error " + err.Error()
 	}
-	return reply{OK: true}
+	return "ok"
 }
