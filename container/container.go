@@ -52,6 +52,7 @@ type Container struct {
 	RuntimeHandler string    `json:"runtimeHandler"`
 	CgroupsPath    string    `json:"cgroupsPath"`
 	StopSignal     string    `json:"stopSignal,omitempty"`
+	User           User      `json:"user"`     // the identity the process runs as
 	Dir            string    `json:"dir"`      // bundle: config.json, rootfs, upper, work
 	StateDir       string    `json:"stateDir"` // monitor: socket, exit file
 }
@@ -70,6 +71,12 @@ func (c *Container) Bundle() string { return c.Dir }
 func (c *Container) Rootfs() string { return c.Dir + "/rootfs" }
 
 func (c *Container) monitorDir() string { return c.StateDir }
+
+// User is the resolved identity of the container's process.
+type User struct {
+	UID, GID       uint32
+	AdditionalGids []uint32
+}
 
 // EventType is a container lifecycle event, for kubelet's evented PLEG.
 type EventType int

@@ -136,6 +136,8 @@ func (c *Controller) writeSpec(x *Container, sb *sandbox.Sandbox, img *v1.Config
 		return err
 	}
 	s.Version = oci.SpecVersion
+	u := s.Process.User
+	x.User = User{UID: u.UID, GID: u.GID, AdditionalGids: u.AdditionalGids}
 	data, err := json.Marshal(s)
 	if err != nil {
 		return err

@@ -76,6 +76,13 @@ func (s *Server) containerStatus(c *container.Container) *runtime.ContainerStatu
 	if st.ImageRef == "" {
 		st.ImageRef = c.ImageID
 	}
+	if c.State != container.StateCreating {
+		gids := make([]int64, 0, len(c.User.AdditionalGids))
+		for _, g := range c.User.AdditionalGids {
+			gids = append(gids, int64(g))
+		}
+		st.User = &runtime.ContainerUser{Linux: &runtime.LinuxContainerUser{Uid: int64(c.User.UID), Gid: int64(c.User.GID), SupplementalGroups: gids}}
+	}
 	for _, m := range c.Config.Spec.Mounts {
 		st.Mounts = append(st.Mounts, &runtime.Mount{
 			ContainerPath: m.ContainerPath, HostPath: m.HostPath, Readonly: m.Readonly,
