@@ -4,7 +4,7 @@ BIN     := bin
 PKGS    := runc crun containernetworking-plugins iptables busybox-static
 ARGS    ?=
 
-.PHONY: all build run deps lint test unit bench clean
+.PHONY: all build run deps lint test unit bench clean critest
 
 all: build
 
@@ -35,10 +35,16 @@ lint:
 unit:
 	$(GO) test -count=1 ./...
 
-test: deps lint unit
+test: deps lint unit critest
 
 bench: deps
 	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+# critest runs the CRI conformance suite (cri-tools v1.34.0) against a daemon
+# of its own, with critest's images rebuilt from busybox on a loopback
+# registry; test/critest/skip.txt says what it skips and why.
+critest: deps
+	GO=$(GO) ./test/critest/run.sh
 
 clean:
 	rm -rf $(BIN)

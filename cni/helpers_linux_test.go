@@ -3,6 +3,7 @@ package cni
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"golang.org/x/sys/unix"
 	"net"
@@ -150,7 +151,12 @@ func (e *testEnv) bridgePorts(t *testing.T) []string {
 	if err != nil {
 		return nil
 	}
+	// Other packages' tests add and remove links meanwhile, which can
+	// interrupt a dump: ask again.
 	links, err := netlink.LinkList()
+	for i := 0; errors.Is(err, netlink.ErrDumpInterrupted) && i < 10; i++ {
+		links, err = netlink.LinkList()
+	}
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,7 +1,7 @@
 package main
 
 import (
-	"bufio"
+	"bytes"
 	"errors"
 	"io"
 	"os"
@@ -77,26 +77,49 @@ func (l *criLog) close() {
 	}
 }
 
-// pump copies one stream into the log line by line until EOF, handing every
-// chunk to tee as well (attached clients).
+// pump copies one stream into the log line by line until EOF. Attached
+// clients get every chunk as soon as it is read, newline or not (a prompt,
+// "echo -n"); the log gets whole lines, and lines longer than maxLine as
+// partial (P) lines.
 func (l *criLog) pump(stream string, r io.Reader, tee func(stream string, b []byte)) {
-	br := bufio.NewReaderSize(r, maxLine)
+	buf := make([]byte, 32<<10)
+	var line []byte
 	for {
-		line, err := br.ReadSlice('\n')
-		if len(line) > 0 {
-			if tee != nil {
-				tee(stream, line)
-			}
-			full := line[len(line)-1] == '\n'
-			if full {
-				line = line[:len(line)-1]
-			}
-			// A full buffer is a partial line; the last bytes before EOF
-			// close the stream and count as a full line, as kubelet reads it.
-			l.write(stream, !full && errors.Is(err, bufio.ErrBufferFull), line)
+		n, err := r.Read(buf)
+		chunk := buf[:n]
+		if n > 0 && tee != nil {
+			tee(stream, chunk)
 		}
-		if err != nil && !errors.Is(err, bufio.ErrBufferFull) {
+		for len(chunk) > 0 {
+			i := bytes.IndexByte(chunk, '\n')
+			if i < 0 {
+				line = append(line, chunk...)
+				break
+			}
+			line = append(line, chunk[:i]...)
+			l.writeSplit(stream, line)
+			line, chunk = line[:0], chunk[i+1:]
+		}
+		for len(line) >= maxLine {
+			l.write(stream, true, line[:maxLine])
+			line = append(line[:0], line[maxLine:]...)
+		}
+		if err != nil {
+			// The last bytes before EOF end the stream: a full line, as
+			// kubelet reads it.
+			if len(line) > 0 {
+				l.write(stream, false, line)
+			}
 			return
 		}
 	}
+}
+
+// writeSplit writes a complete line, as partial pieces first when it is long.
+func (l *criLog) writeSplit(stream string, line []byte) {
+	for len(line) > maxLine {
+		l.write(stream, true, line[:maxLine])
+		line = line[maxLine:]
+	}
+	l.write(stream, false, line)
 }
