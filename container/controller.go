@@ -13,6 +13,7 @@ import (
 	"github.com/criserver/criserver/imagestore"
 	"github.com/criserver/criserver/internal/errdefs"
 	"github.com/criserver/criserver/internal/keymutex"
+	"github.com/criserver/criserver/internal/metadata"
 	"github.com/criserver/criserver/sandbox"
 )
 
@@ -33,7 +34,7 @@ type Sandboxes interface {
 // Controller runs the node's containers.
 type Controller struct {
 	root, state string
-	db          *bolt.DB
+	records     *metadata.Records[Container]
 	images      Images
 	sandboxes   Sandboxes
 	runtimes    sandbox.Runtimes
@@ -63,7 +64,8 @@ type Options struct {
 
 // New returns a controller; call Recover before serving.
 func New(o Options) (*Controller, error) {
-	if err := initSchema(o.DB); err != nil {
+	records, err := metadata.NewRecords[Container](o.DB, recordsBucket, schemaVersion)
+	if err != nil {
 		return nil, err
 	}
 	if o.Logger == nil {
@@ -73,7 +75,7 @@ func New(o Options) (*Controller, error) {
 		o.OnEvent = func(Event) {}
 	}
 	return &Controller{
-		root: o.Root, state: o.State, db: o.DB, images: o.Images, sandboxes: o.Sandboxes,
+		root: o.Root, state: o.State, records: records, images: o.Images, sandboxes: o.Sandboxes,
 		runtimes: o.Runtimes, monitorBin: o.MonitorBin, log: o.Logger.With("component", "container"),
 		onEvent: o.OnEvent, containers: map[string]*Container{}, exited: map[string]chan struct{}{},
 	}, nil

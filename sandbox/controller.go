@@ -15,6 +15,7 @@ import (
 	"github.com/criserver/criserver/cni"
 	"github.com/criserver/criserver/internal/errdefs"
 	"github.com/criserver/criserver/internal/keymutex"
+	"github.com/criserver/criserver/internal/metadata"
 	"github.com/criserver/criserver/oci"
 )
 
@@ -52,7 +53,7 @@ func (r Runtimes) Get(name string) (oci.Runtime, error) {
 // Controller runs the node's pod sandboxes.
 type Controller struct {
 	root, state string
-	db          *bolt.DB
+	records     *metadata.Records[Sandbox]
 	net         Network
 	runtimes    Runtimes
 	monitorBin  string
@@ -77,14 +78,15 @@ type Options struct {
 
 // New returns a controller; call Recover before serving.
 func New(o Options) (*Controller, error) {
-	if err := initSchema(o.DB); err != nil {
+	records, err := metadata.NewRecords[Sandbox](o.DB, recordsBucket, schemaVersion)
+	if err != nil {
 		return nil, err
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
 	return &Controller{
-		root: o.Root, state: o.State, db: o.DB, net: o.Network, runtimes: o.Runtimes,
+		root: o.Root, state: o.State, records: records, net: o.Network, runtimes: o.Runtimes,
 		monitorBin: o.MonitorBin, pauseBin: o.PauseBin, log: o.Logger.With("component", "sandbox"),
 		sandboxes: map[string]*Sandbox{},
 	}, nil
