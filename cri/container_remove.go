@@ -32,5 +32,6 @@ func (s *Server) removeContainer(ctx context.Context, id string) error {
 		return err
 	}
 	s.containerNames.Release(containerName(c.Config.SandboxID, c.Config.Name, c.Config.Attempt), id)
+	forgetCPU(id)
 	return nil
 }

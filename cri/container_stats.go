@@ -111,6 +111,13 @@ type cpuSample struct {
 	usage uint64
 }
 
+// forgetCPU drops the last reading of a removed object.
+func forgetCPU(key string) {
+	cpuSamples.Lock()
+	delete(cpuSamples.m, key)
+	cpuSamples.Unlock()
+}
+
 func cpuStats(key string, st *container.Stats) *runtime.CpuUsage {
 	cpuSamples.Lock()
 	prev, ok := cpuSamples.m[key]

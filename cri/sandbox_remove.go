@@ -33,5 +33,6 @@ func (s *Server) RemovePodSandbox(ctx context.Context, req *runtime.RemovePodSan
 		return nil, err
 	}
 	s.sandboxNames.Release(sandboxName(&sb.Config), sb.ID)
+	forgetCPU("pod/" + sb.ID)
 	return &runtime.RemovePodSandboxResponse{}, nil
 }
