@@ -6,6 +6,7 @@ import (
 	"os"
 
 	"github.com/spf13/cobra"
+	runtime "k8s.io/cri-api/pkg/apis/runtime/v1"
 
 	"github.com/criserver/criserver/cri"
 )
@@ -17,7 +18,10 @@ func main() {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
+	root.PersistentFlags().String("endpoint", "", "daemon socket (default $CRISERVER_ENDPOINT, else /run/criserver/criserver.sock)")
 	root.AddCommand(serveCommand(), versionCommand())
+	root.AddCommand(imageCommands()...)
+	root.AddCommand(psCommand())
 	if err := root.Execute(); err != nil {
 		fmt.Fprintln(os.Stderr, "criserver:", err)
 		os.Exit(1)
@@ -30,7 +34,16 @@ func versionCommand() *cobra.Command {
 		Short: "Print criserver's version",
 		Args:  cobra.NoArgs,
 		Run: func(cmd *cobra.Command, _ []string) {
-			fmt.Fprintf(cmd.OutOrStdout(), "criserver %s (CRI v1)\n", cri.Version)
+			fmt.Fprintf(cmd.OutOrStdout(), "client: criserver %s (CRI v1)\n", cri.Version)
+			c, err := dial(cmd)
+			if err != nil {
+				fmt.Fprintln(cmd.OutOrStdout(), "server:", err)
+				return
+			}
+			defer c.conn.Close()
+			if v, err := c.rt.Version(cmd.Context(), &runtime.VersionRequest{}); err == nil {
+				fmt.Fprintf(cmd.OutOrStdout(), "server: %s %s (CRI %s) at %s\n", v.RuntimeName, v.RuntimeVersion, v.RuntimeApiVersion, c.endpoint)
+			}
 		},
 	}
 }

@@ -290,3 +290,42 @@ func TestKilledMidPullLeavesNothing(t *testing.T) {
 		}
 	}
 }
+
+func TestCLIImagesAndPs(t *testing.T) {
+	reg := testimage.NewRegistry()
+	defer reg.Close()
+	img, err := testimage.Busybox()
+	if err != nil {
+		t.Skip(err)
+	}
+	if _, err := reg.Push("library/busybox", "latest", img); err != nil {
+		t.Fatal(err)
+	}
+	d := newDaemon(t, "--registry-mirror", "docker.io="+reg.URL)
+	cli := func(args ...string) (string, error) {
+		cmd := exec.Command(binary, args...)
+		cmd.Env = append(os.Environ(), "CRISERVER_ENDPOINT=unix://"+d.socket)
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+	if out, err := cli("pull", "busybox"); err != nil || !strings.HasPrefix(out, "sha256:") {
+		t.Fatalf("pull: %v %s", err, out)
+	}
+	if out, err := cli("images"); err != nil || !strings.Contains(out, "docker.io/library/busybox") || !strings.Contains(out, "latest") {
+		t.Fatalf("images: %v %s", err, out)
+	}
+	if out, err := cli("ps", "-a"); err != nil || !strings.HasPrefix(out, "CONTAINER") {
+		t.Fatalf("ps: %v %s", err, out)
+	}
+	if out, err := cli("pull", reg.Host+"/library/busybox:nope"); err == nil || strings.Count(strings.TrimSpace(out), "\n") != 0 || strings.Contains(out, "rpc error") {
+		t.Fatalf("a failed pull should be one clear line: %v %q", err, out)
+	}
+	if out, err := cli("rmi", "busybox"); err != nil || !strings.HasPrefix(out, "Deleted: sha256:") {
+		t.Fatalf("rmi: %v %s", err, out)
+	}
+	// No daemon: one line that says how to start one.
+	out, err := exec.Command(binary, "images", "--endpoint", filepath.Join(t.TempDir(), "none.sock")).CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "start one with: criserver serve") || strings.Count(strings.TrimSpace(string(out)), "\n") != 0 {
+		t.Fatalf("without a daemon: %v %q", err, out)
+	}
+}

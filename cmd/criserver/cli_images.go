@@ -1,0 +1,106 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+	cri "k8s.io/cri-api/pkg/apis/runtime/v1"
+)
+
+func imageCommands() []*cobra.Command {
+	pull := &cobra.Command{
+		Use:   "pull IMAGE",
+		Short: "Pull an image",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := dial(cmd)
+			if err != nil {
+				return err
+			}
+			defer c.conn.Close()
+			resp, err := c.img.PullImage(cmd.Context(), &cri.PullImageRequest{Image: &cri.ImageSpec{Image: args[0]}})
+			if err != nil {
+				return callError(err)
+			}
+			fmt.Fprintln(cmd.OutOrStdout(), resp.ImageRef)
+			return nil
+		},
+	}
+	images := &cobra.Command{
+		Use:   "images",
+		Short: "List images",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, err := dial(cmd)
+			if err != nil {
+				return err
+			}
+			defer c.conn.Close()
+			resp, err := c.img.ListImages(cmd.Context(), &cri.ListImagesRequest{})
+			if err != nil {
+				return callError(err)
+			}
+			if out, _ := cmd.Flags().GetString("output"); out == "json" {
+				return json.NewEncoder(cmd.OutOrStdout()).Encode(resp.Images)
+			}
+			w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 3, ' ', 0)
+			fmt.Fprintln(w, "IMAGE\tTAG\tIMAGE ID\tSIZE")
+			for _, im := range resp.Images {
+				id := strings.TrimPrefix(im.Id, "sha256:")[:12]
+				if len(im.RepoTags) == 0 {
+					fmt.Fprintf(w, "<none>\t<none>\t%s\t%s\n", id, humanSize(im.Size))
+				}
+				for _, t := range im.RepoTags {
+					i := strings.LastIndex(t, ":")
+					fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", t[:i], t[i+1:], id, humanSize(im.Size))
+				}
+			}
+			return w.Flush()
+		},
+	}
+	images.Flags().StringP("output", "o", "table", "table or json")
+	rmi := &cobra.Command{
+		Use:   "rmi IMAGE...",
+		Short: "Remove images by name or ID",
+		Args:  cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := dial(cmd)
+			if err != nil {
+				return err
+			}
+			defer c.conn.Close()
+			for _, a := range args {
+				st, err := c.img.ImageStatus(cmd.Context(), &cri.ImageStatusRequest{Image: &cri.ImageSpec{Image: a}})
+				if err != nil {
+					return callError(err)
+				}
+				if st.Image == nil {
+					return fmt.Errorf("no such image: %s", a)
+				}
+				if _, err := c.img.RemoveImage(cmd.Context(), &cri.RemoveImageRequest{Image: &cri.ImageSpec{Image: a}}); err != nil {
+					return callError(err)
+				}
+				fmt.Fprintln(cmd.OutOrStdout(), "Deleted:", st.Image.Id)
+			}
+			return nil
+		},
+	}
+	return []*cobra.Command{pull, images, rmi}
+}
+
+func humanSize(n uint64) string {
+	const unit = 1000
+	if n < unit {
+		return fmt.Sprintf("%dB", n)
+	}
+	f, u := float64(n), "kMGT"
+	i := -1
+	for f >= unit && i < len(u)-1 {
+		f /= unit
+		i++
+	}
+	return fmt.Sprintf("%.1f%cB", f, u[i])
+}
