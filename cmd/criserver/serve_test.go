@@ -20,6 +20,8 @@ import (
 	"google.golang.org/grpc/status"
 	cri "k8s.io/cri-api/pkg/apis/runtime/v1"
 
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
 	"github.com/criserver/criserver/internal/testimage"
 )
 
@@ -124,15 +126,7 @@ func wantCode(t *testing.T, err error, code codes.Code) {
 }
 
 func TestDaemonServesImages(t *testing.T) {
-	reg := testimage.NewRegistry()
-	defer reg.Close()
-	img, err := testimage.Busybox()
-	if err != nil {
-		t.Skip(err)
-	}
-	if _, err := reg.Push("library/busybox", "latest", img); err != nil {
-		t.Fatal(err)
-	}
+	reg, img := busyboxRegistry(t, "library/busybox", "latest")
 	d := newDaemon(t, "--registry-mirror", "docker.io="+reg.URL)
 
 	v, err := d.rt.Version(d.ctx(), &cri.VersionRequest{})
@@ -248,15 +242,7 @@ func TestSecondDaemonOnSameRootRefuses(t *testing.T) {
 }
 
 func TestKilledMidPullLeavesNothing(t *testing.T) {
-	reg := testimage.NewRegistry()
-	defer reg.Close()
-	img, err := testimage.Busybox()
-	if err != nil {
-		t.Skip(err)
-	}
-	if _, err := reg.Push("app", "v1", img); err != nil {
-		t.Fatal(err)
-	}
+	reg, _ := busyboxRegistry(t, "app", "v1")
 	var stalled atomic.Bool
 	reg.Wrap = func(w http.ResponseWriter, r *http.Request, next http.Handler) {
 		if strings.Contains(r.URL.Path, "/blobs/") && r.Method == http.MethodGet && strings.Contains(r.URL.Path, "app") {
@@ -292,15 +278,7 @@ func TestKilledMidPullLeavesNothing(t *testing.T) {
 }
 
 func TestCLIImagesAndPs(t *testing.T) {
-	reg := testimage.NewRegistry()
-	defer reg.Close()
-	img, err := testimage.Busybox()
-	if err != nil {
-		t.Skip(err)
-	}
-	if _, err := reg.Push("library/busybox", "latest", img); err != nil {
-		t.Fatal(err)
-	}
+	reg, _ := busyboxRegistry(t, "library/busybox", "latest")
 	d := newDaemon(t, "--registry-mirror", "docker.io="+reg.URL)
 	cli := func(args ...string) (string, error) {
 		cmd := exec.Command(binary, args...)
@@ -328,4 +306,20 @@ func TestCLIImagesAndPs(t *testing.T) {
 	if err == nil || !strings.Contains(string(out), "start one with: criserver serve") || strings.Count(strings.TrimSpace(string(out)), "\n") != 0 {
 		t.Fatalf("without a daemon: %v %q", err, out)
 	}
+}
+
+// busyboxRegistry serves the busybox test image as repo:tag on loopback for
+// the test's duration.
+func busyboxRegistry(t *testing.T, repo, tag string) (*testimage.Registry, v1.Image) {
+	t.Helper()
+	img, err := testimage.Busybox()
+	if err != nil {
+		t.Skip(err)
+	}
+	reg := testimage.NewRegistry()
+	t.Cleanup(reg.Close)
+	if _, err := reg.Push(repo, tag, img); err != nil {
+		t.Fatal(err)
+	}
+	return reg, img
 }
