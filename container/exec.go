@@ -38,12 +38,3 @@ func (c *Controller) ReopenLog(ctx context.Context, id string) error {
 	}
 	return oci.ReopenLog(ctx, x.monitorDir())
 }
-
-// MonitorDir is where the container's monitor socket is, for attach.
-func (c *Controller) MonitorDir(id string) (string, error) {
-	x, err := c.Get(id)
-	if err != nil {
-		return "", err
-	}
-	return x.monitorDir(), nil
-}

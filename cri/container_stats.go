@@ -76,7 +76,11 @@ func (s *Server) containerStats(c *container.Container) (*runtime.ContainerStats
 	if err != nil {
 		return nil, err
 	}
-	out := &runtime.ContainerStats{
+	return criContainerStats(c, st), nil
+}
+
+func criContainerStats(c *container.Container, st *container.Stats) *runtime.ContainerStats {
+	return &runtime.ContainerStats{
 		Attributes: &runtime.ContainerAttributes{Id: c.ID, Metadata: containerMetadata(c), Labels: c.Config.Labels, Annotations: c.Config.Annotations},
 		Cpu:        cpuStats(c.ID, st),
 		Memory:     memoryStats(st),
@@ -85,7 +89,6 @@ func (s *Server) containerStats(c *container.Container) (*runtime.ContainerStats
 			UsedBytes: &runtime.UInt64Value{Value: st.WritableBytes}, InodesUsed: &runtime.UInt64Value{Value: st.WritableInodes},
 		},
 	}
-	return out, nil
 }
 
 func memoryStats(st *container.Stats) *runtime.MemoryUsage {

@@ -75,15 +75,11 @@ func (s *Server) sandboxStats(sb *sandbox.Sandbox) (*runtime.PodSandboxStats, er
 		if c.Config.SandboxID != sb.ID {
 			continue
 		}
-		cs, err := s.containerStats(c)
-		if err != nil {
-			return nil, err
-		}
-		linux.Containers = append(linux.Containers, cs)
 		st, err := s.containers.Stats(c.ID)
 		if err != nil {
 			return nil, err
 		}
+		linux.Containers = append(linux.Containers, criContainerStats(c, st))
 		total.Timestamp = st.Timestamp
 		total.CPUUsageNanos += st.CPUUsageNanos
 		total.MemoryUsage += st.MemoryUsage
