@@ -15,30 +15,20 @@ func imageCommands() []*cobra.Command {
 		Use:   "pull IMAGE",
 		Short: "Pull an image",
 		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := dial(cmd)
-			if err != nil {
-				return err
-			}
-			defer c.conn.Close()
+		RunE: withClient(func(cmd *cobra.Command, c *client, args []string) error {
 			resp, err := c.img.PullImage(cmd.Context(), &cri.PullImageRequest{Image: &cri.ImageSpec{Image: args[0]}})
 			if err != nil {
 				return callError(err)
 			}
 			fmt.Fprintln(cmd.OutOrStdout(), resp.ImageRef)
 			return nil
-		},
+		}),
 	}
 	images := &cobra.Command{
 		Use:   "images",
 		Short: "List images",
 		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := dial(cmd)
-			if err != nil {
-				return err
-			}
-			defer c.conn.Close()
+		RunE: withClient(func(cmd *cobra.Command, c *client, args []string) error {
 			resp, err := c.img.ListImages(cmd.Context(), &cri.ListImagesRequest{})
 			if err != nil {
 				return callError(err)
@@ -59,19 +49,14 @@ func imageCommands() []*cobra.Command {
 				}
 			}
 			return w.Flush()
-		},
+		}),
 	}
 	images.Flags().StringP("output", "o", "table", "table or json")
 	rmi := &cobra.Command{
 		Use:   "rmi IMAGE...",
 		Short: "Remove images by name or ID",
 		Args:  cobra.MinimumNArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := dial(cmd)
-			if err != nil {
-				return err
-			}
-			defer c.conn.Close()
+		RunE: withClient(func(cmd *cobra.Command, c *client, args []string) error {
 			for _, a := range args {
 				st, err := c.img.ImageStatus(cmd.Context(), &cri.ImageStatusRequest{Image: &cri.ImageSpec{Image: a}})
 				if err != nil {
@@ -86,7 +71,7 @@ func imageCommands() []*cobra.Command {
 				fmt.Fprintln(cmd.OutOrStdout(), "Deleted:", st.Image.Id)
 			}
 			return nil
-		},
+		}),
 	}
 	return []*cobra.Command{pull, images, rmi}
 }

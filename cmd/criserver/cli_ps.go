@@ -16,12 +16,7 @@ func psCommand() *cobra.Command {
 		Use:   "ps",
 		Short: "List containers (running ones unless -a)",
 		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := dial(cmd)
-			if err != nil {
-				return err
-			}
-			defer c.conn.Close()
+		RunE: withClient(func(cmd *cobra.Command, c *client, args []string) error {
 			req := &cri.ListContainersRequest{}
 			if all, _ := cmd.Flags().GetBool("all"); !all {
 				req.Filter = &cri.ContainerFilter{State: &cri.ContainerStateValue{State: cri.ContainerState_CONTAINER_RUNNING}}
@@ -56,7 +51,7 @@ func psCommand() *cobra.Command {
 				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s ago\t%s\n", ct.Id[:12], ct.Metadata.Name, ct.Image.Image, strings.ToLower(state), age, podNames[ct.PodSandboxId])
 			}
 			return w.Flush()
-		},
+		}),
 	}
 	cmd.Flags().BoolP("all", "a", false, "show exited containers too")
 	cmd.Flags().BoolP("quiet", "q", false, "only IDs")

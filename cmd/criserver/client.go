@@ -59,6 +59,18 @@ func dial(cmd *cobra.Command) (*client, error) {
 	return c, nil
 }
 
+// withClient runs a command body with a connection to the daemon.
+func withClient(run func(cmd *cobra.Command, c *client, args []string) error) func(*cobra.Command, []string) error {
+	return func(cmd *cobra.Command, args []string) error {
+		c, err := dial(cmd)
+		if err != nil {
+			return err
+		}
+		defer c.conn.Close()
+		return run(cmd, c, args)
+	}
+}
+
 // callError turns a daemon error into one line: its message, not a dump.
 func callError(err error) error {
 	if err == nil {
