@@ -16,7 +16,9 @@ type consoleResult struct {
 }
 
 // receiveConsole listens on sock for the runtime to hand over the master
-// side of a terminal (--console-socket) as an SCM_RIGHTS message.
+// side of a terminal (--console-socket) as an SCM_RIGHTS message. The
+// monitor has its own version over raw sockets (cmd/criserver-monitor/
+// tty.go): it stays resident per container and must not link net.
 func receiveConsole(sock string) (<-chan consoleResult, error) {
 	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: sock, Net: "unix"})
 	if err != nil {

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
@@ -169,7 +170,13 @@ func (c *CLI) Update(ctx context.Context, id string, r *specs.LinuxResources) er
 // namespaces are not claimed, as this kernel and runtimes cannot give pods
 // idmapped mounts through the CRI path here.
 func (c *CLI) Features(ctx context.Context) Features {
-	c.featuresOnce.Do(func() { c.features = c.probeFeatures(ctx) })
+	// Probed on a context of its own: the answer is kept for good, so one
+	// caller's deadline must not turn it into "no features".
+	c.featuresOnce.Do(func() {
+		pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		c.features = c.probeFeatures(pctx)
+	})
 	return c.features
 }
 
