@@ -7,10 +7,11 @@ import (
 	"github.com/vishvananda/netlink"
 )
 
-// loopbackUp brings "lo" up inside the netns at path. Doing it with netlink
+// LoopbackUp brings "lo" up inside the netns at path; Setup does it, and a
+// pod with no network calls it alone. Doing it with netlink
 // rather than the loopback plugin needs no binary and no cache entry, and lo
 // needs no DEL: it goes away with the netns.
-func loopbackUp(path string) error {
+func LoopbackUp(path string) error {
 	err := ns.WithNetNSPath(path, func(ns.NetNS) error {
 		lo, err := netlink.LinkByName("lo")
 		if err != nil {

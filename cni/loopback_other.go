@@ -6,6 +6,6 @@ import "errors"
 
 var errNotLinux = errors.New("network namespaces need Linux")
 
-func loopbackUp(string) error { return errNotLinux }
+func LoopbackUp(string) error { return errNotLinux }
 
 func netnsUsable(string) error { return errNotLinux }

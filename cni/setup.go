@@ -38,7 +38,7 @@ func (m *Manager) Setup(ctx context.Context, p PodNetwork) (*Result, error) {
 	if res, done, err := m.alreadySetUp(p); done {
 		return res, err
 	}
-	if err := loopbackUp(p.NetNSPath); err != nil {
+	if err := LoopbackUp(p.NetNSPath); err != nil {
 		return nil, err
 	}
 	rt := runtimeConf(p)

@@ -23,6 +23,9 @@ type Config struct {
 	Name      string
 	Attempt   uint32
 	Image     string // the image as the caller named it
+	// UserImage is the image as a person named it, before the caller
+	// resolved it (CRI's user_specified_image); empty when not given.
+	UserImage string `json:",omitempty"`
 	LogPath   string // absolute path of the CRI log file; empty for none
 	StdinOnce bool
 	// TargetID is the container whose PID namespace a NamespaceTarget

@@ -26,7 +26,7 @@ func containerConfig(sb *sandbox.Sandbox, c *runtime.ContainerConfig) (*containe
 	}
 	cfg := &container.Config{
 		SandboxID: sb.ID, Name: c.Metadata.Name, Attempt: c.Metadata.Attempt,
-		Image: c.Image.Image, LogPath: logPath, StdinOnce: c.StdinOnce,
+		Image: c.Image.Image, UserImage: c.Image.UserSpecifiedImage, LogPath: logPath, StdinOnce: c.StdinOnce,
 		Labels: c.Labels, Annotations: c.Annotations,
 		Spec: oci.ContainerConfig{
 			Command: c.Command, Args: c.Args, WorkingDir: c.WorkingDir,

@@ -44,7 +44,7 @@ func (s *Server) filterContainers(f *runtime.ContainerFilter) []*runtime.Contain
 		}
 		out = append(out, &runtime.Container{
 			Id: c.ID, PodSandboxId: c.Config.SandboxID, Metadata: containerMetadata(c),
-			Image: &runtime.ImageSpec{Image: c.Config.Image}, ImageRef: ref, ImageId: c.ImageID, State: state,
+			Image: &runtime.ImageSpec{Image: c.Config.Image, UserSpecifiedImage: c.Config.UserImage}, ImageRef: ref, ImageId: c.ImageID, State: state,
 			CreatedAt: nanos(c.CreatedAt), Labels: c.Config.Labels, Annotations: c.Config.Annotations,
 		})
 	}

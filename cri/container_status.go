@@ -63,7 +63,7 @@ func (s *Server) containerStatus(c *container.Container) *runtime.ContainerStatu
 		StartedAt:   nanos(c.StartedAt),
 		FinishedAt:  nanos(c.FinishedAt),
 		ExitCode:    c.ExitCode,
-		Image:       &runtime.ImageSpec{Image: c.Config.Image},
+		Image:       &runtime.ImageSpec{Image: c.Config.Image, UserSpecifiedImage: c.Config.UserImage},
 		ImageRef:    c.ImageRef,
 		ImageId:     c.ImageID,
 		Reason:      c.Reason,

@@ -9,6 +9,7 @@ import (
 	runtime "k8s.io/cri-api/pkg/apis/runtime/v1"
 
 	"github.com/criserver/criserver/cni"
+	"github.com/criserver/criserver/internal/errdefs"
 	"github.com/criserver/criserver/sandbox"
 )
 
@@ -74,8 +75,25 @@ func sandboxConfig(c *runtime.PodSandboxConfig, handler string) (*sandbox.Config
 		return nil, err
 	}
 	cfg.Bandwidth = bw
+	switch mode := c.Annotations[NetworkAnnotation]; mode {
+	case "":
+	case "none":
+		if cfg.HostNetwork {
+			return nil, fmt.Errorf("%w: %s=none asks for a pod network namespace, and the pod asks for the node's", errdefs.ErrInvalidArgument, NetworkAnnotation)
+		}
+		if len(cfg.PortMappings) > 0 {
+			return nil, fmt.Errorf("%w: %s=none: a pod without a network has no ports to map", errdefs.ErrInvalidArgument, NetworkAnnotation)
+		}
+		cfg.NoNetwork = true
+	default:
+		return nil, fmt.Errorf("%w: %s=%q: the only mode is none", errdefs.ErrInvalidArgument, NetworkAnnotation, mode)
+	}
 	return cfg, nil
 }
+
+// NetworkAnnotation set to "none" on a pod gives it a network namespace of
+// its own with only lo, and no CNI network: Docker's --network none.
+const NetworkAnnotation = "io.criserver.network"
 
 // bandwidth reads the kubernetes.io/{ingress,egress}-bandwidth annotations
 // ("10M", "1G", in bits per second) for CNI's bandwidth capability.

@@ -27,6 +27,8 @@ type ImageStore interface {
 	Remove(name string) error
 	// FsInfo reports the store's disk use.
 	FsInfo() (imagestore.FsInfo, error)
+	// Progress reports the layers of the pull of ref under way, or false.
+	Progress(ref string) ([]imagestore.LayerProgress, bool)
 }
 
 // Sandboxes is what the runtime service needs of the pod sandboxes.
@@ -152,6 +154,7 @@ func New(d Deps) *Server {
 func (s *Server) Register(g *grpc.Server) {
 	runtime.RegisterRuntimeServiceServer(g, s)
 	runtime.RegisterImageServiceServer(g, s)
+	g.RegisterService(&pullProgressDesc, s)
 }
 
 // GRPCOptions are the interceptors that turn errors into gRPC codes and log

@@ -20,7 +20,7 @@ import (
 // unpackLayer streams one compressed layer from the registry, keeping the
 // blob and unpacking it in the same pass, and checks both its digest and its
 // diff ID before anything is moved into place.
-func (s *Store) unpackLayer(ctx context.Context, wd *watchdog, img v1.Image, ld v1.Descriptor, diffID v1.Hash, chain string) (err error) {
+func (s *Store) unpackLayer(ctx context.Context, m meter, img v1.Image, ld v1.Descriptor, diffID v1.Hash, chain string) (err error) {
 	what := fmt.Sprintf("layer %s", ld.Digest)
 	l, err := img.LayerByDigest(ld.Digest)
 	if err != nil {
@@ -45,7 +45,7 @@ func (s *Store) unpackLayer(ctx context.Context, wd *watchdog, img v1.Image, ld 
 	defer os.RemoveAll(dir) // a no-op once the directory is renamed into place
 
 	digest := sha256.New()
-	compressed := bufio.NewReaderSize(io.TeeReader(wd.reader(rc), io.MultiWriter(blob, digest)), 1<<16)
+	compressed := bufio.NewReaderSize(io.TeeReader(m.reader(rc), io.MultiWriter(blob, digest)), 1<<16)
 	if err := extractCompressed(dir, compressed, diffID); err != nil {
 		if ctx.Err() != nil {
 			return context.Cause(ctx)

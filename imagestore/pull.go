@@ -46,12 +46,15 @@ func (s *Store) pull(ref reference.Named, auth Auth) (*Image, error) {
 	start := time.Now()
 	ctx, wd := newWatchdog(context.Background(), s.opts.progressTimeout, ref.String())
 	defer wd.stop()
+	pp := &pullProgress{}
+	s.progress.Store(ref.String(), pp)
+	defer s.progress.CompareAndDelete(ref.String(), pp)
 	srcs, err := s.sources(ctx, ref, auth)
 	if err != nil {
 		return nil, err
 	}
 	for _, src := range srcs {
-		im, err := s.pullFrom(ctx, wd, ref, src)
+		im, err := s.pullFrom(ctx, wd, pp, ref, src)
 		if cause := context.Cause(ctx); cause != nil && err != nil {
 			return nil, cause
 		}
@@ -77,7 +80,7 @@ type fetched struct {
 	chainIDs []string
 }
 
-func (s *Store) pullFrom(ctx context.Context, wd *watchdog, ref reference.Named, src source) (*Image, error) {
+func (s *Store) pullFrom(ctx context.Context, wd *watchdog, pp *pullProgress, ref reference.Named, src source) (*Image, error) {
 	f, err := s.resolve(ref, src)
 	if err != nil {
 		return nil, err
@@ -88,7 +91,7 @@ func (s *Store) pullFrom(ctx context.Context, wd *watchdog, ref reference.Named,
 		keys = append(keys, l.Digest.String())
 	}
 	s.hold(keys)
-	im, err := s.download(ctx, wd, ref, f)
+	im, err := s.download(ctx, wd, pp, ref, f)
 	s.release(keys, err != nil)
 	return im, err
 }
@@ -169,9 +172,10 @@ func chainIDs(diffIDs []v1.Hash) []string {
 
 // download unpacks the layers this node lacks, in parallel, writes the
 // remaining blobs and commits the image.
-func (s *Store) download(ctx context.Context, wd *watchdog, ref reference.Named, f *fetched) (*Image, error) {
+func (s *Store) download(ctx context.Context, wd *watchdog, pp *pullProgress, ref reference.Named, f *fetched) (*Image, error) {
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(s.opts.downloads)
+	meters := pp.start(f.manifest.Layers, func(i int) bool { return s.hasLayer(f.chainIDs[i]) })
 	for i, ld := range f.manifest.Layers {
 		chain := f.chainIDs[i]
 		if s.hasLayer(chain) {
@@ -183,8 +187,13 @@ func (s *Store) download(ctx context.Context, wd *watchdog, ref reference.Named,
 				if s.hasLayer(chain) {
 					return nil, nil
 				}
-				return nil, s.unpackLayer(gctx, wd, f.img, ld, diffID, chain)
+				meters[i].state.Store(LayerDownloading)
+				return nil, s.unpackLayer(gctx, meter{wd, meters[i]}, f.img, ld, diffID, chain)
 			})
+			if r.Err == nil {
+				meters[i].done.Store(ld.Size)
+				meters[i].state.Store(LayerDone)
+			}
 			return r.Err
 		})
 	}

@@ -28,6 +28,8 @@ type Store struct {
 
 	pulls  singleflight.Group // whole pulls, keyed by reference and credentials
 	fetchs singleflight.Group // layer downloads, keyed by chain ID
+	// progress holds the running pulls' layer progress, by reference.
+	progress sync.Map
 
 	mu       sync.RWMutex
 	images   map[string]*Image // by ID

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/criserver/criserver/cni"
 	"github.com/criserver/criserver/internal/undo"
 )
 
@@ -68,7 +69,12 @@ func (c *Controller) Run(ctx context.Context, cfg *Config) (sb *Sandbox, err err
 		}
 		u.Add("shm", func(context.Context) error { return unmountShm(s.shmPath()) })
 	}
-	if !cfg.HostNetwork {
+	if cfg.NoNetwork {
+		if err := cni.LoopbackUp(pins["net"]); err != nil {
+			return nil, err
+		}
+	}
+	if !cfg.HostNetwork && !cfg.NoNetwork {
 		res, err := c.net.Setup(ctx, s.podNetwork())
 		if err != nil {
 			return nil, fmt.Errorf("set up pod network: %w", err)

@@ -46,8 +46,11 @@ type Config struct {
 	Sysctls      map[string]string
 
 	HostNetwork bool
-	HostIPC     bool
-	HostPID     bool
+	// NoNetwork gives the pod its own network namespace with only lo up,
+	// and no CNI network.
+	NoNetwork bool `json:",omitempty"`
+	HostIPC   bool
+	HostPID   bool
 	// SharePID gives the pod one PID namespace, held by the infra process.
 	SharePID bool
 

@@ -25,8 +25,10 @@ func (c *Controller) Stop(ctx context.Context, id string) error {
 		return fmt.Errorf("stop infra process of %s: %w", id, err)
 	}
 	if !s.Config.HostNetwork && s.Namespaces["net"] != "" {
-		if err := c.net.Teardown(ctx, s.podNetwork()); err != nil {
-			return fmt.Errorf("tear down network of %s: %w", id, err)
+		if !s.Config.NoNetwork {
+			if err := c.net.Teardown(ctx, s.podNetwork()); err != nil {
+				return fmt.Errorf("tear down network of %s: %w", id, err)
+			}
 		}
 		if err := unpin(s.Namespaces["net"]); err != nil {
 			return err

@@ -26,9 +26,20 @@ type attachConn struct {
 	stdout, stderr bool
 }
 
+// heldMax bounds what a stdin container may write before its first
+// attacher arrives (see attachSet.hold).
+const heldMax = 64 << 10
+
 type attachSet struct {
 	mu    sync.Mutex
 	conns map[*attachConn]struct{}
+	// hold is set for containers created with stdin open for one session
+	// (stdin_once): what they write before that session's attach (a shell's
+	// prompt, say) is kept and replayed to it, so a client that starts the
+	// container and then attaches, as `criserver run -i` and `kubectl run
+	// -i` do, loses none of it.
+	hold bool
+	held []byte
 }
 
 // broadcast hands output to attached clients. A client that cannot keep up
@@ -36,7 +47,7 @@ type attachSet struct {
 func (s *attachSet) broadcast(stream string, b []byte) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if len(s.conns) == 0 {
+	if len(s.conns) == 0 && (!s.hold || len(s.held) >= heldMax) {
 		return
 	}
 	kind := byte(frameStdout)
@@ -47,6 +58,9 @@ func (s *attachSet) broadcast(stream string, b []byte) {
 	frame[0] = kind
 	binary.BigEndian.PutUint32(frame[1:5], uint32(len(b)))
 	copy(frame[5:], b)
+	if s.hold && len(s.held) < heldMax {
+		s.held = append(s.held, frame...)
+	}
 	for c := range s.conns {
 		if (kind == frameStdout && !c.stdout) || (kind == frameStderr && !c.stderr) {
 			continue
@@ -59,11 +73,23 @@ func (s *attachSet) broadcast(stream string, b []byte) {
 	}
 }
 
-func (s *attachSet) add(c *attachConn) {
+func (s *attachSet) add(c *attachConn, stdin bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.conns == nil {
 		s.conns = map[*attachConn]struct{}{}
+	}
+	if s.hold && stdin {
+		s.hold = false
+		_ = c.conn.SetWriteDeadline(time.Now().Add(time.Second))
+		for b := s.held; len(b) >= 5; {
+			n := 5 + int(binary.BigEndian.Uint32(b[1:5]))
+			if (b[0] == frameStdout && c.stdout) || (b[0] == frameStderr && c.stderr) {
+				_, _ = c.conn.Write(b[:n])
+			}
+			b = b[n:]
+		}
+		s.held = nil
 	}
 	s.conns[c] = struct{}{}
 }
@@ -102,7 +128,7 @@ func (m *monitor) serveAttach(conn *os.File, br *bufio.Reader, streams []string)
 	}
 	c := &attachConn{conn: conn, stdout: slices.Contains(streams, "stdout"), stderr: slices.Contains(streams, "stderr")}
 	answer(conn, "ok")
-	m.attach.add(c)
+	m.attach.add(c, stdin)
 	defer func() {
 		m.attach.remove(c)
 		conn.Close()

@@ -51,10 +51,22 @@ func start(c *config) (*monitor, error) {
 	var outR, errR *os.File
 	var console <-chan consoleResult
 	if c.tty {
-		if console, err = receiveConsole("console.sock"); err != nil {
+		// The runtime dials this path after moving into the bundle, so a
+		// name relative to our directory would not reach it; a directory
+		// too deep for a socket's 108 bytes gets a short temporary one.
+		sock := filepath.Join(c.dir, "console.sock")
+		if len(sock) > 100 {
+			tmp, err := os.MkdirTemp("", "criserver-console-")
+			if err != nil {
+				return nil, err
+			}
+			defer os.RemoveAll(tmp)
+			sock = filepath.Join(tmp, "console.sock")
+		}
+		if console, err = receiveConsole(sock); err != nil {
 			return nil, err
 		}
-		args = append(args, "--console-socket", "console.sock")
+		args = append(args, "--console-socket", sock)
 		// The runtime's complaints, if any, come back on this pipe.
 		if errR, stdio[2], err = os.Pipe(); err != nil {
 			return nil, err
@@ -80,7 +92,7 @@ func start(c *config) (*monitor, error) {
 		f.Close()
 	}
 	if err != nil {
-		return nil, errorString(err.Error() + ": " + strings.TrimSpace(drain(errR)))
+		return nil, errorString(err.Error() + ": " + complaint(drain(errR)))
 	}
 	b, err := os.ReadFile(pidFile)
 	if err != nil {
@@ -89,6 +101,7 @@ func start(c *config) (*monitor, error) {
 	if m.pid, err = strconv.Atoi(strings.TrimSpace(string(b))); err != nil {
 		return nil, errorString("pid file " + pidFile + ": " + err.Error())
 	}
+	m.attach.hold = c.stdin && c.stdinOnce
 	if c.tty {
 		errR.Close()
 		r := <-console
@@ -105,6 +118,33 @@ func start(c *config) (*monitor, error) {
 		m.pumpOutput("stderr", errR)
 	}
 	return m, nil
+}
+
+// complaint keeps the error lines of what a runtime wrote when it failed:
+// runc logs warnings first in logrus's key=value form, and the person
+// reading the error wants only why. Anything else is kept whole.
+func complaint(out string) string {
+	var errs []string
+	for _, line := range strings.Split(out, "\n") {
+		if !strings.Contains(line, "level=error") {
+			continue
+		}
+		_, msg, ok := strings.Cut(line, " msg=")
+		if !ok {
+			continue
+		}
+		if i := strings.Index(msg, "\" "); i >= 0 && strings.HasPrefix(msg, "\"") {
+			msg = msg[:i+1] // fields after the message
+		}
+		if u, err := strconv.Unquote(msg); err == nil {
+			msg = u
+		}
+		errs = append(errs, msg)
+	}
+	if len(errs) == 0 {
+		return strings.TrimSpace(out)
+	}
+	return strings.Join(errs, "; ")
 }
 
 // drain reads what the runtime wrote before failing, without waiting on a

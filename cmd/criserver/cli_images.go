@@ -1,10 +1,9 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
+	"io"
 	"strings"
-	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 	cri "k8s.io/cri-api/pkg/apis/runtime/v1"
@@ -16,11 +15,11 @@ func imageCommands() []*cobra.Command {
 		Short: "Pull an image",
 		Args:  cobra.ExactArgs(1),
 		RunE: withClient(func(cmd *cobra.Command, c *client, args []string) error {
-			resp, err := c.img.PullImage(cmd.Context(), &cri.PullImageRequest{Image: &cri.ImageSpec{Image: args[0]}})
+			ref, err := c.pull(cmd.Context(), args[0], cmd.ErrOrStderr())
 			if err != nil {
-				return callError(err)
+				return err
 			}
-			fmt.Fprintln(cmd.OutOrStdout(), resp.ImageRef)
+			fmt.Fprintln(cmd.OutOrStdout(), ref)
 			return nil
 		}),
 	}
@@ -29,29 +28,30 @@ func imageCommands() []*cobra.Command {
 		Short: "List images",
 		Args:  cobra.NoArgs,
 		RunE: withClient(func(cmd *cobra.Command, c *client, args []string) error {
+			format, err := outputFormat(cmd)
+			if err != nil {
+				return err
+			}
 			resp, err := c.img.ListImages(cmd.Context(), &cri.ListImagesRequest{})
 			if err != nil {
 				return callError(err)
 			}
-			if out, _ := cmd.Flags().GetString("output"); out == "json" {
-				return json.NewEncoder(cmd.OutOrStdout()).Encode(resp.Images)
-			}
-			w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 3, ' ', 0)
-			fmt.Fprintln(w, "IMAGE\tTAG\tIMAGE ID\tSIZE")
-			for _, im := range resp.Images {
-				id := strings.TrimPrefix(im.Id, "sha256:")[:12]
-				if len(im.RepoTags) == 0 {
-					fmt.Fprintf(w, "<none>\t<none>\t%s\t%s\n", id, humanSize(im.Size))
+			return render(cmd.OutOrStdout(), format, resp.Images, func(w io.Writer) {
+				fmt.Fprintln(w, "IMAGE\tTAG\tIMAGE ID\tSIZE")
+				for _, im := range resp.Images {
+					id := short(im.Id)
+					if len(im.RepoTags) == 0 {
+						fmt.Fprintf(w, "<none>\t<none>\t%s\t%s\n", id, humanSize(im.Size))
+					}
+					for _, t := range im.RepoTags {
+						i := strings.LastIndex(t, ":")
+						fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", t[:i], t[i+1:], id, humanSize(im.Size))
+					}
 				}
-				for _, t := range im.RepoTags {
-					i := strings.LastIndex(t, ":")
-					fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", t[:i], t[i+1:], id, humanSize(im.Size))
-				}
-			}
-			return w.Flush()
+			})
 		}),
 	}
-	images.Flags().StringP("output", "o", "table", "table or json")
+	addOutputFlag(images)
 	rmi := &cobra.Command{
 		Use:   "rmi IMAGE...",
 		Short: "Remove images by name or ID",

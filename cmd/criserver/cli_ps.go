@@ -1,10 +1,9 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
+	"io"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -17,6 +16,10 @@ func psCommand() *cobra.Command {
 		Short: "List containers (running ones unless -a)",
 		Args:  cobra.NoArgs,
 		RunE: withClient(func(cmd *cobra.Command, c *client, args []string) error {
+			format, err := outputFormat(cmd)
+			if err != nil {
+				return err
+			}
 			req := &cri.ListContainersRequest{}
 			if all, _ := cmd.Flags().GetBool("all"); !all {
 				req.Filter = &cri.ContainerFilter{State: &cri.ContainerStateValue{State: cri.ContainerState_CONTAINER_RUNNING}}
@@ -32,29 +35,69 @@ func psCommand() *cobra.Command {
 				}
 				return nil
 			}
-			if o, _ := cmd.Flags().GetString("output"); o == "json" {
-				return json.NewEncoder(out).Encode(resp.Containers)
-			}
-			pods, err := c.rt.ListPodSandbox(cmd.Context(), &cri.ListPodSandboxRequest{})
+			pods, err := c.podNames(cmd.Context())
 			if err != nil {
-				return callError(err)
+				return err
 			}
-			podNames := map[string]string{}
-			for _, p := range pods.Items {
-				podNames[p.Id] = p.Metadata.Namespace + "/" + p.Metadata.Name
-			}
-			w := tabwriter.NewWriter(out, 0, 4, 3, ' ', 0)
-			fmt.Fprintln(w, "CONTAINER\tNAME\tIMAGE\tSTATE\tCREATED\tPOD")
-			for _, ct := range resp.Containers {
-				state := strings.TrimPrefix(ct.State.String(), "CONTAINER_")
-				age := time.Since(time.Unix(0, ct.CreatedAt)).Round(time.Second)
-				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s ago\t%s\n", ct.Id[:12], ct.Metadata.Name, ct.Image.Image, strings.ToLower(state), age, podNames[ct.PodSandboxId])
-			}
-			return w.Flush()
+			return render(out, format, resp.Containers, func(w io.Writer) {
+				fmt.Fprintln(w, "CONTAINER\tNAME\tIMAGE\tSTATE\tCREATED\tPOD")
+				for _, ct := range resp.Containers {
+					state := strings.ToLower(strings.TrimPrefix(ct.State.String(), "CONTAINER_"))
+					fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", short(ct.Id), ct.Metadata.GetName(), imageName(ct.Image), state, ago(ct.CreatedAt), pods[ct.PodSandboxId])
+				}
+			})
 		}),
 	}
 	cmd.Flags().BoolP("all", "a", false, "show exited containers too")
 	cmd.Flags().BoolP("quiet", "q", false, "only IDs")
-	cmd.Flags().StringP("output", "o", "table", "table or json")
+	addOutputFlag(cmd)
 	return cmd
+}
+
+func podsCommand() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "pods",
+		Short: "List pod sandboxes",
+		Args:  cobra.NoArgs,
+		RunE: withClient(func(cmd *cobra.Command, c *client, args []string) error {
+			format, err := outputFormat(cmd)
+			if err != nil {
+				return err
+			}
+			resp, err := c.rt.ListPodSandbox(cmd.Context(), &cri.ListPodSandboxRequest{})
+			if err != nil {
+				return callError(err)
+			}
+			return render(cmd.OutOrStdout(), format, resp.Items, func(w io.Writer) {
+				fmt.Fprintln(w, "POD\tNAME\tNAMESPACE\tSTATE\tCREATED\tRUNTIME")
+				for _, p := range resp.Items {
+					state := strings.ToLower(strings.TrimPrefix(p.State.String(), "SANDBOX_"))
+					fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", short(p.Id), p.Metadata.GetName(), p.Metadata.GetNamespace(), state, ago(p.CreatedAt), p.RuntimeHandler)
+				}
+			})
+		}),
+	}
+	addOutputFlag(cmd)
+	return cmd
+}
+
+func ago(unixNano int64) string {
+	d := time.Since(time.Unix(0, unixNano))
+	switch {
+	case d < time.Minute:
+		return fmt.Sprintf("%ds ago", int(d.Seconds()))
+	case d < time.Hour:
+		return fmt.Sprintf("%dm ago", int(d.Minutes()))
+	case d < 48*time.Hour:
+		return fmt.Sprintf("%dh ago", int(d.Hours()))
+	}
+	return fmt.Sprintf("%dd ago", int(d.Hours()/24))
+}
+
+// imageName is the image as the user named it when the daemon knows that.
+func imageName(im *cri.ImageSpec) string {
+	if u := im.GetUserSpecifiedImage(); u != "" {
+		return u
+	}
+	return im.GetImage()
 }

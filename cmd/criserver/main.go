@@ -2,16 +2,23 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/spf13/cobra"
 	runtime "k8s.io/cri-api/pkg/apis/runtime/v1"
 
 	"github.com/criserver/criserver/cri"
+	"github.com/criserver/criserver/internal/remotecmd"
 )
 
 func main() {
+	os.Exit(execute(newRoot()))
+}
+
+func newRoot() *cobra.Command {
 	root := &cobra.Command{
 		Use:           "criserver",
 		Short:         "A Kubernetes CRI runtime and a Docker-like CLI for it",
@@ -19,13 +26,45 @@ func main() {
 		SilenceErrors: true,
 	}
 	root.PersistentFlags().String("endpoint", "", "daemon socket (default $CRISERVER_ENDPOINT, else /run/criserver/criserver.sock)")
-	root.AddCommand(serveCommand(), versionCommand())
+	root.AddCommand(serveCommand(), versionCommand(), infoCommand())
 	root.AddCommand(imageCommands()...)
-	root.AddCommand(psCommand())
-	if err := root.Execute(); err != nil {
-		fmt.Fprintln(os.Stderr, "criserver:", err)
-		os.Exit(1)
+	root.AddCommand(psCommand(), podsCommand(), runCommand(), execCommand(), logsCommand(),
+		stopCommand(), rmCommand(), inspectCommand())
+	return root
+}
+
+// execute runs the command line and returns the process's exit code. The
+// code of a container's command (run, exec) passes through; when run or
+// exec fail on their own it is 125, as with Docker, so that a script can tell
+// the two apart; any other failure is 1.
+func execute(root *cobra.Command) int {
+	cmd, err := root.ExecuteC()
+	if err == nil {
+		return 0
 	}
+	var exit *remotecmd.ExitError
+	if errors.As(err, &exit) {
+		return exit.Code
+	}
+	fmt.Fprintln(os.Stderr, "criserver:", err)
+	if n := cmd.Name(); n == "run" || n == "exec" {
+		return invokeFailure(err)
+	}
+	return 1
+}
+
+// invokeFailure is the exit code of a run or exec that failed before the
+// command ran: 127 when the command is not there and 126 when it cannot be
+// executed, as a shell (and Docker) would say, else 125.
+func invokeFailure(err error) int {
+	msg := err.Error()
+	switch {
+	case strings.Contains(msg, "executable file not found"), strings.Contains(msg, "exec: \"") && strings.Contains(msg, "no such file or directory"):
+		return 127
+	case strings.Contains(msg, "exec: \"") && strings.Contains(msg, "permission denied"):
+		return 126
+	}
+	return 125
 }
 
 func versionCommand() *cobra.Command {

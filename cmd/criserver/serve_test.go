@@ -280,14 +280,19 @@ func TestKilledMidPullLeavesNothing(t *testing.T) {
 func TestCLIImagesAndPs(t *testing.T) {
 	reg, _ := busyboxRegistry(t, "library/busybox", "latest")
 	d := newDaemon(t, "--registry-mirror", "docker.io="+reg.URL)
+	var stderr string
 	cli := func(args ...string) (string, error) {
 		cmd := exec.Command(binary, args...)
 		cmd.Env = append(os.Environ(), "CRISERVER_ENDPOINT=unix://"+d.socket)
-		out, err := cmd.CombinedOutput()
+		var eb strings.Builder
+		cmd.Stderr = &eb
+		out, err := cmd.Output()
+		stderr = eb.String()
 		return string(out), err
 	}
-	if out, err := cli("pull", "busybox"); err != nil || !strings.HasPrefix(out, "sha256:") {
-		t.Fatalf("pull: %v %s", err, out)
+	// The image's reference goes to stdout, for scripts; progress to stderr.
+	if out, err := cli("pull", "busybox"); err != nil || !strings.HasPrefix(out, "sha256:") || !strings.HasPrefix(stderr, "Pulling busybox\n") {
+		t.Fatalf("pull: %v %s %s", err, out, stderr)
 	}
 	if out, err := cli("images"); err != nil || !strings.Contains(out, "docker.io/library/busybox") || !strings.Contains(out, "latest") {
 		t.Fatalf("images: %v %s", err, out)
@@ -295,8 +300,9 @@ func TestCLIImagesAndPs(t *testing.T) {
 	if out, err := cli("ps", "-a"); err != nil || !strings.HasPrefix(out, "CONTAINER") {
 		t.Fatalf("ps: %v %s", err, out)
 	}
-	if out, err := cli("pull", reg.Host+"/library/busybox:nope"); err == nil || strings.Count(strings.TrimSpace(out), "\n") != 0 || strings.Contains(out, "rpc error") {
-		t.Fatalf("a failed pull should be one clear line: %v %q", err, out)
+	if _, err := cli("pull", reg.Host+"/library/busybox:nope"); err == nil || !strings.HasPrefix(stderr, "Pulling ") ||
+		strings.Count(stderr, "\ncriserver: ") != 1 || !strings.Contains(stderr, "criserver: not found: image") || strings.Contains(stderr, "rpc error") {
+		t.Fatalf("a failed pull should end in one clear line: %v %q", err, stderr)
 	}
 	if out, err := cli("rmi", "busybox"); err != nil || !strings.HasPrefix(out, "Deleted: sha256:") {
 		t.Fatalf("rmi: %v %s", err, out)

@@ -87,7 +87,10 @@ func Default() Config {
 		Socket:    "/run/criserver/criserver.sock",
 		LogLevel:  "info",
 		LogFormat: "text",
-		Runtimes:  map[string]string{},
+		// Loopback: a session's URL is a bearer token, and kubelet on the
+		// same node is the one that reaches it.
+		StreamingAddress: "127.0.0.1:0",
+		Runtimes:         map[string]string{},
 		CNI: CNI{
 			ConfDir:       "/etc/cni/net.d",
 			BinDirs:       []string{"/opt/cni/bin", "/usr/lib/cni"},

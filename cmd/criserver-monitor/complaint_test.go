@@ -1,0 +1,23 @@
+package main
+
+import "testing"
+
+func TestComplaintKeepsRuntimeErrors(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{
+			in: `time="2026-11-30T20:25:07Z" level=warning msg="cannot toggle freezer: cgroups not configured for container"` + "\n" +
+				`time="2026-11-30T20:25:07Z" level=error msg="runc create failed: unable to start container process: exec: \"ip\": executable file not found in $PATH"` + "\n",
+			want: `runc create failed: unable to start container process: exec: "ip": executable file not found in $PATH`,
+		},
+		{
+			in:   `time="x" level=error msg="a b" error="c"`,
+			want: "a b",
+		},
+		{in: "crun: executable file `ip` not found in $PATH: No such file or directory\n", want: "crun: executable file `ip` not found in $PATH: No such file or directory"},
+		{in: "", want: ""},
+	} {
+		if got := complaint(tc.in); got != tc.want {
+			t.Errorf("complaint(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}

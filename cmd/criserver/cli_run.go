@@ -1,0 +1,394 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+	cri "k8s.io/cri-api/pkg/apis/runtime/v1"
+
+	criserver "github.com/criserver/criserver/cri"
+	"github.com/criserver/criserver/internal/remotecmd"
+)
+
+// What `run` makes: one pod sandbox per container, both named for the
+// container, in their own namespace and labelled so that rm knows the pod
+// goes with the container.
+const (
+	cliNamespace = "criserver"
+	cliLabel     = "io.criserver.cli"
+)
+
+type runOptions struct {
+	interactive, tty, detach, rm                            bool
+	name, network, runtime, pull, user, workdir, entrypoint string
+	memory, cpus                                            string
+	env, envFiles, volumes, ports                           []string
+	stdin                                                   io.Reader
+	stdout, stderr                                          io.Writer
+	logRoot                                                 string
+}
+
+func runCommand() *cobra.Command {
+	var o runOptions
+	cmd := &cobra.Command{
+		Use:   "run [flags] IMAGE [COMMAND [ARG...]]",
+		Short: "Run a command in a new container, in a pod of its own",
+		Args:  cobra.MinimumNArgs(1),
+		RunE: withClient(func(cmd *cobra.Command, c *client, args []string) error {
+			o.stdin, o.stdout, o.stderr = cmd.InOrStdin(), cmd.OutOrStdout(), cmd.ErrOrStderr()
+			o.logRoot = logRoot()
+			return c.run(cmd.Context(), &o, args[0], args[1:])
+		}),
+	}
+	// Flags end at the image: what follows is the container's command.
+	cmd.Flags().SetInterspersed(false)
+	f := cmd.Flags()
+	f.BoolVarP(&o.interactive, "interactive", "i", false, "keep stdin open and connect it to the container")
+	f.BoolVarP(&o.tty, "tty", "t", false, "give the container a terminal")
+	f.BoolVarP(&o.detach, "detach", "d", false, "start the container and print its ID")
+	f.BoolVar(&o.rm, "rm", false, "remove the container and its pod when it exits")
+	f.StringVar(&o.name, "name", "", "name for the container and its pod (default: a generated one)")
+	f.StringArrayVarP(&o.env, "env", "e", nil, "set an environment variable (NAME=VALUE, or NAME to copy ours)")
+	f.StringArrayVar(&o.envFiles, "env-file", nil, "read environment variables from a file of NAME=VALUE lines")
+	f.StringArrayVarP(&o.volumes, "volume", "v", nil, "bind mount HOST:CONTAINER[:ro]")
+	f.StringArrayVarP(&o.ports, "publish", "p", nil, "publish a port: [HOSTIP:]HOSTPORT:CONTAINERPORT[/tcp|udp]")
+	f.StringVar(&o.network, "network", "default", "default (the CNI network), host or none")
+	f.StringVar(&o.memory, "memory", "", "memory limit, such as 256m or 1g")
+	f.StringVar(&o.cpus, "cpus", "", "CPU limit, such as 1.5")
+	f.StringVarP(&o.user, "user", "u", "", "run as UID[:GID] or NAME[:GID]")
+	f.StringVarP(&o.workdir, "workdir", "w", "", "working directory inside the container")
+	f.StringVar(&o.entrypoint, "entrypoint", "", "replace the image's entrypoint")
+	f.StringVar(&o.runtime, "runtime", "", "runtime handler, such as runc or crun (default: the daemon's)")
+	f.StringVar(&o.pull, "pull", "missing", "pull the image: missing, always or never")
+	_ = cmd.RegisterFlagCompletionFunc("network", cobra.FixedCompletions([]string{"default", "host", "none"}, cobra.ShellCompDirectiveNoFileComp))
+	_ = cmd.RegisterFlagCompletionFunc("pull", cobra.FixedCompletions([]string{"missing", "always", "never"}, cobra.ShellCompDirectiveNoFileComp))
+	_ = cmd.RegisterFlagCompletionFunc("runtime", cobra.FixedCompletions([]string{"runc", "crun"}, cobra.ShellCompDirectiveNoFileComp))
+	return cmd
+}
+
+func (c *client) run(ctx context.Context, o *runOptions, image string, args []string) error {
+	if o.rm && o.detach {
+		return errors.New("--rm with -d: a detached container is removed with criserver rm once done")
+	}
+	if o.name == "" {
+		o.name = generateName()
+	}
+	pod, ctr, err := o.configs(image, args)
+	if err != nil {
+		return err
+	}
+	if err := c.nameFree(ctx, o.name); err != nil {
+		return err
+	}
+	if ctr.Image.Image, err = c.ensureImage(ctx, image, o.pull, o.stderr); err != nil {
+		return err
+	}
+	id, podID, err := c.create(ctx, o, pod, ctr)
+	if err != nil {
+		return err
+	}
+	if o.detach {
+		fmt.Fprintln(o.stdout, id)
+		return nil
+	}
+	code, err := c.follow(ctx, o, id)
+	if o.rm {
+		if rerr := c.removePod(context.WithoutCancel(ctx), podID, pod.LogDirectory); rerr != nil && err == nil {
+			err = rerr
+		}
+	}
+	if err != nil {
+		return err
+	}
+	if code != 0 {
+		return &remotecmd.ExitError{Code: code}
+	}
+	return nil
+}
+
+// configs turns the options into the pod and container CRI configs.
+func (o *runOptions) configs(image string, args []string) (*cri.PodSandboxConfig, *cri.ContainerConfig, error) {
+	uid := make([]byte, 16)
+	_, _ = rand.Read(uid)
+	meta := &cri.PodSandboxMetadata{Name: o.name, Namespace: cliNamespace, Uid: hex.EncodeToString(uid)}
+	labels := map[string]string{cliLabel: "run"}
+	pod := &cri.PodSandboxConfig{
+		Metadata: meta, Hostname: hostname(o.name), Labels: labels,
+		LogDirectory: filepath.Join(o.logRoot, podLogDir(meta)),
+		Linux:        &cri.LinuxPodSandboxConfig{SecurityContext: &cri.LinuxSandboxSecurityContext{NamespaceOptions: &cri.NamespaceOption{}}},
+	}
+	switch o.network {
+	case "default", "":
+	case "host":
+		pod.Linux.SecurityContext.NamespaceOptions.Network = cri.NamespaceMode_NODE
+		pod.Hostname = ""
+	case "none":
+		pod.Annotations = map[string]string{criserver.NetworkAnnotation: "none"}
+	default:
+		return nil, nil, fmt.Errorf("--network %q: want default, host or none", o.network)
+	}
+	switch o.pull {
+	case "missing", "always", "never":
+	default:
+		return nil, nil, fmt.Errorf("--pull %q: want missing, always or never", o.pull)
+	}
+	for _, p := range o.ports {
+		pm, err := parsePort(p)
+		if err != nil {
+			return nil, nil, err
+		}
+		if o.network != "default" {
+			return nil, nil, fmt.Errorf("-p %s: ports are published only on the default network", p)
+		}
+		pod.PortMappings = append(pod.PortMappings, pm)
+	}
+	envs, err := parseEnv(o.env, o.envFiles)
+	if err != nil {
+		return nil, nil, err
+	}
+	ctr := &cri.ContainerConfig{
+		Metadata: &cri.ContainerMetadata{Name: o.name},
+		Image:    &cri.ImageSpec{Image: image, UserSpecifiedImage: image},
+		Args:     args, WorkingDir: o.workdir, Envs: envs, Labels: labels,
+		LogPath: filepath.Join(o.name, "0.log"),
+		Stdin:   o.interactive, StdinOnce: o.interactive, Tty: o.tty,
+		Linux: &cri.LinuxContainerConfig{
+			Resources:       &cri.LinuxContainerResources{},
+			SecurityContext: &cri.LinuxContainerSecurityContext{},
+		},
+	}
+	if o.entrypoint != "" {
+		ctr.Command = []string{o.entrypoint}
+	}
+	for _, v := range o.volumes {
+		m, err := parseVolume(v)
+		if err != nil {
+			return nil, nil, err
+		}
+		ctr.Mounts = append(ctr.Mounts, m)
+	}
+	if o.memory != "" {
+		if ctr.Linux.Resources.MemoryLimitInBytes, err = parseMemory(o.memory); err != nil {
+			return nil, nil, err
+		}
+	}
+	if o.cpus != "" {
+		if ctr.Linux.Resources.CpuQuota, err = parseCPUs(o.cpus); err != nil {
+			return nil, nil, err
+		}
+		ctr.Linux.Resources.CpuPeriod = cpuPeriod
+	}
+	if o.user != "" {
+		if err := parseUser(o.user, ctr.Linux.SecurityContext); err != nil {
+			return nil, nil, err
+		}
+	}
+	return pod, ctr, nil
+}
+
+// nameFree refuses a name another CLI container has, as Docker does; pods
+// made by kubelet live in their own namespaces and may share it.
+func (c *client) nameFree(ctx context.Context, name string) error {
+	resp, err := c.rt.ListPodSandbox(ctx, &cri.ListPodSandboxRequest{Filter: &cri.PodSandboxFilter{LabelSelector: map[string]string{cliLabel: "run"}}})
+	if err != nil {
+		return callError(err)
+	}
+	for _, p := range resp.Items {
+		if p.Metadata.GetName() == name {
+			return fmt.Errorf("the name %q is in use by pod %s: remove it with criserver rm %s, or pick another --name", name, short(p.Id), name)
+		}
+	}
+	return nil
+}
+
+// ensureImage applies the pull policy and returns the image to create from.
+func (c *client) ensureImage(ctx context.Context, image, policy string, progress io.Writer) (string, error) {
+	if policy != "always" {
+		st, err := c.img.ImageStatus(ctx, &cri.ImageStatusRequest{Image: &cri.ImageSpec{Image: image}})
+		if err != nil {
+			return "", callError(err)
+		}
+		if st.Image != nil {
+			return st.Image.Id, nil
+		}
+		if policy == "never" {
+			return "", fmt.Errorf("image %s is not here and --pull is never: pull it with criserver pull %s", image, image)
+		}
+	}
+	return c.pull(ctx, image, progress)
+}
+
+// create makes the pod and the container and starts it; on any failure it
+// removes what it made, so that a failed run leaves nothing behind.
+func (c *client) create(ctx context.Context, o *runOptions, pod *cri.PodSandboxConfig, ctr *cri.ContainerConfig) (id, podID string, err error) {
+	if err := os.MkdirAll(pod.LogDirectory, 0o755); err != nil {
+		return "", "", fmt.Errorf("log directory: %w", err)
+	}
+	resp, err := c.rt.RunPodSandbox(ctx, &cri.RunPodSandboxRequest{Config: pod, RuntimeHandler: o.runtime})
+	if err != nil {
+		_ = os.RemoveAll(pod.LogDirectory)
+		return "", "", callError(err)
+	}
+	made := resp.PodSandboxId // the results are zeroed by a failing return
+	defer func() {
+		if err != nil {
+			_ = c.removePod(context.WithoutCancel(ctx), made, pod.LogDirectory)
+		}
+	}()
+	cr, err := c.rt.CreateContainer(ctx, &cri.CreateContainerRequest{PodSandboxId: made, Config: ctr, SandboxConfig: pod})
+	if err != nil {
+		return "", "", callError(err)
+	}
+	if _, err := c.rt.StartContainer(ctx, &cri.StartContainerRequest{ContainerId: cr.ContainerId}); err != nil {
+		return "", "", callError(err)
+	}
+	return cr.ContainerId, made, nil
+}
+
+// follow connects the CLI to the running container until it exits and
+// returns its exit code. With -i the session is an attach; without, the
+// output comes from the log, which holds all of it from the first byte.
+func (c *client) follow(ctx context.Context, o *runOptions, id string) (int, error) {
+	if o.interactive {
+		err := c.attach(ctx, id, o)
+		if err != nil && !errors.Is(err, errExited) {
+			return 0, err
+		}
+		if errors.Is(err, errExited) {
+			// It ended before the attach: its output is in the log.
+			if err := c.printLogs(ctx, id, logOptions{tail: -1}, o.stdout, o.stderr); err != nil {
+				return 0, err
+			}
+		}
+	} else {
+		// Ctrl-C stops the container, as Docker's signal proxy would end
+		// it; its last output and exit code are still shown.
+		sig := make(chan os.Signal, 1)
+		signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
+		defer signal.Stop(sig)
+		go func() {
+			if _, ok := <-sig; ok {
+				_, _ = c.rt.StopContainer(context.WithoutCancel(ctx), &cri.StopContainerRequest{ContainerId: id, Timeout: 10})
+			}
+		}()
+		if err := c.printLogs(ctx, id, logOptions{tail: -1, follow: true}, o.stdout, o.stderr); err != nil {
+			return 0, err
+		}
+	}
+	return c.waitExit(ctx, id)
+}
+
+var errExited = errors.New("container has exited")
+
+// attach runs an interactive session with a started container.
+func (c *client) attach(ctx context.Context, id string, o *runOptions) error {
+	resp, err := c.rt.Attach(ctx, &cri.AttachRequest{ContainerId: id, Stdin: true, Stdout: true, Stderr: !o.tty, Tty: o.tty})
+	if err != nil {
+		if st, _ := c.rt.ContainerStatus(ctx, &cri.ContainerStatusRequest{ContainerId: id}); st.GetStatus().GetState() == cri.ContainerState_CONTAINER_EXITED {
+			return errExited
+		}
+		return callError(err)
+	}
+	opts := remotecmd.Options{Stdin: o.stdin, Stdout: o.stdout, Stderr: o.stderr, TTY: o.tty}
+	if o.tty {
+		restore, sizes, err := rawTerminal()
+		if err != nil {
+			return err
+		}
+		defer restore()
+		opts.Resize = sizes
+	}
+	err = remotecmd.Stream(ctx, resp.Url, opts)
+	var exit *remotecmd.ExitError
+	if errors.As(err, &exit) {
+		return nil // the container's code is read from its status
+	}
+	return err
+}
+
+// waitExit polls until the container has exited and returns its code.
+func (c *client) waitExit(ctx context.Context, id string) (int, error) {
+	for {
+		st, err := c.rt.ContainerStatus(ctx, &cri.ContainerStatusRequest{ContainerId: id})
+		if err != nil {
+			return 0, callError(err)
+		}
+		if st.Status.State == cri.ContainerState_CONTAINER_EXITED {
+			return int(st.Status.ExitCode), nil
+		}
+		select {
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// removePod stops and removes a pod with its containers, and the log
+// directory the CLI made for it.
+func (c *client) removePod(ctx context.Context, podID, logDir string) error {
+	if _, err := c.rt.StopPodSandbox(ctx, &cri.StopPodSandboxRequest{PodSandboxId: podID}); err != nil {
+		return callError(err)
+	}
+	if _, err := c.rt.RemovePodSandbox(ctx, &cri.RemovePodSandboxRequest{PodSandboxId: podID}); err != nil {
+		return callError(err)
+	}
+	if logDir != "" {
+		if err := os.RemoveAll(logDir); err != nil {
+			return fmt.Errorf("remove logs: %w", err)
+		}
+	}
+	return nil
+}
+
+// logRoot is where run puts pods' logs: kubelet's /var/log/pods, or
+// $CRISERVER_LOG_ROOT.
+func logRoot() string {
+	if r := os.Getenv("CRISERVER_LOG_ROOT"); r != "" {
+		return r
+	}
+	return "/var/log/pods"
+}
+
+// podLogDir is kubelet's layout for a pod's logs: <namespace>_<name>_<uid>.
+func podLogDir(m *cri.PodSandboxMetadata) string {
+	return m.Namespace + "_" + m.Name + "_" + m.Uid
+}
+
+// hostname makes a DNS label of a container name.
+func hostname(name string) string {
+	b := []byte(strings.ToLower(name))
+	for i, ch := range b {
+		if (ch < 'a' || ch > 'z') && (ch < '0' || ch > '9') {
+			b[i] = '-'
+		}
+	}
+	h := strings.Trim(string(b), "-")
+	if len(h) > 63 {
+		h = strings.Trim(h[:63], "-")
+	}
+	return h
+}
+
+var (
+	nameAdjectives = []string{"brave", "calm", "eager", "fond", "glad", "keen", "lucid", "merry", "nimble", "proud", "quick", "sharp", "tidy", "vivid", "wise", "zesty"}
+	nameNouns      = []string{"badger", "crane", "falcon", "gecko", "heron", "ibex", "koala", "lynx", "marten", "newt", "otter", "puffin", "raven", "stoat", "tern", "wren"}
+)
+
+// generateName gives a container without --name a short, speakable one.
+func generateName() string {
+	b := make([]byte, 4)
+	_, _ = rand.Read(b)
+	return fmt.Sprintf("%s-%s-%s", nameAdjectives[b[0]%16], nameNouns[b[1]%16], hex.EncodeToString(b[2:]))
+}

@@ -1,0 +1,187 @@
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	units "github.com/docker/go-units"
+	cri "k8s.io/cri-api/pkg/apis/runtime/v1"
+)
+
+// The parsers below turn `run`'s Docker-style flags into CRI values. Each
+// refuses bad input with the flag's name in the message, before anything is
+// created.
+
+// parseEnv reads -e values and --env-file files. A bare NAME takes its value
+// from the CLI's own environment, and is left out when unset, as in Docker.
+func parseEnv(flags, files []string) ([]*cri.KeyValue, error) {
+	var kvs []*cri.KeyValue
+	add := func(s, where string) error {
+		k, v, ok := strings.Cut(s, "=")
+		if k == "" || strings.ContainsAny(k, " \t") {
+			return fmt.Errorf("%s: %q is not NAME=VALUE", where, s)
+		}
+		if !ok {
+			if v, ok = os.LookupEnv(k); !ok {
+				return nil
+			}
+		}
+		kvs = append(kvs, &cri.KeyValue{Key: k, Value: []byte(v)})
+		return nil
+	}
+	for _, file := range files {
+		f, err := os.Open(file)
+		if err != nil {
+			return nil, fmt.Errorf("--env-file: %w", err)
+		}
+		sc := bufio.NewScanner(f)
+		for n := 1; sc.Scan(); n++ {
+			line := strings.TrimSpace(sc.Text())
+			if line == "" || strings.HasPrefix(line, "#") {
+				continue
+			}
+			if err := add(line, fmt.Sprintf("--env-file %s:%d", file, n)); err != nil {
+				f.Close()
+				return nil, err
+			}
+		}
+		f.Close()
+		if err := sc.Err(); err != nil {
+			return nil, fmt.Errorf("--env-file %s: %w", file, err)
+		}
+	}
+	for _, e := range flags {
+		if err := add(e, "-e"); err != nil {
+			return nil, err
+		}
+	}
+	return kvs, nil
+}
+
+// parseVolume reads -v HOST:CONTAINER[:ro|rw]. A relative host path is taken
+// from the current directory, and a missing host directory is created, as
+// Docker does for bind mounts given with -v.
+func parseVolume(s string) (*cri.Mount, error) {
+	parts := strings.Split(s, ":")
+	m := &cri.Mount{}
+	switch len(parts) {
+	case 3:
+		switch parts[2] {
+		case "ro":
+			m.Readonly = true
+		case "rw":
+		default:
+			return nil, fmt.Errorf("-v %s: option %q is not ro or rw", s, parts[2])
+		}
+	case 2:
+	default:
+		return nil, fmt.Errorf("-v %s: want HOST:CONTAINER[:ro]", s)
+	}
+	host, ctr := parts[0], parts[1]
+	if host == "" || !filepath.IsAbs(ctr) {
+		return nil, fmt.Errorf("-v %s: want a host path and an absolute container path", s)
+	}
+	host, err := filepath.Abs(host)
+	if err != nil {
+		return nil, fmt.Errorf("-v %s: %w", s, err)
+	}
+	if _, err := os.Stat(host); os.IsNotExist(err) {
+		if err := os.MkdirAll(host, 0o755); err != nil {
+			return nil, fmt.Errorf("-v %s: %w", s, err)
+		}
+	}
+	m.HostPath, m.ContainerPath = host, ctr
+	return m, nil
+}
+
+// parsePort reads -p [HOSTIP:]HOSTPORT:CONTAINERPORT[/tcp|udp|sctp].
+func parsePort(s string) (*cri.PortMapping, error) {
+	spec, proto, _ := strings.Cut(s, "/")
+	pm := &cri.PortMapping{}
+	switch strings.ToLower(proto) {
+	case "", "tcp":
+		pm.Protocol = cri.Protocol_TCP
+	case "udp":
+		pm.Protocol = cri.Protocol_UDP
+	case "sctp":
+		pm.Protocol = cri.Protocol_SCTP
+	default:
+		return nil, fmt.Errorf("-p %s: protocol %q is not tcp, udp or sctp", s, proto)
+	}
+	// The host IP may be IPv6 with colons of its own: the ports are the
+	// last two fields.
+	i := strings.LastIndex(spec, ":")
+	if i < 0 {
+		return nil, fmt.Errorf("-p %s: want HOSTPORT:CONTAINERPORT", s)
+	}
+	hostPart, ctrPort := spec[:i], spec[i+1:]
+	if j := strings.LastIndex(hostPart, ":"); j >= 0 {
+		pm.HostIp = strings.Trim(hostPart[:j], "[]")
+		hostPart = hostPart[j+1:]
+	}
+	for _, p := range []struct {
+		s   string
+		dst *int32
+	}{{hostPart, &pm.HostPort}, {ctrPort, &pm.ContainerPort}} {
+		n, err := strconv.ParseUint(p.s, 10, 16)
+		if err != nil || n == 0 {
+			return nil, fmt.Errorf("-p %s: %q is not a port from 1 to 65535", s, p.s)
+		}
+		*p.dst = int32(n)
+	}
+	return pm, nil
+}
+
+// parseMemory reads --memory as Docker does: 256m, 1g, 512k or bytes.
+func parseMemory(s string) (int64, error) {
+	n, err := units.RAMInBytes(s)
+	if err != nil || n <= 0 {
+		return 0, fmt.Errorf("--memory %s: want a size such as 256m or 1g", s)
+	}
+	if n < 6<<20 {
+		return 0, fmt.Errorf("--memory %s: below the 6 MiB a container needs to start", s)
+	}
+	return n, nil
+}
+
+// cpuPeriod is the CFS period --cpus is a fraction of, as in Docker.
+const cpuPeriod = 100000
+
+// parseCPUs reads --cpus 1.5 as a CFS quota over cpuPeriod.
+func parseCPUs(s string) (quota int64, err error) {
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil || f <= 0 || math.IsInf(f, 0) || f > 1024 {
+		return 0, fmt.Errorf("--cpus %s: want a positive number of CPUs such as 0.5 or 2", s)
+	}
+	q := int64(math.Round(f * cpuPeriod))
+	if q < 1000 {
+		return 0, fmt.Errorf("--cpus %s: below the 0.01 CPU the kernel allows", s)
+	}
+	return q, nil
+}
+
+// parseUser reads --user UID[:GID] or NAME[:GID] into a security context.
+func parseUser(s string, sc *cri.LinuxContainerSecurityContext) error {
+	user, group, hasGroup := strings.Cut(s, ":")
+	if user == "" {
+		return fmt.Errorf("--user %s: want UID[:GID] or NAME[:GID]", s)
+	}
+	if uid, err := strconv.ParseUint(user, 10, 32); err == nil {
+		sc.RunAsUser = &cri.Int64Value{Value: int64(uid)}
+	} else {
+		sc.RunAsUsername = user
+	}
+	if hasGroup {
+		gid, err := strconv.ParseUint(group, 10, 32)
+		if err != nil {
+			return fmt.Errorf("--user %s: the group must be a number", s)
+		}
+		sc.RunAsGroup = &cri.Int64Value{Value: int64(gid)}
+	}
+	return nil
+}

@@ -1,0 +1,122 @@
+package main
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	cri "k8s.io/cri-api/pkg/apis/runtime/v1"
+)
+
+func TestParsePort(t *testing.T) {
+	for in, want := range map[string]*cri.PortMapping{
+		"8080:80":           {HostPort: 8080, ContainerPort: 80, Protocol: cri.Protocol_TCP},
+		"53:53/udp":         {HostPort: 53, ContainerPort: 53, Protocol: cri.Protocol_UDP},
+		"127.0.0.1:8080:80": {HostIp: "127.0.0.1", HostPort: 8080, ContainerPort: 80, Protocol: cri.Protocol_TCP},
+		"[::1]:8080:80/tcp": {HostIp: "::1", HostPort: 8080, ContainerPort: 80, Protocol: cri.Protocol_TCP},
+	} {
+		got, err := parsePort(in)
+		if err != nil || got.HostIp != want.HostIp || got.HostPort != want.HostPort || got.ContainerPort != want.ContainerPort || got.Protocol != want.Protocol {
+			t.Errorf("parsePort(%q) = %v, %v; want %v", in, got, err, want)
+		}
+	}
+	for _, bad := range []string{"80", "0:80", "70000:80", "a:80", "80:80/icmp", ":80"} {
+		if _, err := parsePort(bad); err == nil || !strings.Contains(err.Error(), "-p "+bad) {
+			t.Errorf("parsePort(%q) = %v, want an error naming the flag", bad, err)
+		}
+	}
+}
+
+func TestParseVolume(t *testing.T) {
+	dir := t.TempDir()
+	m, err := parseVolume(dir + ":/data:ro")
+	if err != nil || m.HostPath != dir || m.ContainerPath != "/data" || !m.Readonly {
+		t.Fatalf("got %v %v", m, err)
+	}
+	missing := filepath.Join(dir, "made")
+	if m, err := parseVolume(missing + ":/x"); err != nil || m.Readonly {
+		t.Fatalf("got %v %v", m, err)
+	}
+	if fi, err := os.Stat(missing); err != nil || !fi.IsDir() {
+		t.Errorf("a missing host directory should be made, as Docker does: %v", err)
+	}
+	for _, bad := range []string{dir, dir + ":relative", dir + ":/x:rx", ":/x", dir + ":/x:ro:z"} {
+		if _, err := parseVolume(bad); err == nil {
+			t.Errorf("parseVolume(%q) accepted", bad)
+		}
+	}
+}
+
+func TestParseEnv(t *testing.T) {
+	t.Setenv("FROM_CLI", "ours")
+	file := filepath.Join(t.TempDir(), "env")
+	os.WriteFile(file, []byte("# a comment\n\nA=from-file\nB=x=y\n"), 0o644)
+	kvs, err := parseEnv([]string{"A=from-flag", "FROM_CLI", "UNSET_HERE_XYZ"}, []string{file})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, kv := range kvs {
+		got = append(got, kv.Key+"="+string(kv.Value))
+	}
+	// Flags come after the file, so they win when the container merges.
+	if want := "A=from-file B=x=y A=from-flag FROM_CLI=ours"; strings.Join(got, " ") != want {
+		t.Errorf("got %q, want %q", strings.Join(got, " "), want)
+	}
+	if _, err := parseEnv([]string{"=x"}, nil); err == nil {
+		t.Error("an empty name was accepted")
+	}
+}
+
+func TestParseLimitsAndUser(t *testing.T) {
+	if n, err := parseMemory("256m"); err != nil || n != 256<<20 {
+		t.Errorf("256m: %d %v", n, err)
+	}
+	for _, bad := range []string{"lots", "-1", "1k"} {
+		if _, err := parseMemory(bad); err == nil {
+			t.Errorf("--memory %s accepted", bad)
+		}
+	}
+	if q, err := parseCPUs("1.5"); err != nil || q != 150000 {
+		t.Errorf("1.5 CPUs: %d %v", q, err)
+	}
+	for _, bad := range []string{"0", "-2", "x", "0.001", "Inf"} {
+		if _, err := parseCPUs(bad); err == nil {
+			t.Errorf("--cpus %s accepted", bad)
+		}
+	}
+	sc := &cri.LinuxContainerSecurityContext{}
+	if err := parseUser("1000:2000", sc); err != nil || sc.RunAsUser.GetValue() != 1000 || sc.RunAsGroup.GetValue() != 2000 {
+		t.Errorf("1000:2000: %v %v", sc, err)
+	}
+	sc = &cri.LinuxContainerSecurityContext{}
+	if err := parseUser("nobody", sc); err != nil || sc.RunAsUsername != "nobody" || sc.RunAsUser != nil {
+		t.Errorf("nobody: %v %v", sc, err)
+	}
+	if err := parseUser("1000:staff", &cri.LinuxContainerSecurityContext{}); err == nil {
+		t.Error("a named group was accepted")
+	}
+}
+
+func TestPick(t *testing.T) {
+	type obj struct{ id, name string }
+	items := []obj{{"abc123", "web"}, {"abd456", "db"}, {"ffff00", "web2"}}
+	key := func(o obj) (string, []string) { return o.id, []string{o.name} }
+	for ref, want := range map[string]string{"abc123": "abc123", "web": "abc123", "db": "abd456", "ff": "ffff00", "abc": "abc123"} {
+		if got, err := pick("container", ref, items, key); err != nil || got.id != want {
+			t.Errorf("pick(%q) = %v, %v; want %s", ref, got, err, want)
+		}
+	}
+	if _, err := pick("container", "ab", items, key); err == nil || !strings.Contains(err.Error(), "names 2 containers") {
+		t.Errorf("an ambiguous prefix: %v", err)
+	}
+	var nf *notFoundError
+	if _, err := pick("container", "zzz", items, key); !errors.As(err, &nf) {
+		t.Errorf("no match: %v", err)
+	}
+	if got := hostname("My_Box.1"); got != "my-box-1" {
+		t.Errorf("hostname: %q", got)
+	}
+}

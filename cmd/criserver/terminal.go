@@ -1,0 +1,61 @@
+package main
+
+import (
+	"os"
+	"os/signal"
+
+	"golang.org/x/sys/unix"
+	"golang.org/x/term"
+
+	"github.com/criserver/criserver/internal/remotecmd"
+)
+
+// rawTerminal puts the CLI's terminal in raw mode for a session with a
+// remote terminal, so that keys such as Ctrl-C and Ctrl-D reach the remote
+// side, and follows the window's size. restore undoes the raw mode and must
+// run before the CLI prints anything else or exits. When stdin is not a
+// terminal, nothing changes and no sizes are sent.
+func rawTerminal() (restore func(), sizes <-chan remotecmd.Size, err error) {
+	fd := int(os.Stdin.Fd())
+	if !term.IsTerminal(fd) {
+		return func() {}, nil, nil
+	}
+	state, err := term.MakeRaw(fd)
+	if err != nil {
+		return nil, nil, err
+	}
+	ch := make(chan remotecmd.Size, 1)
+	winch := make(chan os.Signal, 1)
+	signal.Notify(winch, unix.SIGWINCH)
+	done := make(chan struct{})
+	go func() {
+		defer close(ch)
+		send := func() {
+			// The console's size, not stdin's: stdin may be redirected
+			// while stdout is still the window.
+			for _, f := range []*os.File{os.Stdin, os.Stdout} {
+				if ws, err := unix.IoctlGetWinsize(int(f.Fd()), unix.TIOCGWINSZ); err == nil && ws.Col > 0 {
+					select {
+					case ch <- remotecmd.Size{Width: ws.Col, Height: ws.Row}:
+					case <-done:
+					}
+					return
+				}
+			}
+		}
+		send()
+		for {
+			select {
+			case <-winch:
+				send()
+			case <-done:
+				return
+			}
+		}
+	}()
+	return func() {
+		signal.Stop(winch)
+		close(done)
+		_ = term.Restore(fd, state)
+	}, ch, nil
+}
