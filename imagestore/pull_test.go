@@ -3,6 +3,7 @@ package imagestore
 import (
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"slices"
@@ -411,4 +412,63 @@ func readAll(t *testing.T, rc io.ReadCloser) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+func TestPullReportsLayerProgress(t *testing.T) {
+	e := newEnv(t)
+	img := busybox(t)
+	e.push("halting", "v1", img)
+	layers, _ := img.Layers()
+	layer, _ := layers[0].Digest()
+	release := make(chan struct{})
+	var once sync.Once
+	t.Cleanup(func() { once.Do(func() { close(release) }) }) // a failed test must not hold the registry
+	// The layer arrives in two halves with a pause between them.
+	e.reg.Wrap = func(w http.ResponseWriter, r *http.Request, next http.Handler) {
+		if !strings.HasSuffix(r.URL.Path, "/blobs/"+layer.String()) || r.Method != http.MethodGet {
+			next.ServeHTTP(w, r)
+			return
+		}
+		rec := httptest.NewRecorder()
+		next.ServeHTTP(rec, r)
+		for k, v := range rec.Header() {
+			w.Header()[k] = v
+		}
+		w.WriteHeader(rec.Code)
+		body := rec.Body.Bytes()
+		w.Write(body[:len(body)/2])
+		w.(http.Flusher).Flush()
+		<-release
+		w.Write(body[len(body)/2:])
+	}
+	ref := e.reg.Host + "/halting:v1"
+	if _, ok := e.s.Progress(ref); ok {
+		t.Fatal("progress reported before any pull")
+	}
+	done := make(chan error, 1)
+	go func() {
+		_, err := e.s.Pull(t.Context(), ref, Auth{})
+		done <- err
+	}()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		layers, ok := e.s.Progress(ref)
+		if ok && len(layers) == 1 && layers[0].State == LayerDownloading && layers[0].Done > 0 {
+			if layers[0].Done >= layers[0].Size {
+				t.Fatalf("half a layer reads as %d of %d bytes", layers[0].Done, layers[0].Size)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no progress seen: %+v %v", layers, ok)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	once.Do(func() { close(release) })
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if layers, ok := e.s.Progress(ref); ok {
+		t.Fatalf("a finished pull still reports progress: %+v", layers)
+	}
 }

@@ -260,31 +260,31 @@ func (c *client) create(ctx context.Context, o *runOptions, pod *cri.PodSandboxC
 // returns its exit code. With -i the session is an attach; without, the
 // output comes from the log, which holds all of it from the first byte.
 func (c *client) follow(ctx context.Context, o *runOptions, id string) (int, error) {
+	// A signal to the CLI stops the container, as Docker's signal proxy
+	// would end it; its last output and exit code still come through. In a
+	// raw terminal Ctrl-C is a key for the container instead.
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
+	defer func() {
+		signal.Stop(sig)
+		close(sig) // no delivery comes after Stop
+	}()
+	go func() {
+		if _, ok := <-sig; ok {
+			_, _ = c.rt.StopContainer(context.WithoutCancel(ctx), &cri.StopContainerRequest{ContainerId: id, Timeout: 10})
+		}
+	}()
 	if o.interactive {
 		err := c.attach(ctx, id, o)
-		if err != nil && !errors.Is(err, errExited) {
-			return 0, err
-		}
 		if errors.Is(err, errExited) {
 			// It ended before the attach: its output is in the log.
-			if err := c.printLogs(ctx, id, logOptions{tail: -1}, o.stdout, o.stderr); err != nil {
-				return 0, err
-			}
+			err = c.printLogs(ctx, id, logOptions{tail: -1}, o.stdout, o.stderr)
 		}
-	} else {
-		// Ctrl-C stops the container, as Docker's signal proxy would end
-		// it; its last output and exit code are still shown.
-		sig := make(chan os.Signal, 1)
-		signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
-		defer signal.Stop(sig)
-		go func() {
-			if _, ok := <-sig; ok {
-				_, _ = c.rt.StopContainer(context.WithoutCancel(ctx), &cri.StopContainerRequest{ContainerId: id, Timeout: 10})
-			}
-		}()
-		if err := c.printLogs(ctx, id, logOptions{tail: -1, follow: true}, o.stdout, o.stderr); err != nil {
+		if err != nil {
 			return 0, err
 		}
+	} else if err := c.printLogs(ctx, id, logOptions{tail: -1, follow: true}, o.stdout, o.stderr); err != nil {
+		return 0, err
 	}
 	return c.waitExit(ctx, id)
 }

@@ -1,0 +1,89 @@
+package main
+
+import (
+	"bytes"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/creack/pty"
+	cri "k8s.io/cri-api/pkg/apis/runtime/v1"
+)
+
+// slowLayers makes the registry send each layer in two halves a second
+// apart, so that a pull is slow enough to show its progress.
+func slowLayers(t *testing.T) (string, string) {
+	t.Helper()
+	reg, img := busyboxRegistry(t, "library/busybox", "latest")
+	layers, _ := img.Layers()
+	d, _ := layers[0].Digest()
+	reg.Wrap = func(w http.ResponseWriter, r *http.Request, next http.Handler) {
+		if !strings.HasSuffix(r.URL.Path, "/blobs/"+d.String()) || r.Method != http.MethodGet {
+			next.ServeHTTP(w, r)
+			return
+		}
+		rec := httptest.NewRecorder()
+		next.ServeHTTP(rec, r)
+		for k, v := range rec.Header() {
+			w.Header()[k] = v
+		}
+		w.WriteHeader(rec.Code)
+		body := rec.Body.Bytes()
+		w.Write(body[:len(body)/2])
+		w.(http.Flusher).Flush()
+		select {
+		case <-time.After(time.Second):
+		case <-r.Context().Done():
+		}
+		w.Write(body[len(body)/2:])
+	}
+	return reg.URL, d.Hex[:12]
+}
+
+func TestCLIPullShowsLayerProgress(t *testing.T) {
+	url, layer := slowLayers(t)
+	d := newDaemon(t, "--registry-mirror", "docker.io="+url)
+	cmd := exec.Command(binary, "pull", "busybox")
+	cmd.Env = append(os.Environ(), "CRISERVER_ENDPOINT="+d.socket)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("pull: %v %s", err, stderr.String())
+	}
+	// Not a terminal: a line per change of state.
+	for _, want := range []string{"Pulling busybox\n", layer + ": downloading ", layer + ": done ", "Pulled busybox in "} {
+		if !strings.Contains(stderr.String(), want) {
+			t.Errorf("pull output lacks %q:\n%s", want, stderr.String())
+		}
+	}
+
+	// On a terminal: a bar redrawn in place.
+	if _, err := d.img.RemoveImage(d.ctx(), &cri.RemoveImageRequest{Image: &cri.ImageSpec{Image: "busybox"}}); err != nil {
+		t.Fatal(err)
+	}
+	cmd = exec.Command(binary, "pull", "busybox")
+	cmd.Env = append(os.Environ(), "CRISERVER_ENDPOINT="+d.socket)
+	f, err := pty.Start(cmd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var out bytes.Buffer
+	read := make(chan struct{})
+	go func() {
+		defer close(read)
+		_, _ = out.ReadFrom(f) // ends when the pull exits and the terminal closes
+	}()
+	if err := cmd.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	<-read
+	s := out.String()
+	if !strings.Contains(s, layer+"  downloading") || !strings.Contains(s, "\x1b[1A") || !strings.Contains(s, "[==============================]") {
+		t.Errorf("no progress bar on a terminal:\n%q", s)
+	}
+}
