@@ -3,7 +3,6 @@ package imagestore
 import (
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"slices"
@@ -423,24 +422,14 @@ func TestPullReportsLayerProgress(t *testing.T) {
 	release := make(chan struct{})
 	var once sync.Once
 	t.Cleanup(func() { once.Do(func() { close(release) }) }) // a failed test must not hold the registry
-	// The layer arrives in two halves with a pause between them.
-	e.reg.Wrap = func(w http.ResponseWriter, r *http.Request, next http.Handler) {
-		if !strings.HasSuffix(r.URL.Path, "/blobs/"+layer.String()) || r.Method != http.MethodGet {
-			next.ServeHTTP(w, r)
-			return
+	// The layer arrives in two halves, the second once the test has seen
+	// the first.
+	e.reg.Wrap = testimage.SplitBlob(layer.String(), func(r *http.Request) {
+		select {
+		case <-release:
+		case <-r.Context().Done():
 		}
-		rec := httptest.NewRecorder()
-		next.ServeHTTP(rec, r)
-		for k, v := range rec.Header() {
-			w.Header()[k] = v
-		}
-		w.WriteHeader(rec.Code)
-		body := rec.Body.Bytes()
-		w.Write(body[:len(body)/2])
-		w.(http.Flusher).Flush()
-		<-release
-		w.Write(body[len(body)/2:])
-	}
+	})
 	ref := e.reg.Host + "/halting:v1"
 	if _, ok := e.s.Progress(ref); ok {
 		t.Fatal("progress reported before any pull")

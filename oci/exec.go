@@ -17,6 +17,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/criserver/criserver/internal/errdefs"
+	"github.com/criserver/criserver/internal/runtimelog"
 )
 
 // MaxExecOutput caps ExecSync's output, as the CRI asks (CVE-2022-31030,
@@ -124,7 +125,7 @@ func Exec(ctx context.Context, monitorBin string, rt Runtime, id, bundle string,
 	first := <-msgs
 	if first.Error != "" || first.Pid == 0 {
 		_ = cmd.Wait()
-		return 0, fmt.Errorf("exec in %s: %s %s", id, first.Error, strings.TrimSpace(string(runtimeErr.bytes())))
+		return 0, fmt.Errorf("exec in %s: %s: %s", id, first.Error, runtimelog.Complaint(string(runtimeErr.bytes())))
 	}
 	if eio.TTY {
 		stop, err := wireTerminal(console, eio)

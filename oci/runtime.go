@@ -16,6 +16,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/criserver/criserver/internal/errdefs"
+	"github.com/criserver/criserver/internal/runtimelog"
 )
 
 // SpecVersion is the runtime-spec version written into bundles. Debian 12's
@@ -86,7 +87,7 @@ func (c *CLI) run(ctx context.Context, args ...string) ([]byte, error) {
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	if err := cmd.Run(); err != nil {
-		msg := strings.TrimSpace(errb.String())
+		msg := runtimelog.Complaint(errb.String())
 		if msg == "" {
 			msg = strings.TrimSpace(out.String())
 		}

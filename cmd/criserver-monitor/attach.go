@@ -24,6 +24,7 @@ const (
 type attachConn struct {
 	conn           *os.File
 	stdout, stderr bool
+	gone           chan struct{} // closed when the set drops the client
 }
 
 // heldMax bounds what a stdin container may write before its first
@@ -68,7 +69,7 @@ func (s *attachSet) broadcast(stream string, b []byte) {
 		_ = c.conn.SetWriteDeadline(time.Now().Add(time.Second))
 		if _, err := c.conn.Write(frame); err != nil {
 			c.conn.Close()
-			delete(s.conns, c)
+			s.drop(c)
 		}
 	}
 }
@@ -97,7 +98,15 @@ func (s *attachSet) add(c *attachConn, stdin bool) {
 func (s *attachSet) remove(c *attachConn) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	delete(s.conns, c)
+	s.drop(c)
+}
+
+// drop forgets a client; s.mu is held.
+func (s *attachSet) drop(c *attachConn) {
+	if _, ok := s.conns[c]; ok {
+		delete(s.conns, c)
+		close(c.gone)
+	}
 }
 
 func (s *attachSet) closeAll() {
@@ -108,7 +117,7 @@ func (s *attachSet) closeAll() {
 		if raw, err := c.conn.SyscallConn(); err == nil {
 			_ = raw.Control(func(fd uintptr) { _ = unix.Shutdown(int(fd), unix.SHUT_RDWR) })
 		}
-		delete(s.conns, c)
+		s.drop(c)
 	}
 }
 
@@ -126,7 +135,7 @@ func (m *monitor) serveAttach(conn *os.File, br *bufio.Reader, streams []string)
 		conn.Close()
 		return
 	}
-	c := &attachConn{conn: conn, stdout: slices.Contains(streams, "stdout"), stderr: slices.Contains(streams, "stderr")}
+	c := &attachConn{conn: conn, stdout: slices.Contains(streams, "stdout"), stderr: slices.Contains(streams, "stderr"), gone: make(chan struct{})}
 	answer(conn, "ok")
 	m.attach.add(c, stdin)
 	defer func() {
@@ -138,9 +147,42 @@ func (m *monitor) serveAttach(conn *os.File, br *bufio.Reader, streams []string)
 		if m.c.stdinOnce && m.console == nil {
 			m.stdin.Close()
 		}
+		// The end of the client's input is not the end of its interest
+		// in the output (`echo x | run -i ... cat`): keep sending.
+		m.linger(c)
 		return
 	}
 	// Without stdin the client only listens: wait for it to leave or for
 	// the container to end.
 	_, _ = io.Copy(io.Discard, br)
+}
+
+// linger returns when the container has exited, the client was dropped, or
+// the client closed its connection whole. Its input ending was only a
+// half-close; a whole close shows as POLLHUP, which is polled for, since
+// nothing else reads the socket now.
+func (m *monitor) linger(c *attachConn) {
+	raw, err := c.conn.SyscallConn()
+	if err != nil {
+		return
+	}
+	for {
+		select {
+		case <-m.exited:
+			return
+		case <-c.gone:
+			return
+		default:
+		}
+		hup := false
+		_ = raw.Control(func(fd uintptr) {
+			fds := []unix.PollFd{{Fd: int32(fd)}}
+			if n, _ := unix.Poll(fds, 250); n > 0 && fds[0].Revents&(unix.POLLHUP|unix.POLLERR) != 0 {
+				hup = true
+			}
+		})
+		if hup {
+			return
+		}
+	}
 }

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/criserver/criserver/internal/runtimelog"
 )
 
 type monitor struct {
@@ -92,7 +94,7 @@ func start(c *config) (*monitor, error) {
 		f.Close()
 	}
 	if err != nil {
-		return nil, errorString(err.Error() + ": " + complaint(drain(errR)))
+		return nil, errorString(err.Error() + ": " + runtimelog.Complaint(drain(errR)))
 	}
 	b, err := os.ReadFile(pidFile)
 	if err != nil {
@@ -118,33 +120,6 @@ func start(c *config) (*monitor, error) {
 		m.pumpOutput("stderr", errR)
 	}
 	return m, nil
-}
-
-// complaint keeps the error lines of what a runtime wrote when it failed:
-// runc logs warnings first in logrus's key=value form, and the person
-// reading the error wants only why. Anything else is kept whole.
-func complaint(out string) string {
-	var errs []string
-	for _, line := range strings.Split(out, "\n") {
-		if !strings.Contains(line, "level=error") {
-			continue
-		}
-		_, msg, ok := strings.Cut(line, " msg=")
-		if !ok {
-			continue
-		}
-		if i := strings.Index(msg, "\" "); i >= 0 && strings.HasPrefix(msg, "\"") {
-			msg = msg[:i+1] // fields after the message
-		}
-		if u, err := strconv.Unquote(msg); err == nil {
-			msg = u
-		}
-		errs = append(errs, msg)
-	}
-	if len(errs) == 0 {
-		return strings.TrimSpace(out)
-	}
-	return strings.Join(errs, "; ")
 }
 
 // drain reads what the runtime wrote before failing, without waiting on a

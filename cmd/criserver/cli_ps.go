@@ -94,10 +94,14 @@ func ago(unixNano int64) string {
 	return fmt.Sprintf("%dd ago", int(d.Hours()/24))
 }
 
-// imageName is the image as the user named it when the daemon knows that.
+// imageName is the image as the user named it when the daemon knows that;
+// kubelet names images by ID, shortened here as IDs are.
 func imageName(im *cri.ImageSpec) string {
 	if u := im.GetUserSpecifiedImage(); u != "" {
 		return u
+	}
+	if strings.HasPrefix(im.GetImage(), "sha256:") {
+		return short(im.GetImage())
 	}
 	return im.GetImage()
 }

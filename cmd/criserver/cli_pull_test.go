@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"strings"
@@ -12,6 +11,8 @@ import (
 
 	"github.com/creack/pty"
 	cri "k8s.io/cri-api/pkg/apis/runtime/v1"
+
+	"github.com/criserver/criserver/internal/testimage"
 )
 
 // slowLayers makes the registry send each layer in two halves a second
@@ -21,26 +22,12 @@ func slowLayers(t *testing.T) (string, string) {
 	reg, img := busyboxRegistry(t, "library/busybox", "latest")
 	layers, _ := img.Layers()
 	d, _ := layers[0].Digest()
-	reg.Wrap = func(w http.ResponseWriter, r *http.Request, next http.Handler) {
-		if !strings.HasSuffix(r.URL.Path, "/blobs/"+d.String()) || r.Method != http.MethodGet {
-			next.ServeHTTP(w, r)
-			return
-		}
-		rec := httptest.NewRecorder()
-		next.ServeHTTP(rec, r)
-		for k, v := range rec.Header() {
-			w.Header()[k] = v
-		}
-		w.WriteHeader(rec.Code)
-		body := rec.Body.Bytes()
-		w.Write(body[:len(body)/2])
-		w.(http.Flusher).Flush()
+	reg.Wrap = testimage.SplitBlob(d.String(), func(r *http.Request) {
 		select {
 		case <-time.After(time.Second):
 		case <-r.Context().Done():
 		}
-		w.Write(body[len(body)/2:])
-	}
+	})
 	return reg.URL, d.Hex[:12]
 }
 

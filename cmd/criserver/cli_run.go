@@ -293,12 +293,17 @@ var errExited = errors.New("container has exited")
 
 // attach runs an interactive session with a started container.
 func (c *client) attach(ctx context.Context, id string, o *runOptions) error {
-	resp, err := c.rt.Attach(ctx, &cri.AttachRequest{ContainerId: id, Stdin: true, Stdout: true, Stderr: !o.tty, Tty: o.tty})
-	if err != nil {
+	// A command quicker than the attach refuses it: then its output is
+	// all in the log, and nothing came through the session.
+	exited := func(err error) error {
 		if st, _ := c.rt.ContainerStatus(ctx, &cri.ContainerStatusRequest{ContainerId: id}); st.GetStatus().GetState() == cri.ContainerState_CONTAINER_EXITED {
 			return errExited
 		}
-		return callError(err)
+		return err
+	}
+	resp, err := c.rt.Attach(ctx, &cri.AttachRequest{ContainerId: id, Stdin: true, Stdout: true, Stderr: !o.tty, Tty: o.tty})
+	if err != nil {
+		return exited(callError(err))
 	}
 	opts := remotecmd.Options{Stdin: o.stdin, Stdout: o.stdout, Stderr: o.stderr, TTY: o.tty}
 	if o.tty {
@@ -314,7 +319,10 @@ func (c *client) attach(ctx context.Context, id string, o *runOptions) error {
 	if errors.As(err, &exit) {
 		return nil // the container's code is read from its status
 	}
-	return err
+	if err != nil {
+		return exited(err)
+	}
+	return nil
 }
 
 // waitExit polls until the container has exited and returns its code.

@@ -161,6 +161,30 @@ func NewRegistry() *Registry {
 	return r
 }
 
+// SplitBlob is a Wrap that sends the blob with the given digest in two
+// halves and calls pause between them, so that a test can watch a pull
+// part-way through. pause should return early when the request's context
+// ends.
+func SplitBlob(digest string, pause func(*http.Request)) func(http.ResponseWriter, *http.Request, http.Handler) {
+	return func(w http.ResponseWriter, r *http.Request, next http.Handler) {
+		if !strings.HasSuffix(r.URL.Path, "/blobs/"+digest) || r.Method != http.MethodGet {
+			next.ServeHTTP(w, r)
+			return
+		}
+		rec := httptest.NewRecorder()
+		next.ServeHTTP(rec, r)
+		for k, v := range rec.Header() {
+			w.Header()[k] = v
+		}
+		w.WriteHeader(rec.Code)
+		body := rec.Body.Bytes()
+		_, _ = w.Write(body[:len(body)/2])
+		w.(http.Flusher).Flush()
+		pause(r)
+		_, _ = w.Write(body[len(body)/2:])
+	}
+}
+
 // Push uploads img as host/repo:tag (or repo@digest when tag is empty)
 // and returns its manifest digest.
 func (r *Registry) Push(repo, tag string, img v1.Image) (v1.Hash, error) {

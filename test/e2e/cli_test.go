@@ -87,6 +87,21 @@ func TestCLIRunOutputAndExitCode(t *testing.T) {
 	}
 	d.wantNothingLeft(t)
 
+	// -i without a terminal: stdin goes in, output comes out, even from a
+	// command that ends before the CLI can attach.
+	cat := d.cliCmd("run", "-i", "--rm", "busybox", "sh", "-c", "cat; exit 2")
+	cat.Stdin = strings.NewReader("through stdin\n")
+	out, err := cat.Output()
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() != 2 || string(out) != "through stdin\n" {
+		t.Fatalf("run -i: %v %q", err, out)
+	}
+	quick := d.cliCmd("run", "-i", "--rm", "busybox", "echo", "quick")
+	if out, err := quick.Output(); err != nil || string(out) != "quick\n" {
+		t.Fatalf("run -i of a quick command: %v %q", err, out)
+	}
+	d.wantNothingLeft(t)
+
 	// A missing command exits 127 as in a shell, with one line, and leaves
 	// nothing behind.
 	r = d.cli("run", "--rm", "busybox", "no-such-command")

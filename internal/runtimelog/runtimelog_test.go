@@ -1,4 +1,4 @@
-package main
+package runtimelog
 
 import "testing"
 
@@ -16,8 +16,8 @@ func TestComplaintKeepsRuntimeErrors(t *testing.T) {
 		{in: "crun: executable file `ip` not found in $PATH: No such file or directory\n", want: "crun: executable file `ip` not found in $PATH: No such file or directory"},
 		{in: "", want: ""},
 	} {
-		if got := complaint(tc.in); got != tc.want {
-			t.Errorf("complaint(%q) = %q, want %q", tc.in, got, tc.want)
+		if got := Complaint(tc.in); got != tc.want {
+			t.Errorf("Complaint(%q) = %q, want %q", tc.in, got, tc.want)
 		}
 	}
 }
