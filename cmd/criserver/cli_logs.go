@@ -91,6 +91,7 @@ func (f *logFollower) run(ctx context.Context, running func() bool) error {
 			return err
 		}
 	}
+	var wait pacer
 	for {
 		if err := f.drain(); err != nil {
 			return err
@@ -113,7 +114,7 @@ func (f *logFollower) run(ctx context.Context, running func() bool) error {
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
-		case <-time.After(100 * time.Millisecond):
+		case <-time.After(wait.next()):
 		}
 	}
 }
@@ -202,4 +203,13 @@ func (f *logFollower) print(line []byte) {
 		return
 	}
 	_, _ = w.Write(text)
+}
+
+// pacer paces polling: quick at first, so that a short command's end
+// shows at once, then at most ten times a second.
+type pacer struct{ d time.Duration }
+
+func (b *pacer) next() time.Duration {
+	b.d = min(max(2*b.d, 5*time.Millisecond), 100*time.Millisecond)
+	return b.d
 }

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 	"time"
@@ -84,6 +85,9 @@ func (c *client) run(ctx context.Context, o *runOptions, image string, args []st
 	if o.name == "" {
 		o.name = generateName()
 	}
+	if !validName.MatchString(o.name) {
+		return fmt.Errorf("--name %q: use letters, digits and _.- (starting with a letter or digit), at most 128", o.name)
+	}
 	pod, ctr, err := o.configs(image, args)
 	if err != nil {
 		return err
@@ -126,7 +130,11 @@ func (o *runOptions) configs(image string, args []string) (*cri.PodSandboxConfig
 	pod := &cri.PodSandboxConfig{
 		Metadata: meta, Hostname: hostname(o.name), Labels: labels,
 		LogDirectory: filepath.Join(o.logRoot, podLogDir(meta)),
-		Linux:        &cri.LinuxPodSandboxConfig{SecurityContext: &cri.LinuxSandboxSecurityContext{NamespaceOptions: &cri.NamespaceOption{}}},
+		// Each container its own PID namespace, as in Docker and as
+		// kubelet asks; a shared one (CRI's zero value) needs an infra process.
+		Linux: &cri.LinuxPodSandboxConfig{SecurityContext: &cri.LinuxSandboxSecurityContext{
+			NamespaceOptions: &cri.NamespaceOption{Pid: cri.NamespaceMode_CONTAINER},
+		}},
 	}
 	switch o.network {
 	case "default", "":
@@ -327,6 +335,7 @@ func (c *client) attach(ctx context.Context, id string, o *runOptions) error {
 
 // waitExit polls until the container has exited and returns its code.
 func (c *client) waitExit(ctx context.Context, id string) (int, error) {
+	var wait pacer
 	for {
 		st, err := c.rt.ContainerStatus(ctx, &cri.ContainerStatusRequest{ContainerId: id})
 		if err != nil {
@@ -338,7 +347,7 @@ func (c *client) waitExit(ctx context.Context, id string) (int, error) {
 		select {
 		case <-ctx.Done():
 			return 0, ctx.Err()
-		case <-time.After(50 * time.Millisecond):
+		case <-time.After(wait.next()):
 		}
 	}
 }
@@ -388,6 +397,10 @@ func hostname(name string) string {
 	}
 	return h
 }
+
+// validName is Docker's rule for container names: the name also makes the
+// pod's name, its log directory's and its hostname.
+var validName = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$`)
 
 var (
 	nameAdjectives = []string{"brave", "calm", "eager", "fond", "glad", "keen", "lucid", "merry", "nimble", "proud", "quick", "sharp", "tidy", "vivid", "wise", "zesty"}

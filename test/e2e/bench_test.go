@@ -67,3 +67,19 @@ func monitorMemory(id string) (rss, pss float64) {
 	}
 	return rss, pss
 }
+
+// BenchmarkCLIRunRm times `criserver run --rm busybox true` end to end, as
+// a person at a shell waits for it: a new CLI process, a pod, a container,
+// its exit and the removal of both, with the image already pulled.
+func BenchmarkCLIRunRm(b *testing.B) {
+	if skip != "" {
+		b.Skip(skip)
+	}
+	d := newDaemon(b)
+	d.pull()
+	for b.Loop() {
+		if out, err := d.cliCmd("run", "--rm", "busybox", "true").CombinedOutput(); err != nil {
+			b.Fatalf("%v: %s", err, out)
+		}
+	}
+}

@@ -114,6 +114,10 @@ func TestCLIRunOutputAndExitCode(t *testing.T) {
 	if r.code != 125 || !strings.Contains(r.stderr, "--pull is never") {
 		t.Fatalf("--pull never: exit %d, stderr %q", r.code, r.stderr)
 	}
+	r = d.cli("run", "--name", "../escape", "busybox", "true")
+	if r.code != 125 || !strings.Contains(r.stderr, "--name") {
+		t.Fatalf("bad --name: exit %d, stderr %q", r.code, r.stderr)
+	}
 	r = d.cli("run", "--memory", "lots", "busybox", "true")
 	if r.code != 125 || !strings.Contains(r.stderr, "--memory lots") {
 		t.Fatalf("bad --memory: exit %d, stderr %q", r.code, r.stderr)
