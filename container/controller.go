@@ -23,6 +23,12 @@ type Images interface {
 	Get(name string) (*imagestore.Image, error)
 	// LayerDir is the unpacked directory of a layer.
 	LayerDir(chainID string) string
+	// Hold keeps an image's layers for owner, even if the image goes.
+	Hold(owner, image string) error
+	// Release drops owner's hold; releasing nothing succeeds.
+	Release(owner string) error
+	// Holders lists the owners of holds.
+	Holders() []string
 }
 
 // Sandboxes is what containers need of the pod sandboxes.

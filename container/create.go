@@ -67,6 +67,10 @@ func (c *Controller) Create(ctx context.Context, cfg *Config) (ct *Container, er
 	c.put(x)
 	u.Add("memory", func(context.Context) error { c.forget(x.ID); return nil })
 	u.Add("directories", func(context.Context) error { return removeDirs(x) })
+	if err := c.images.Hold(x.ID, img.ID); err != nil {
+		return nil, err
+	}
+	u.Add("image hold", func(context.Context) error { return c.images.Release(x.ID) })
 	lowers := make([]string, 0, len(img.Layers))
 	for _, l := range slices.Backward(img.Layers) {
 		lowers = append(lowers, c.images.LayerDir(l))

@@ -48,5 +48,15 @@ func (c *Controller) Recover(ctx context.Context) error {
 		}
 		c.recordExit(x.ID, exit, lost)
 	}
+	// A crash between deleting a container's record and releasing its
+	// hold leaves the hold alone: release what no container owns.
+	for _, owner := range c.images.Holders() {
+		if _, err := c.Get(owner); err != nil {
+			c.log.Info("releasing the image hold of a container that is gone", "id", owner)
+			if err := c.images.Release(owner); err != nil {
+				return err
+			}
+		}
+	}
 	return nil
 }

@@ -1,6 +1,7 @@
 package imagestore
 
 import (
+	"errors"
 	"io"
 	"net/http"
 	"os"
@@ -459,5 +460,53 @@ func TestPullReportsLayerProgress(t *testing.T) {
 	}
 	if layers, ok := e.s.Progress(ref); ok {
 		t.Fatalf("a finished pull still reports progress: %+v", layers)
+	}
+}
+
+func TestHeldLayersOutliveTheirImage(t *testing.T) {
+	e := newEnv(t)
+	img := busybox(t)
+	e.push("held", "v1", img)
+	ref := e.reg.Host + "/held:v1"
+	im, err := e.s.Pull(t.Context(), ref, Auth{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.s.Hold("ctr1", ref); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.s.Remove(ref); err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range im.Layers {
+		if _, err := os.Stat(e.s.LayerDir(l)); err != nil {
+			t.Fatalf("a held layer went with its image: %v", err)
+		}
+	}
+	// The hold is on record: a restart keeps it, and a pull again finds
+	// every blob the image lists.
+	e.open()
+	if got := e.s.Holders(); len(got) != 1 || got[0] != "ctr1" {
+		t.Fatalf("holders after restart: %v", got)
+	}
+	if _, err := e.s.Pull(t.Context(), ref, Auth{}); err != nil {
+		t.Fatal(err)
+	}
+	e.open()
+	if _, err := e.s.Get(ref); err != nil {
+		t.Fatalf("the image pulled again did not survive a restart: %v", err)
+	}
+	if err := e.s.Remove(ref); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.s.Release("ctr1"); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.s.Release("ctr1"); err != nil {
+		t.Fatalf("a second release: %v", err)
+	}
+	e.assertEmptyStore()
+	if err := e.s.Hold("ctr2", ref); !errors.Is(err, errdefs.ErrNotFound) {
+		t.Fatalf("hold of a missing image: %v", err)
 	}
 }

@@ -16,14 +16,19 @@ import (
 //	├── version            -> "1"
 //	├── images/
 //	│   └── <image id>     -> Image (without Config)
-//	└── layers/
-//	    └── <chain id>     -> Layer
+//	├── layers/
+//	│   └── <chain id>     -> Layer
+//	└── holds/
+//	    └── <owner>        -> [chain id, ...]  (layers a container is built on)
+//
+// holds was added without a version bump: older code ignores the bucket.
 const schemaVersion = "1"
 
 var (
 	bucketRoot   = []byte("imagestore")
 	bucketImages = []byte("images")
 	bucketLayers = []byte("layers")
+	bucketHolds  = []byte("holds")
 	keyVersion   = []byte("version")
 )
 
@@ -79,7 +84,7 @@ func initSchema(db *bolt.DB) error {
 		if err := root.Put(keyVersion, []byte(schemaVersion)); err != nil {
 			return err
 		}
-		for _, b := range [][]byte{bucketImages, bucketLayers} {
+		for _, b := range [][]byte{bucketImages, bucketLayers, bucketHolds} {
 			if _, err := root.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}

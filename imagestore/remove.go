@@ -33,8 +33,8 @@ func (s *Store) Remove(name string) error {
 	return s.collect(false)
 }
 
-// collect deletes layers and blobs that no image references and no running
-// pull relies on. Callers hold s.mu, except at start, when the store is not
+// collect deletes layers and blobs that no image references, no container
+// holds and no running pull relies on. Callers hold s.mu, except at start, when the store is not
 // shared yet; sweepDisk then also removes files that have no record at all.
 func (s *Store) collect(sweepDisk bool) error {
 	usedBlobs := map[string]bool{}
@@ -45,6 +45,16 @@ func (s *Store) collect(sweepDisk bool) error {
 		}
 		for _, l := range im.Layers {
 			usedLayers[l] = true
+		}
+	}
+	for _, layers := range s.holds {
+		for _, l := range layers {
+			usedLayers[l] = true
+			// Its blob too: a pull of the image again finds the layer
+			// unpacked and does not fetch the blob it lists.
+			if rec, ok := s.layers[l]; ok {
+				usedBlobs[rec.Blob] = true
+			}
 		}
 	}
 	var dead []string

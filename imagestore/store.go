@@ -32,11 +32,12 @@ type Store struct {
 	progress sync.Map
 
 	mu       sync.RWMutex
-	images   map[string]*Image // by ID
-	refs     map[string]string // tag or digest reference -> image ID
-	layers   map[string]*Layer // by chain ID
-	inflight map[string]int    // blobs and chain IDs a running pull relies on; GC keeps them
-	blobSize map[string]Usage  // usage of every committed blob, for FsInfo
+	images   map[string]*Image   // by ID
+	refs     map[string]string   // tag or digest reference -> image ID
+	layers   map[string]*Layer   // by chain ID
+	inflight map[string]int      // blobs and chain IDs a running pull relies on; GC keeps them
+	blobSize map[string]Usage    // usage of every committed blob, for FsInfo
+	holds    map[string][]string // owner -> chain IDs it keeps (holds.go)
 }
 
 type options struct {
@@ -161,6 +162,9 @@ func (s *Store) recover() error {
 		return err
 	}
 	s.images, s.layers = images, layers
+	if s.holds, err = loadHolds(s.db); err != nil {
+		return err
+	}
 	for id, im := range images {
 		if err := s.loadImage(im); err != nil {
 			s.log.Warn("dropping damaged image", "image", id, "err", err)
