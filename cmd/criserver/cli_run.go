@@ -79,9 +79,6 @@ func runCommand() *cobra.Command {
 }
 
 func (c *client) run(ctx context.Context, o *runOptions, image string, args []string) error {
-	if o.rm && o.detach {
-		return errors.New("--rm with -d: a detached container is removed with criserver rm once done")
-	}
 	if o.name == "" {
 		o.name = generateName()
 	}
@@ -136,13 +133,20 @@ func (o *runOptions) configs(image string, args []string) (*cri.PodSandboxConfig
 			NamespaceOptions: &cri.NamespaceOption{Pid: cri.NamespaceMode_CONTAINER},
 		}},
 	}
+	if o.rm && o.detach {
+		// Nobody waits for the exit: the daemon removes the pod then.
+		pod.Annotations = map[string]string{criserver.AutoRemoveAnnotation: "true"}
+	}
 	switch o.network {
 	case "default", "":
 	case "host":
 		pod.Linux.SecurityContext.NamespaceOptions.Network = cri.NamespaceMode_NODE
 		pod.Hostname = ""
 	case "none":
-		pod.Annotations = map[string]string{criserver.NetworkAnnotation: "none"}
+		if pod.Annotations == nil {
+			pod.Annotations = map[string]string{}
+		}
+		pod.Annotations[criserver.NetworkAnnotation] = "none"
 	default:
 		return nil, nil, fmt.Errorf("--network %q: want default, host or none", o.network)
 	}

@@ -180,6 +180,31 @@ func TestCLIDetachLogsStopRm(t *testing.T) {
 	}
 }
 
+func TestCLIDetachedRmRemovesOnExit(t *testing.T) {
+	d := newDaemon(t)
+	d.pull()
+	id := strings.TrimSpace(d.mustCLI("run", "-d", "--rm", "busybox", "sh", "-c", "echo bye; sleep 0.3"))
+	if len(id) != 64 {
+		t.Fatalf("run -d --rm printed %q", id)
+	}
+	eventually(t, "the daemon removes the pod when its container exits", func() bool {
+		pods, err := d.rt.ListPodSandbox(d.ctx(), &cri.ListPodSandboxRequest{})
+		return err == nil && len(pods.Items) == 0
+	})
+	d.wantNothingLeft(t)
+
+	// It exits while the daemon is down: the daemon removes it when back.
+	d.mustCLI("run", "-d", "--rm", "busybox", "sleep", "0.5")
+	d.kill()
+	time.Sleep(time.Second)
+	d.start()
+	eventually(t, "the restarted daemon removes the pod whose container exited meanwhile", func() bool {
+		pods, err := d.rt.ListPodSandbox(d.ctx(), &cri.ListPodSandboxRequest{})
+		return err == nil && len(pods.Items) == 0
+	})
+	d.wantNothingLeft(t)
+}
+
 func TestCLIPublishedPortAndVolumes(t *testing.T) {
 	d := newDaemon(t)
 	web := t.TempDir()

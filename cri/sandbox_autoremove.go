@@ -1,0 +1,74 @@
+package cri
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+
+	runtime "k8s.io/cri-api/pkg/apis/runtime/v1"
+
+	"github.com/criserver/criserver/container"
+)
+
+// AutoRemoveAnnotation set to "true" on a pod removes the pod once every
+// container in it has exited, with the containers' log files and the log
+// directories left empty by that: Docker's `run -d --rm`, which has no
+// client waiting to clean up. Only files the daemon wrote are deleted;
+// directories go only when empty.
+const AutoRemoveAnnotation = "io.criserver.auto-remove"
+
+// AutoRemove removes auto-remove pods whose containers have all exited:
+// those that ended while the daemon was down, then each as it ends, until
+// ctx ends.
+func (s *Server) AutoRemove(ctx context.Context) {
+	ch, cancel := s.events.subscribe()
+	defer cancel()
+	for _, sb := range s.sandboxes.List() {
+		s.autoRemove(ctx, sb.ID)
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case e := <-ch:
+			if e.Type == container.EventStopped {
+				s.autoRemove(ctx, e.Container.Config.SandboxID)
+			}
+		}
+	}
+}
+
+func (s *Server) autoRemove(ctx context.Context, podID string) {
+	sb, err := s.sandboxes.Get(podID)
+	if err != nil || sb.Config.Annotations[AutoRemoveAnnotation] != "true" {
+		return
+	}
+	var logs []string
+	for _, c := range s.containers.List() {
+		if c.Config.SandboxID != podID {
+			continue
+		}
+		if c.State != container.StateExited {
+			return
+		}
+		if c.Config.LogPath != "" {
+			logs = append(logs, c.Config.LogPath)
+		}
+	}
+	if _, err := s.StopPodSandbox(ctx, &runtime.StopPodSandboxRequest{PodSandboxId: podID}); err != nil {
+		s.log.Warn("auto-remove: stop pod", "id", podID, "err", err)
+		return
+	}
+	if _, err := s.RemovePodSandbox(ctx, &runtime.RemovePodSandboxRequest{PodSandboxId: podID}); err != nil {
+		s.log.Warn("auto-remove: remove pod", "id", podID, "err", err)
+		return
+	}
+	for _, l := range logs {
+		_ = os.Remove(l)
+		_ = os.Remove(filepath.Dir(l)) // rmdir: only when empty
+	}
+	if sb.Config.LogDirectory != "" {
+		_ = os.Remove(sb.Config.LogDirectory)
+	}
+	s.log.Info("auto-removed pod", "id", podID, "pod", sb.Config.Namespace+"/"+sb.Config.Name)
+}
