@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/sys/unix"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
@@ -41,7 +43,14 @@ func endpoint(cmd *cobra.Command) string {
 // one clear line rather than a gRPC dump on the first real call.
 func dial(cmd *cobra.Command) (*client, error) {
 	ep := strings.TrimPrefix(endpoint(cmd), "unix://")
-	if _, err := os.Stat(ep); err != nil {
+	_, err := os.Stat(ep)
+	if err == nil {
+		err = unix.Access(ep, unix.W_OK)
+	}
+	if errors.Is(err, fs.ErrPermission) {
+		return nil, fmt.Errorf("no access to the criserver socket %s: run as root, or as a member of the socket's group", ep)
+	}
+	if err != nil {
 		return nil, fmt.Errorf("no criserver daemon at %s (%v); start one with: criserver serve", ep, errors.Unwrap(err))
 	}
 	conn, err := grpc.NewClient("unix://"+ep, grpc.WithTransportCredentials(insecure.NewCredentials()),

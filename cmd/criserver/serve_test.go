@@ -32,6 +32,10 @@ func TestMain(m *testing.M) {
 	if err != nil {
 		panic(err)
 	}
+	// Others may run the CLI from here: a test runs it as nobody.
+	if err := os.Chmod(dir, 0o755); err != nil {
+		panic(err)
+	}
 	binary = filepath.Join(dir, "criserver")
 	for out, pkg := range map[string]string{binary: ".", filepath.Join(dir, "criserver-monitor"): "../criserver-monitor", filepath.Join(dir, "criserver-pause"): "../criserver-pause"} {
 		cmd := exec.Command("go", "build", "-o", out, pkg)
@@ -306,6 +310,12 @@ func TestCLIImagesAndPs(t *testing.T) {
 	}
 	if out, err := cli("rmi", "busybox"); err != nil || !strings.HasPrefix(out, "Deleted: sha256:") {
 		t.Fatalf("rmi: %v %s", err, out)
+	}
+	// A user who may not reach the socket is told so, not that no daemon runs.
+	asNobody := exec.Command(binary, "images", "--endpoint", d.socket)
+	asNobody.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+	if out, err := asNobody.CombinedOutput(); err == nil || !strings.Contains(string(out), "no access to the criserver socket") {
+		t.Fatalf("as nobody: %v %q", err, out)
 	}
 	// No daemon: one line that says how to start one.
 	out, err := exec.Command(binary, "images", "--endpoint", filepath.Join(t.TempDir(), "none.sock")).CombinedOutput()
