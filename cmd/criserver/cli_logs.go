@@ -139,7 +139,8 @@ func (f *logFollower) rotated() bool {
 
 // printTail skips to the last o.tail lines of the file as it is now.
 func (f *logFollower) printTail() error {
-	ring := make([][]byte, 0, min(f.o.tail, 1024))
+	ring := make([][]byte, min(f.o.tail, 1<<16))
+	n := 0 // lines seen; line i is at ring[i%len(ring)]
 	for {
 		line, err := f.r.ReadBytes('\n')
 		if err == io.EOF {
@@ -149,16 +150,13 @@ func (f *logFollower) printTail() error {
 		if err != nil {
 			return err
 		}
-		if f.o.tail == 0 {
-			continue
+		if len(ring) > 0 {
+			ring[n%len(ring)] = line
+			n++
 		}
-		if len(ring) == f.o.tail {
-			ring = append(ring[:0], ring[1:]...)
-		}
-		ring = append(ring, line)
 	}
-	for _, l := range ring {
-		f.print(l)
+	for i := max(0, n-min(f.o.tail, len(ring))); i < n; i++ {
+		f.print(ring[i%len(ring)])
 	}
 	return nil
 }
