@@ -316,7 +316,16 @@ func TestCLIListingsAndInspect(t *testing.T) {
 	if script := d.mustCLI("completion", "bash"); !strings.Contains(script, "__start_criserver") {
 		t.Errorf("completion bash printed no script")
 	}
-	d.mustCLI("rm", "-f", "idle")
+	d.mustCLI("run", "-d", "--name", "spin", "busybox", "sh", "-c", "while :; do :; done")
+	var stats []map[string]any
+	if err := json.Unmarshal([]byte(d.mustCLI("stats", "-o", "json", "spin")), &stats); err != nil || len(stats) != 1 {
+		t.Fatalf("stats -o json: %v %v", stats, err)
+	}
+	table := strings.Fields(strings.Split(d.mustCLI("stats", "spin"), "\n")[1])
+	if cpu, err := strconv.ParseFloat(strings.TrimSuffix(table[2], "%"), 64); err != nil || cpu < 20 {
+		t.Errorf("a spinning shell uses %q of a CPU: %v", table[2], err)
+	}
+	d.mustCLI("rm", "-f", "idle", "spin")
 	d.wantNothingLeft(t)
 }
 
