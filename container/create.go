@@ -11,6 +11,7 @@ import (
 
 	cgroups "github.com/containerd/cgroups/v3"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/moby/sys/mountinfo"
 
 	"github.com/criserver/criserver/internal/errdefs"
 	"github.com/criserver/criserver/internal/undo"
@@ -86,6 +87,9 @@ func (c *Controller) Create(ctx context.Context, cfg *Config) (ct *Container, er
 		return nil, err
 	}
 	u.Add("rootfs", func(context.Context) error { return unmountRootfs(x.Rootfs()) })
+	if err := c.mountImageVolumes(x, &u); err != nil {
+		return nil, err
+	}
 
 	if err := c.writeSpec(x, sb, img.Config); err != nil {
 		return nil, err
@@ -158,6 +162,11 @@ func oomFile(cgroupsPath string) string {
 }
 
 func removeDirs(x *Container) error {
+	if m, err := mountinfo.GetMounts(mountinfo.PrefixFilter(x.Dir)); err != nil {
+		return err
+	} else if len(m) > 0 {
+		return fmt.Errorf("remove %s: %s is %w", x.Dir, m[0].Mountpoint, errMounted)
+	}
 	if err := os.RemoveAll(x.Dir); err != nil {
 		return err
 	}

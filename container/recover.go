@@ -51,7 +51,7 @@ func (c *Controller) Recover(ctx context.Context) error {
 	// A crash between deleting a container's record and releasing its
 	// hold leaves the hold alone: release what no container owns.
 	for _, owner := range c.images.Holders() {
-		if _, err := c.Get(owner); err != nil {
+		if _, err := c.Get(holdOwner(owner)); err != nil {
 			c.log.Info("releasing the image hold of a container that is gone", "id", owner)
 			if err := c.images.Release(owner); err != nil {
 				return err

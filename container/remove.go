@@ -45,6 +45,9 @@ func (c *Controller) release(ctx context.Context, x *Container) error {
 	if err := unmountRootfs(x.Rootfs()); err != nil {
 		return err
 	}
+	if err := c.releaseImageVolumes(x); err != nil {
+		return err
+	}
 	if err := c.images.Release(x.ID); err != nil {
 		return err
 	}

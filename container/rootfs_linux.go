@@ -40,11 +40,14 @@ func mountOverlayFsconfig(target string, lowers []string, upper, work string) er
 			return fmt.Errorf("overlay lowerdir+ %s: %w", l, err)
 		}
 	}
-	if err := unix.FsconfigSetString(fd, "upperdir", upper); err != nil {
-		return err
-	}
-	if err := unix.FsconfigSetString(fd, "workdir", work); err != nil {
-		return err
+	// Without an upper directory the overlay is read-only.
+	if upper != "" {
+		if err := unix.FsconfigSetString(fd, "upperdir", upper); err != nil {
+			return err
+		}
+		if err := unix.FsconfigSetString(fd, "workdir", work); err != nil {
+			return err
+		}
 	}
 	if err := unix.FsconfigCreate(fd); err != nil {
 		return fmt.Errorf("create overlay: %w", err)

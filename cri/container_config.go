@@ -37,13 +37,17 @@ func containerConfig(sb *sandbox.Sandbox, c *runtime.ContainerConfig) (*containe
 		cfg.Spec.Env = append(cfg.Spec.Env, e.Key+"="+string(e.Value))
 	}
 	for _, m := range c.Mounts {
-		if m.Image != nil && m.Image.Image != "" {
-			return nil, invalid(fmt.Sprintf("mount %s: image volumes are not supported", m.ContainerPath))
-		}
-		cfg.Spec.Mounts = append(cfg.Spec.Mounts, oci.Mount{
+		om := oci.Mount{
 			ContainerPath: m.ContainerPath, HostPath: m.HostPath, Readonly: m.Readonly,
 			RecursiveReadOnly: m.RecursiveReadOnly, Propagation: propagation(m.Propagation),
-		})
+		}
+		if m.Image.GetImage() != "" {
+			if m.HostPath != "" {
+				return nil, invalid(fmt.Sprintf("mount %s: an image volume has no host path", m.ContainerPath))
+			}
+			om.Image, om.ImageSubPath, om.Readonly = m.Image.Image, m.ImageSubPath, true
+		}
+		cfg.Spec.Mounts = append(cfg.Spec.Mounts, om)
 	}
 	for _, d := range c.Devices {
 		cfg.Spec.Devices = append(cfg.Spec.Devices, oci.Device{ContainerPath: d.ContainerPath, HostPath: d.HostPath, Permissions: d.Permissions})

@@ -84,10 +84,14 @@ func (s *Server) containerStatus(c *container.Container) *runtime.ContainerStatu
 		st.User = &runtime.ContainerUser{Linux: &runtime.LinuxContainerUser{Uid: int64(c.User.UID), Gid: int64(c.User.GID), SupplementalGroups: gids}}
 	}
 	for _, m := range c.Config.Spec.Mounts {
-		st.Mounts = append(st.Mounts, &runtime.Mount{
+		sm := &runtime.Mount{
 			ContainerPath: m.ContainerPath, HostPath: m.HostPath, Readonly: m.Readonly,
 			RecursiveReadOnly: m.RecursiveReadOnly, Propagation: criPropagation(m.Propagation),
-		})
+		}
+		if m.Image != "" {
+			sm.Image, sm.ImageSubPath = &runtime.ImageSpec{Image: m.Image}, m.ImageSubPath
+		}
+		st.Mounts = append(st.Mounts, sm)
 	}
 	return st
 }

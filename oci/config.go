@@ -63,6 +63,11 @@ type Mount struct {
 	Readonly          bool
 	RecursiveReadOnly bool
 	Propagation       Propagation
+	// Image, for an image volume, names the image whose files the mount
+	// shows, read-only; ImageSubPath picks a directory in it. The
+	// container package mounts the image and fills HostPath in.
+	Image        string `json:",omitempty"`
+	ImageSubPath string `json:",omitempty"`
 }
 
 // Device is a host device node made available in the container.

@@ -1,0 +1,136 @@
+package container
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+
+	securejoin "github.com/cyphar/filepath-securejoin"
+	"golang.org/x/sys/unix"
+
+	"github.com/criserver/criserver/internal/errdefs"
+	"github.com/criserver/criserver/internal/undo"
+)
+
+// Image volumes (CRI Mount.image, Kubernetes' image volume source) show an
+// image's files read-only inside a container. Each is the image's layers
+// mounted read-only on the host under the container's directory, held in
+// the image store as the root filesystem's layers are, and bind-mounted in
+// like any host path.
+
+// volumeDir is where the image of mount i is mounted on the host.
+func (x *Container) volumeDir(i int) string {
+	return filepath.Join(x.Dir, "volumes", strconv.Itoa(i))
+}
+
+// volumeOwner names mount i's hold in the image store: the container's ID
+// first, so that recovery knows whose it is.
+func volumeOwner(id string, i int) string { return id + "/volume-" + strconv.Itoa(i) }
+
+// holdOwner is the container a hold belongs to.
+func holdOwner(owner string) string {
+	id, _, _ := strings.Cut(owner, "/")
+	return id
+}
+
+// mountImageVolumes mounts every image volume of x and points its mount at
+// it. Each step registers its undo on u.
+func (c *Controller) mountImageVolumes(x *Container, u *undo.Stack) error {
+	// The caller's slice stays as it was given.
+	x.Config.Spec.Mounts = slices.Clone(x.Config.Spec.Mounts)
+	for i := range x.Config.Spec.Mounts {
+		m := &x.Config.Spec.Mounts[i]
+		if m.Image == "" {
+			continue
+		}
+		img, err := c.images.Get(m.Image)
+		if err != nil {
+			return fmt.Errorf("image volume %s: image %q: %w", m.ContainerPath, m.Image, err)
+		}
+		owner := volumeOwner(x.ID, i)
+		if err := c.images.Hold(owner, img.ID); err != nil {
+			return err
+		}
+		u.Add("image volume hold", func(context.Context) error { return c.images.Release(owner) })
+		dir := x.volumeDir(i)
+		lowers := make([]string, 0, len(img.Layers))
+		for _, l := range slices.Backward(img.Layers) {
+			lowers = append(lowers, c.images.LayerDir(l))
+		}
+		if err := mountReadOnly(dir, lowers); err != nil {
+			return fmt.Errorf("image volume %s: %w", m.ContainerPath, err)
+		}
+		u.Add("image volume", func(context.Context) error { return unmountRootfs(dir) })
+		host := dir
+		if m.ImageSubPath != "" {
+			// Resolved inside the image: a symlink in it cannot point
+			// the mount at the host.
+			if host, err = securejoin.SecureJoin(dir, m.ImageSubPath); err != nil {
+				return err
+			}
+			if _, err := os.Stat(host); err != nil {
+				return fmt.Errorf("%w: image volume %s: sub path %q is not in image %s", errdefs.ErrInvalidArgument, m.ContainerPath, m.ImageSubPath, m.Image)
+			}
+		}
+		m.HostPath, m.Readonly = host, true
+	}
+	return nil
+}
+
+// releaseImageVolumes unmounts x's image volumes and drops their holds;
+// each step succeeds when there is nothing to undo.
+func (c *Controller) releaseImageVolumes(x *Container) error {
+	for i, m := range x.Config.Spec.Mounts {
+		if m.Image == "" {
+			continue
+		}
+		if err := unmountRootfs(x.volumeDir(i)); err != nil {
+			return err
+		}
+		if err := c.images.Release(volumeOwner(x.ID, i)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// mountReadOnly shows the layers (top first) at target, read-only: one
+// layer is bind-mounted, more are an overlay without an upper directory, and
+// an image without layers is an empty directory.
+func mountReadOnly(target string, lowers []string) error {
+	if err := os.MkdirAll(target, 0o755); err != nil {
+		return err
+	}
+	switch len(lowers) {
+	case 0:
+		return nil
+	case 1:
+		if err := unix.Mount(lowers[0], target, "", unix.MS_BIND, ""); err != nil {
+			return fmt.Errorf("bind layer: %w", err)
+		}
+		if err := unix.Mount("", target, "", unix.MS_BIND|unix.MS_REMOUNT|unix.MS_RDONLY, ""); err != nil {
+			_ = unix.Unmount(target, unix.MNT_DETACH)
+			return fmt.Errorf("make layer read-only: %w", err)
+		}
+		return nil
+	}
+	data := "lowerdir=" + strings.Join(lowers, ":")
+	if len(data) < unix.Getpagesize()-1 {
+		err := unix.Mount("overlay", target, "overlay", unix.MS_RDONLY, data)
+		if err != nil {
+			return fmt.Errorf("mount overlay: %w", err)
+		}
+		return nil
+	}
+	return mountOverlayFsconfig(target, lowers, "", "")
+}
+
+// errMounted refuses to delete a directory that still has mounts below it:
+// deleting through an image volume or root filesystem would delete the
+// image's files.
+var errMounted = errors.New("still mounted")
