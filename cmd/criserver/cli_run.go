@@ -174,7 +174,9 @@ func (o *runOptions) configs(image string, args []string) (*cri.PodSandboxConfig
 		Image:    &cri.ImageSpec{Image: image, UserSpecifiedImage: image},
 		Args:     args, WorkingDir: o.workdir, Envs: envs, Labels: labels,
 		LogPath: filepath.Join(o.name, "0.log"),
-		Stdin:   o.interactive, StdinOnce: o.interactive, Tty: o.tty,
+		// Run in the foreground, -i is one session; detached, stdin stays
+		// open for every attach, as in Docker.
+		Stdin: o.interactive, StdinOnce: o.interactive && !o.detach, Tty: o.tty,
 		Linux: &cri.LinuxContainerConfig{
 			Resources:       &cri.LinuxContainerResources{},
 			SecurityContext: &cri.LinuxContainerSecurityContext{},

@@ -29,7 +29,7 @@ func newRoot() *cobra.Command {
 	root.AddCommand(serveCommand(), versionCommand(), infoCommand())
 	root.AddCommand(imageCommands()...)
 	root.AddCommand(psCommand(), podsCommand(), runCommand(), execCommand(), logsCommand(),
-		stopCommand(), rmCommand(), inspectCommand(), statsCommand())
+		stopCommand(), rmCommand(), inspectCommand(), statsCommand(), attachCommand())
 	return root
 }
 

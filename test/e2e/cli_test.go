@@ -180,6 +180,34 @@ func TestCLIDetachLogsStopRm(t *testing.T) {
 	}
 }
 
+func TestCLIAttach(t *testing.T) {
+	d := newDaemon(t)
+	d.mustCLI("run", "-d", "-i", "--name", "reader", "busybox", "sh", "-c", "read a; read b; echo got $a $b; exit 3")
+	attach := d.cliCmd("attach", "reader")
+	attach.Stdin = strings.NewReader("one\ntwo\n")
+	out, err := attach.Output()
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() != 3 || string(out) != "got one two\n" {
+		t.Fatalf("attach: %v %q; want the container's output and exit code 3", err, out)
+	}
+	if r := d.cli("attach", "reader"); r.code != 1 || !strings.Contains(r.stderr, "not running") {
+		t.Errorf("attach to an exited container: exit %d, %q", r.code, r.stderr)
+	}
+	d.mustCLI("rm", "reader")
+
+	// A terminal container, through a pseudo-terminal.
+	d.mustCLI("run", "-d", "-i", "-t", "--name", "shell", "busybox", "sh")
+	tm := startTerm(t, d.cliCmd("attach", "shell"))
+	tm.typeLine("echo $((6*7))")
+	tm.expect("42")
+	tm.typeLine("exit 4")
+	if code := tm.exitCode(); code != 4 {
+		t.Fatalf("attach -t: exit %d, want 4", code)
+	}
+	d.mustCLI("rm", "shell")
+	d.wantNothingLeft(t)
+}
+
 func TestCLIDetachedRmRemovesOnExit(t *testing.T) {
 	d := newDaemon(t)
 	d.pull()

@@ -1,0 +1,85 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/spf13/cobra"
+	cri "k8s.io/cri-api/pkg/apis/runtime/v1"
+
+	"github.com/criserver/criserver/internal/remotecmd"
+)
+
+func attachCommand() *cobra.Command {
+	var noStdin bool
+	cmd := &cobra.Command{
+		Use:   "attach [--no-stdin] CONTAINER",
+		Short: "Connect to a running container's input and output",
+		Long: "Connect to a running container's input (when it was run with -i) and output, with its\n" +
+			"terminal when it has one. The session ends when the container exits, whose exit code\n" +
+			"becomes the CLI's; ending the CLI leaves the container running.",
+		Args:              cobra.ExactArgs(1),
+		ValidArgsFunction: completeContainers(true),
+		RunE: withClient(func(cmd *cobra.Command, c *client, args []string) error {
+			ctx := cmd.Context()
+			ct, err := c.findContainer(ctx, args[0])
+			if err != nil {
+				return err
+			}
+			if ct.State != cri.ContainerState_CONTAINER_RUNNING {
+				return fmt.Errorf("container %s is not running", args[0])
+			}
+			tty, stdin, err := c.stdio(ctx, ct.Id)
+			if err != nil {
+				return err
+			}
+			resp, err := c.rt.Attach(ctx, &cri.AttachRequest{ContainerId: ct.Id, Stdin: stdin && !noStdin, Stdout: true, Stderr: !tty, Tty: tty})
+			if err != nil {
+				return callError(err)
+			}
+			opts := remotecmd.Options{Stdout: cmd.OutOrStdout(), Stderr: cmd.ErrOrStderr(), TTY: tty}
+			if stdin && !noStdin {
+				opts.Stdin = cmd.InOrStdin()
+			}
+			if tty {
+				restore, sizes, err := rawTerminal()
+				if err != nil {
+					return err
+				}
+				defer restore()
+				opts.Resize = sizes
+			}
+			var exit *remotecmd.ExitError
+			if err := remotecmd.Stream(ctx, resp.Url, opts); err != nil && !errors.As(err, &exit) {
+				return err
+			}
+			st, err := c.rt.ContainerStatus(ctx, &cri.ContainerStatusRequest{ContainerId: ct.Id})
+			if err == nil && st.Status.State == cri.ContainerState_CONTAINER_EXITED && st.Status.ExitCode != 0 {
+				return &remotecmd.ExitError{Code: int(st.Status.ExitCode)}
+			}
+			return nil
+		}),
+	}
+	cmd.Flags().BoolVar(&noStdin, "no-stdin", false, "do not connect the CLI's input")
+	return cmd
+}
+
+// stdio reads from the daemon's verbose status whether a container has a
+// terminal and an open stdin: an attach must ask for what the container has.
+func (c *client) stdio(ctx context.Context, id string) (tty, stdin bool, err error) {
+	st, err := c.rt.ContainerStatus(ctx, &cri.ContainerStatusRequest{ContainerId: id, Verbose: true})
+	if err != nil {
+		return false, false, callError(err)
+	}
+	var info struct {
+		Config struct {
+			Spec struct{ TTY, Stdin bool }
+		} `json:"config"`
+	}
+	if err := json.Unmarshal([]byte(st.Info["info"]), &info); err != nil {
+		return false, false, fmt.Errorf("the daemon's status of %s does not say how its stdio is set up: %w", id, err)
+	}
+	return info.Config.Spec.TTY, info.Config.Spec.Stdin, nil
+}
