@@ -12,8 +12,30 @@ import (
 // monitor answers only when the process is gone, so this waits on an event,
 // never polls.
 func (c *Controller) watch(x *Container) {
+	c.watchWith(x, oci.WaitExit)
+}
+
+// watchFound watches a container whose monitor ran before this daemon
+// started. One that speaks another control protocol (an upgrade) keeps its
+// container running; its exit is read from its exit file, which every
+// version writes, and attach, resize and log reopening fail with a
+// message until the container is recreated.
+func (c *Controller) watchFound(x *Container) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	v, err := oci.MonitorSpeaks(ctx, x.monitorDir())
+	cancel()
+	if err == nil && v == oci.MonitorProtocol {
+		c.watch(x)
+		return
+	}
+	c.log.Warn("container monitor speaks another control protocol; following its exit file only",
+		"id", x.ID, "monitor", v, "daemon", oci.MonitorProtocol, "err", err)
+	c.watchWith(x, oci.PollExit)
+}
+
+func (c *Controller) watchWith(x *Container, wait func(context.Context, string) (*oci.Exit, error)) {
 	go func() {
-		exit, err := oci.WaitExit(context.Background(), x.monitorDir())
+		exit, err := wait(context.Background(), x.monitorDir())
 		if errors.Is(err, oci.ErrMonitorGone) {
 			exit = &oci.Exit{ExitCode: 255, FinishedAt: time.Now().UTC()}
 			c.log.Warn("container monitor vanished without recording an exit", "id", x.ID)

@@ -33,7 +33,7 @@ func (c *Controller) Recover(ctx context.Context) error {
 		}
 		c.put(x)
 		if oci.MonitorAlive(x.monitorDir()) {
-			c.watch(x)
+			c.watchFound(x)
 			continue
 		}
 		exit, err := oci.ReadExit(x.monitorDir())

@@ -193,6 +193,43 @@ func ReadExit(dir string) (*Exit, error) {
 	return &e, nil
 }
 
+// MonitorProtocol is the control protocol this daemon speaks
+// (cmd/criserver-monitor/control.go).
+const MonitorProtocol = "1"
+
+// MonitorSpeaks reports the control protocol of the live monitor in dir.
+// A monitor from before the version request answers an error; it is not
+// this daemon's to talk to.
+func MonitorSpeaks(ctx context.Context, dir string) (string, error) {
+	rest, conn, err := monitorCall(ctx, dir, "version")
+	if err != nil {
+		return "", err
+	}
+	conn.Close()
+	return rest, nil
+}
+
+// PollExit waits for the exit file of a container whose monitor this daemon
+// cannot talk to: it reads the file once a second until the monitor writes
+// it, or reports ErrMonitorGone once the monitor is gone without one.
+func PollExit(ctx context.Context, dir string) (*Exit, error) {
+	for {
+		e, err := ReadExit(dir)
+		if !errors.Is(err, ErrMonitorGone) {
+			return e, err
+		}
+		if !MonitorAlive(dir) {
+			// The file may have landed just before the monitor left.
+			return ReadExit(dir)
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(time.Second):
+		}
+	}
+}
+
 // MonitorAlive reports whether the monitor in dir answers on its socket.
 func MonitorAlive(dir string) bool {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)

@@ -7,8 +7,14 @@ import (
 	"strings"
 )
 
+// protocolVersion names the control protocol below. A change old daemons
+// or monitors cannot follow bumps it; the daemon asks for it when it finds a
+// monitor from before its own start (oci.MonitorProtocol).
+const protocolVersion = "1"
+
 // The control protocol is one request line and one answer line:
 //
+//	version                   -> "ok <protocolVersion>"
 //	wait                      -> "ok <exit JSON>" once the container has exited
 //	reopen                    -> "ok" or "error <why>"
 //	resize <width> <height>   -> "ok" or "error <why>"
@@ -35,6 +41,8 @@ func (m *monitor) handle(conn *os.File) {
 		f = []string{""}
 	}
 	switch f[0] {
+	case "version":
+		answer(conn, "ok "+protocolVersion)
 	case "wait":
 		<-m.exited
 		answer(conn, "ok "+m.exit)
