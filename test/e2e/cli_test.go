@@ -60,6 +60,14 @@ func (d *daemon) mustCLI(args ...string) string {
 	return r.stdout
 }
 
+// podsAndLogsGone reports whether every pod and log directory has gone:
+// the daemon deletes an auto-removed pod's logs after the pod.
+func (d *daemon) podsAndLogsGone() bool {
+	pods, err := d.rt.ListPodSandbox(d.ctx(), &cri.ListPodSandboxRequest{})
+	ents, _ := os.ReadDir(d.logDir)
+	return err == nil && len(pods.Items) == 0 && len(ents) == 0
+}
+
 // wantNothingLeft checks that no pod, container or log directory remains.
 func (d *daemon) wantNothingLeft(t *testing.T) {
 	t.Helper()
@@ -215,10 +223,7 @@ func TestCLIDetachedRmRemovesOnExit(t *testing.T) {
 	if len(id) != 64 {
 		t.Fatalf("run -d --rm printed %q", id)
 	}
-	eventually(t, "the daemon removes the pod when its container exits", func() bool {
-		pods, err := d.rt.ListPodSandbox(d.ctx(), &cri.ListPodSandboxRequest{})
-		return err == nil && len(pods.Items) == 0
-	})
+	eventually(t, "the daemon removes the pod when its container exits", d.podsAndLogsGone)
 	d.wantNothingLeft(t)
 
 	// It exits while the daemon is down: the daemon removes it when back.
@@ -226,10 +231,7 @@ func TestCLIDetachedRmRemovesOnExit(t *testing.T) {
 	d.kill()
 	time.Sleep(time.Second)
 	d.start()
-	eventually(t, "the restarted daemon removes the pod whose container exited meanwhile", func() bool {
-		pods, err := d.rt.ListPodSandbox(d.ctx(), &cri.ListPodSandboxRequest{})
-		return err == nil && len(pods.Items) == 0
-	})
+	eventually(t, "the restarted daemon removes the pod whose container exited meanwhile", d.podsAndLogsGone)
 	d.wantNothingLeft(t)
 }
 
