@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"strings"
@@ -42,8 +43,7 @@ func psCommand() *cobra.Command {
 			return render(out, format, resp.Containers, func(w io.Writer) {
 				fmt.Fprintln(w, "CONTAINER\tNAME\tIMAGE\tSTATE\tCREATED\tPOD")
 				for _, ct := range resp.Containers {
-					state := strings.ToLower(strings.TrimPrefix(ct.State.String(), "CONTAINER_"))
-					fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", short(ct.Id), ct.Metadata.GetName(), imageName(ct.Image), state, ago(ct.CreatedAt), pods[ct.PodSandboxId])
+					fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", short(ct.Id), ct.Metadata.GetName(), imageName(ct.Image), c.stateText(cmd.Context(), ct), ago(ct.CreatedAt), pods[ct.PodSandboxId])
 				}
 			})
 		}),
@@ -104,4 +104,18 @@ func imageName(im *cri.ImageSpec) string {
 		return short(im.GetImage())
 	}
 	return im.GetImage()
+}
+
+// stateText is a container's state as ps shows it; an exited one also says
+// its exit code, which only its status holds.
+func (c *client) stateText(ctx context.Context, ct *cri.Container) string {
+	state := strings.ToLower(strings.TrimPrefix(ct.State.String(), "CONTAINER_"))
+	if ct.State != cri.ContainerState_CONTAINER_EXITED {
+		return state
+	}
+	st, err := c.rt.ContainerStatus(ctx, &cri.ContainerStatusRequest{ContainerId: ct.Id})
+	if err != nil {
+		return state
+	}
+	return fmt.Sprintf("%s (%d)", state, st.Status.ExitCode)
 }

@@ -178,7 +178,7 @@ func TestCLIDetachLogsStopRm(t *testing.T) {
 	if ps := d.mustCLI("ps"); strings.Contains(ps, "ticker") {
 		t.Errorf("ps lists a stopped container: %s", ps)
 	}
-	if ps := d.mustCLI("ps", "-a"); !strings.Contains(ps, "ticker") || !strings.Contains(ps, "exited") {
+	if ps := d.mustCLI("ps", "-a"); !strings.Contains(ps, "ticker") || !strings.Contains(ps, "exited (0)") {
 		t.Errorf("ps -a: %s", ps)
 	}
 	d.mustCLI("rm", "ticker")
