@@ -13,6 +13,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/moby/sys/mountinfo"
 
+	"github.com/criserver/criserver/imagestore"
 	"github.com/criserver/criserver/internal/errdefs"
 	"github.com/criserver/criserver/internal/undo"
 	"github.com/criserver/criserver/oci"
@@ -68,25 +69,9 @@ func (c *Controller) Create(ctx context.Context, cfg *Config) (ct *Container, er
 	c.put(x)
 	u.Add("memory", func(context.Context) error { c.forget(x.ID); return nil })
 	u.Add("directories", func(context.Context) error { return removeDirs(x) })
-	if err := c.images.Hold(x.ID, img.ID); err != nil {
+	if err := c.prepareRootfs(x, img, &u); err != nil {
 		return nil, err
 	}
-	u.Add("image hold", func(context.Context) error { return c.images.Release(x.ID) })
-	lowers := make([]string, 0, len(img.Layers))
-	for _, l := range slices.Backward(img.Layers) {
-		lowers = append(lowers, c.images.LayerDir(l))
-	}
-	if len(lowers) == 0 {
-		empty := filepath.Join(x.Dir, "empty")
-		if err := os.MkdirAll(empty, 0o755); err != nil {
-			return nil, err
-		}
-		lowers = []string{empty}
-	}
-	if err := mountRootfs(x.Rootfs(), lowers, filepath.Join(x.Dir, "upper"), filepath.Join(x.Dir, "work")); err != nil {
-		return nil, err
-	}
-	u.Add("rootfs", func(context.Context) error { return unmountRootfs(x.Rootfs()) })
 	if err := c.mountImageVolumes(x, &u); err != nil {
 		return nil, err
 	}
@@ -159,6 +144,31 @@ func oomFile(cgroupsPath string) string {
 		return filepath.Join("/sys/fs/cgroup", cgroupsPath, "memory.events")
 	}
 	return filepath.Join("/sys/fs/cgroup/memory", cgroupsPath, "memory.oom_control")
+}
+
+// prepareRootfs holds the image's layers and mounts the container's
+// overlay of them, registering each undo on u.
+func (c *Controller) prepareRootfs(x *Container, img *imagestore.Image, u *undo.Stack) error {
+	if err := c.images.Hold(x.ID, img.ID); err != nil {
+		return err
+	}
+	u.Add("image hold", func(context.Context) error { return c.images.Release(x.ID) })
+	lowers := make([]string, 0, len(img.Layers))
+	for _, l := range slices.Backward(img.Layers) {
+		lowers = append(lowers, c.images.LayerDir(l))
+	}
+	if len(lowers) == 0 {
+		empty := filepath.Join(x.Dir, "empty")
+		if err := os.MkdirAll(empty, 0o755); err != nil {
+			return err
+		}
+		lowers = []string{empty}
+	}
+	if err := mountRootfs(x.Rootfs(), lowers, filepath.Join(x.Dir, "upper"), filepath.Join(x.Dir, "work")); err != nil {
+		return err
+	}
+	u.Add("rootfs", func(context.Context) error { return unmountRootfs(x.Rootfs()) })
+	return nil
 }
 
 func removeDirs(x *Container) error {

@@ -9,7 +9,6 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"syscall"
@@ -18,7 +17,6 @@ import (
 	"github.com/spf13/cobra"
 	cri "k8s.io/cri-api/pkg/apis/runtime/v1"
 
-	criserver "github.com/criserver/criserver/cri"
 	"github.com/criserver/criserver/internal/remotecmd"
 )
 
@@ -116,99 +114,6 @@ func (c *client) run(ctx context.Context, o *runOptions, image string, args []st
 		return &remotecmd.ExitError{Code: code}
 	}
 	return nil
-}
-
-// configs turns the options into the pod and container CRI configs.
-func (o *runOptions) configs(image string, args []string) (*cri.PodSandboxConfig, *cri.ContainerConfig, error) {
-	uid := make([]byte, 16)
-	_, _ = rand.Read(uid)
-	meta := &cri.PodSandboxMetadata{Name: o.name, Namespace: cliNamespace, Uid: hex.EncodeToString(uid)}
-	labels := map[string]string{cliLabel: "run"}
-	pod := &cri.PodSandboxConfig{
-		Metadata: meta, Hostname: hostname(o.name), Labels: labels,
-		LogDirectory: filepath.Join(o.logRoot, podLogDir(meta)),
-		// Each container its own PID namespace, as in Docker and as
-		// kubelet asks; a shared one (CRI's zero value) needs an infra process.
-		Linux: &cri.LinuxPodSandboxConfig{SecurityContext: &cri.LinuxSandboxSecurityContext{
-			NamespaceOptions: &cri.NamespaceOption{Pid: cri.NamespaceMode_CONTAINER},
-		}},
-	}
-	if o.rm && o.detach {
-		// Nobody waits for the exit: the daemon removes the pod then.
-		pod.Annotations = map[string]string{criserver.AutoRemoveAnnotation: "true"}
-	}
-	switch o.network {
-	case "default", "":
-	case "host":
-		pod.Linux.SecurityContext.NamespaceOptions.Network = cri.NamespaceMode_NODE
-		pod.Hostname = ""
-	case "none":
-		if pod.Annotations == nil {
-			pod.Annotations = map[string]string{}
-		}
-		pod.Annotations[criserver.NetworkAnnotation] = "none"
-	default:
-		return nil, nil, fmt.Errorf("--network %q: want default, host or none", o.network)
-	}
-	switch o.pull {
-	case "missing", "always", "never":
-	default:
-		return nil, nil, fmt.Errorf("--pull %q: want missing, always or never", o.pull)
-	}
-	for _, p := range o.ports {
-		pm, err := parsePort(p)
-		if err != nil {
-			return nil, nil, err
-		}
-		if o.network != "default" {
-			return nil, nil, fmt.Errorf("-p %s: ports are published only on the default network", p)
-		}
-		pod.PortMappings = append(pod.PortMappings, pm)
-	}
-	envs, err := parseEnv(o.env, o.envFiles)
-	if err != nil {
-		return nil, nil, err
-	}
-	ctr := &cri.ContainerConfig{
-		Metadata: &cri.ContainerMetadata{Name: o.name},
-		Image:    &cri.ImageSpec{Image: image, UserSpecifiedImage: image},
-		Args:     args, WorkingDir: o.workdir, Envs: envs, Labels: labels,
-		LogPath: filepath.Join(o.name, "0.log"),
-		// Run in the foreground, -i is one session; detached, stdin stays
-		// open for every attach, as in Docker.
-		Stdin: o.interactive, StdinOnce: o.interactive && !o.detach, Tty: o.tty,
-		Linux: &cri.LinuxContainerConfig{
-			Resources:       &cri.LinuxContainerResources{},
-			SecurityContext: &cri.LinuxContainerSecurityContext{},
-		},
-	}
-	if o.entrypoint != "" {
-		ctr.Command = []string{o.entrypoint}
-	}
-	for _, v := range o.volumes {
-		m, err := parseVolume(v)
-		if err != nil {
-			return nil, nil, err
-		}
-		ctr.Mounts = append(ctr.Mounts, m)
-	}
-	if o.memory != "" {
-		if ctr.Linux.Resources.MemoryLimitInBytes, err = parseMemory(o.memory); err != nil {
-			return nil, nil, err
-		}
-	}
-	if o.cpus != "" {
-		if ctr.Linux.Resources.CpuQuota, err = parseCPUs(o.cpus); err != nil {
-			return nil, nil, err
-		}
-		ctr.Linux.Resources.CpuPeriod = cpuPeriod
-	}
-	if o.user != "" {
-		if err := parseUser(o.user, ctr.Linux.SecurityContext); err != nil {
-			return nil, nil, err
-		}
-	}
-	return pod, ctr, nil
 }
 
 // nameFree refuses a name another CLI container has, as Docker does; pods

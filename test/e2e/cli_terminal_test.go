@@ -1,0 +1,162 @@
+package e2e
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/creack/pty"
+)
+
+// term drives a command through a pseudo-terminal, as a person at a
+// keyboard would.
+type term struct {
+	t    *testing.T
+	pty  *os.File
+	cmd  *exec.Cmd
+	mu   sync.Mutex
+	out  bytes.Buffer
+	read chan struct{}
+}
+
+func startTerm(t *testing.T, cmd *exec.Cmd) *term {
+	t.Helper()
+	f, err := pty.StartWithSize(cmd, &pty.Winsize{Rows: 24, Cols: 80})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tm := &term{t: t, pty: f, cmd: cmd, read: make(chan struct{})}
+	go func() {
+		defer close(tm.read)
+		buf := make([]byte, 4096)
+		for {
+			n, err := f.Read(buf)
+			tm.mu.Lock()
+			tm.out.Write(buf[:n])
+			tm.mu.Unlock()
+			if err != nil {
+				return
+			}
+		}
+	}()
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		f.Close()
+	})
+	return tm
+}
+
+// expect waits until the terminal has shown want since the last expect.
+func (tm *term) expect(want string) {
+	tm.t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		tm.mu.Lock()
+		s := tm.out.String()
+		if i := strings.Index(s, want); i >= 0 {
+			tm.out.Next(i + len(want))
+			tm.mu.Unlock()
+			return
+		}
+		tm.mu.Unlock()
+		if time.Now().After(deadline) {
+			tm.t.Fatalf("the terminal never showed %q; it shows %q", want, s)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func (tm *term) typeLine(s string) {
+	if _, err := tm.pty.Write([]byte(s + "\r")); err != nil {
+		tm.t.Fatal(err)
+	}
+}
+
+// exitCode waits for the command to end.
+func (tm *term) exitCode() int {
+	tm.t.Helper()
+	done := make(chan error, 1)
+	go func() { done <- tm.cmd.Wait() }()
+	select {
+	case err := <-done:
+		var exit *exec.ExitError
+		if errors.As(err, &exit) {
+			return exit.ExitCode()
+		}
+		if err != nil {
+			tm.t.Fatal(err)
+		}
+		return 0
+	case <-time.After(20 * time.Second):
+		tm.t.Fatal("the command did not end")
+		return -1
+	}
+}
+
+// converse types a calculation, resizes the window and exits with 5.
+func (tm *term) converse() {
+	tm.t.Helper()
+	tm.expect("# ") // the prompt, printed before the CLI attached
+	tm.typeLine("echo $((6*7))")
+	tm.expect("42")
+	tm.typeLine("stty size")
+	tm.expect("24 80")
+	if err := pty.Setsize(tm.pty, &pty.Winsize{Rows: 33, Cols: 120}); err != nil {
+		tm.t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		tm.typeLine("stty size")
+		tm.mu.Lock()
+		resized := strings.Contains(tm.out.String(), "33 120")
+		tm.mu.Unlock()
+		if resized {
+			break
+		}
+		if time.Now().After(deadline) {
+			tm.t.Fatal("the container's terminal never took the new window size")
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	tm.typeLine("exit 5")
+	if code := tm.exitCode(); code != 5 {
+		tm.t.Fatalf("exit code %d, want 5; terminal: %q", code, tm.out.String())
+	}
+}
+
+func TestCLIRunInteractiveTerminal(t *testing.T) {
+	d := newDaemon(t)
+	d.mustCLI("pull", "busybox")
+	// The banner is written before the CLI can have attached: the monitor
+	// keeps it for the session.
+	tm := startTerm(t, d.cliCmd("run", "-it", "--rm", "--name", "shell", "busybox", "sh", "-c", "echo banner; exec sh"))
+	tm.expect("banner")
+	tm.converse()
+	d.wantNothingLeft(t)
+}
+
+func TestCLIExecInteractiveTerminal(t *testing.T) {
+	d := newDaemon(t)
+	d.mustCLI("run", "-d", "--name", "box", "busybox", "sleep", "1000")
+	tm := startTerm(t, d.cliCmd("exec", "-it", "box", "sh"))
+	tm.converse()
+
+	if r := d.cli("exec", "box", "sh", "-c", "echo to-out; echo to-err >&2; exit 7"); r.code != 7 || r.stdout != "to-out\n" || r.stderr != "to-err\n" {
+		t.Errorf("exec: exit %d, %q, %q", r.code, r.stdout, r.stderr)
+	}
+	cat := d.cliCmd("exec", "-i", "box", "cat")
+	cat.Stdin = strings.NewReader("piped through\n")
+	if out, err := cat.Output(); err != nil || string(out) != "piped through\n" {
+		t.Errorf("exec -i: %q %v", out, err)
+	}
+	if r := d.cli("exec", "box", "no-such-command"); r.code == 0 {
+		t.Errorf("exec of a missing command exited 0: %q", r.stderr)
+	}
+	d.mustCLI("rm", "-f", "box")
+	d.wantNothingLeft(t)
+}
