@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 
 	"github.com/spf13/cobra"
 	cri "k8s.io/cri-api/pkg/apis/runtime/v1"
@@ -39,20 +40,12 @@ func attachCommand() *cobra.Command {
 			if err != nil {
 				return callError(err)
 			}
-			opts := remotecmd.Options{Stdout: cmd.OutOrStdout(), Stderr: cmd.ErrOrStderr(), TTY: tty}
+			var in io.Reader
 			if stdin && !noStdin {
-				opts.Stdin = cmd.InOrStdin()
-			}
-			if tty {
-				restore, sizes, err := rawTerminal()
-				if err != nil {
-					return err
-				}
-				defer restore()
-				opts.Resize = sizes
+				in = cmd.InOrStdin()
 			}
 			var exit *remotecmd.ExitError
-			if err := remotecmd.Stream(ctx, resp.Url, opts); err != nil && !errors.As(err, &exit) {
+			if err := session(ctx, resp.Url, in, cmd.OutOrStdout(), cmd.ErrOrStderr(), tty); err != nil && !errors.As(err, &exit) {
 				return err
 			}
 			st, err := c.rt.ContainerStatus(ctx, &cri.ContainerStatusRequest{ContainerId: ct.Id})

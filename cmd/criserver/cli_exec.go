@@ -1,10 +1,10 @@
 package main
 
 import (
+	"io"
+
 	"github.com/spf13/cobra"
 	cri "k8s.io/cri-api/pkg/apis/runtime/v1"
-
-	"github.com/criserver/criserver/internal/remotecmd"
 )
 
 func execCommand() *cobra.Command {
@@ -26,19 +26,11 @@ func execCommand() *cobra.Command {
 			if err != nil {
 				return callError(err)
 			}
-			opts := remotecmd.Options{Stdout: cmd.OutOrStdout(), Stderr: cmd.ErrOrStderr(), TTY: tty}
+			var in io.Reader
 			if interactive {
-				opts.Stdin = cmd.InOrStdin()
+				in = cmd.InOrStdin()
 			}
-			if tty {
-				restore, sizes, err := rawTerminal()
-				if err != nil {
-					return err
-				}
-				defer restore()
-				opts.Resize = sizes
-			}
-			return remotecmd.Stream(cmd.Context(), resp.Url, opts)
+			return session(cmd.Context(), resp.Url, in, cmd.OutOrStdout(), cmd.ErrOrStderr(), tty)
 		}),
 	}
 	// Flags end at the container: what follows is the command's own.

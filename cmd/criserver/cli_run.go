@@ -224,16 +224,7 @@ func (c *client) attach(ctx context.Context, id string, o *runOptions) error {
 	if err != nil {
 		return exited(callError(err))
 	}
-	opts := remotecmd.Options{Stdin: o.stdin, Stdout: o.stdout, Stderr: o.stderr, TTY: o.tty}
-	if o.tty {
-		restore, sizes, err := rawTerminal()
-		if err != nil {
-			return err
-		}
-		defer restore()
-		opts.Resize = sizes
-	}
-	err = remotecmd.Stream(ctx, resp.Url, opts)
+	err = session(ctx, resp.Url, o.stdin, o.stdout, o.stderr, o.tty)
 	var exit *remotecmd.ExitError
 	if errors.As(err, &exit) {
 		return nil // the container's code is read from its status

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"context"
+	"io"
 	"os"
 	"os/signal"
 
@@ -58,4 +60,20 @@ func rawTerminal() (restore func(), sizes <-chan remotecmd.Size, err error) {
 		close(done)
 		_ = term.Restore(fd, state)
 	}, ch, nil
+}
+
+// session runs one exec or attach stream at url with the CLI's stdio:
+// stdin when given, and with tty the local terminal in raw mode with its
+// size followed.
+func session(ctx context.Context, url string, stdin io.Reader, stdout, stderr io.Writer, tty bool) error {
+	opts := remotecmd.Options{Stdin: stdin, Stdout: stdout, Stderr: stderr, TTY: tty}
+	if tty {
+		restore, sizes, err := rawTerminal()
+		if err != nil {
+			return err
+		}
+		defer restore()
+		opts.Resize = sizes
+	}
+	return remotecmd.Stream(ctx, url, opts)
 }
