@@ -68,6 +68,12 @@ func podsCommand() *cobra.Command {
 			if err != nil {
 				return callError(err)
 			}
+			if q, _ := cmd.Flags().GetBool("quiet"); q {
+				for _, p := range resp.Items {
+					fmt.Fprintln(cmd.OutOrStdout(), p.Id)
+				}
+				return nil
+			}
 			return render(cmd.OutOrStdout(), format, resp.Items, func(w io.Writer) {
 				fmt.Fprintln(w, "POD\tNAME\tNAMESPACE\tSTATE\tCREATED\tRUNTIME")
 				for _, p := range resp.Items {
@@ -77,6 +83,7 @@ func podsCommand() *cobra.Command {
 			})
 		}),
 	}
+	cmd.Flags().BoolP("quiet", "q", false, "only IDs")
 	addOutputFlag(cmd)
 	return cmd
 }

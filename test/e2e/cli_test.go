@@ -321,6 +321,9 @@ func TestCLIListingsAndInspect(t *testing.T) {
 	if p := d.mustCLI("pods"); !strings.Contains(p, "criserver") || !strings.Contains(p, "idle") {
 		t.Errorf("pods: %s", p)
 	}
+	if q := strings.Fields(d.mustCLI("pods", "-q")); len(q) != 1 || len(q[0]) != 64 {
+		t.Errorf("pods -q: %q", q)
+	}
 	var docs []struct {
 		Kind   string         `json:"kind"`
 		Status map[string]any `json:"status"`
