@@ -80,6 +80,11 @@ func (d *daemon) wantNothingLeft(t *testing.T) {
 	if ents, _ := os.ReadDir(d.logDir); len(ents) != 0 {
 		t.Errorf("log directories left: %v", ents)
 	}
+	// A monitor exits a moment after its container is removed.
+	eventually(t, "no mount, veth or process of the daemon's pods is left", func() bool {
+		f := d.footprint()
+		return f.mounts == 0 && f.veths == 0 && f.processes == 0
+	})
 }
 
 func TestCLIRunOutputAndExitCode(t *testing.T) {
