@@ -69,7 +69,7 @@ func (c *Controller) Create(ctx context.Context, cfg *Config) (ct *Container, er
 	c.put(x)
 	u.Add("memory", func(context.Context) error { c.forget(x.ID); return nil })
 	u.Add("directories", func(context.Context) error { return removeDirs(x) })
-	if err := c.prepareRootfs(x, img, &u); err != nil {
+	if err := c.prepareRootfs(x, img, sb, &u); err != nil {
 		return nil, err
 	}
 	if err := c.mountImageVolumes(x, &u); err != nil {
@@ -148,7 +148,13 @@ func oomFile(cgroupsPath string) string {
 
 // prepareRootfs holds the image's layers and mounts the container's
 // overlay of them, registering each undo on u.
-func (c *Controller) prepareRootfs(x *Container, img *imagestore.Image, u *undo.Stack) error {
+func (c *Controller) prepareRootfs(x *Container, img *imagestore.Image, sb *sandbox.Sandbox, u *undo.Stack) error {
+	// Searchable by all: runc mounts the root filesystem as the
+	// container's root, which in a pod with a user namespace is an
+	// unprivileged host ID.
+	if err := os.MkdirAll(x.Dir, 0o711); err != nil {
+		return err
+	}
 	if err := c.images.Hold(x.ID, img.ID); err != nil {
 		return err
 	}
@@ -164,7 +170,17 @@ func (c *Controller) prepareRootfs(x *Container, img *imagestore.Image, u *undo.
 		}
 		lowers = []string{empty}
 	}
-	if err := mountRootfs(x.Rootfs(), lowers, filepath.Join(x.Dir, "upper"), filepath.Join(x.Dir, "work")); err != nil {
+	upper := filepath.Join(x.Dir, "upper")
+	if userns := sb.Namespaces["user"]; userns != "" && sb.Config.UserNS != nil {
+		var err error
+		if lowers, err = idmapLayers(x, lowers, userns, u); err != nil {
+			return err
+		}
+		if err := ownUpper(upper, sb.Config.UserNS); err != nil {
+			return err
+		}
+	}
+	if err := mountRootfs(x.Rootfs(), lowers, upper, filepath.Join(x.Dir, "work")); err != nil {
 		return err
 	}
 	u.Add("rootfs", func(context.Context) error { return unmountRootfs(x.Rootfs()) })

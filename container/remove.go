@@ -48,6 +48,9 @@ func (c *Controller) release(ctx context.Context, x *Container) error {
 	if err := c.releaseImageVolumes(x); err != nil {
 		return err
 	}
+	if err := unmountIdmapped(x); err != nil {
+		return err
+	}
 	if err := c.images.Release(x.ID); err != nil {
 		return err
 	}

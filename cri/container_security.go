@@ -58,8 +58,10 @@ func security(sc *runtime.LinuxContainerSecurityContext, sb *sandbox.Sandbox) (o
 			}
 			target = ns.TargetId
 		}
-		if u := ns.UsernsOptions; u != nil && u.Mode == runtime.NamespaceMode_POD {
-			return sec, "", invalid("user namespaces are not supported by criserver on this node")
+		// A pod's containers are in its user namespace, if it has one:
+		// the pod's other namespaces belong to it.
+		if u := ns.UsernsOptions; u != nil && u.Mode == runtime.NamespaceMode_POD && sb.Config.UserNS == nil {
+			return sec, "", invalid("the container asks for its pod's user namespace, and the pod has none")
 		}
 	}
 	return sec, target, nil

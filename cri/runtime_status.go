@@ -26,7 +26,7 @@ func (s *Server) Status(ctx context.Context, req *runtime.StatusRequest) (*runti
 	for _, n := range names {
 		f := s.runtimes.Handlers[n].Features(ctx)
 		h := &runtime.RuntimeHandler{Name: n, Features: &runtime.RuntimeHandlerFeatures{
-			RecursiveReadOnlyMounts: f.RecursiveReadOnlyMounts, UserNamespaces: f.UserNamespaces,
+			RecursiveReadOnlyMounts: f.RecursiveReadOnlyMounts, UserNamespaces: f.UserNamespaces && s.noUserNS == "",
 		}}
 		resp.RuntimeHandlers = append(resp.RuntimeHandlers, h)
 		if n == s.runtimes.Default {

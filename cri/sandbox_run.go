@@ -20,6 +20,9 @@ func (s *Server) RunPodSandbox(ctx context.Context, req *runtime.RunPodSandboxRe
 	if err != nil {
 		return nil, err
 	}
+	if cfg.UserNS != nil && s.noUserNS != "" {
+		return nil, fmt.Errorf("%w: %s", errdefs.ErrFailedPrecondition, s.noUserNS)
+	}
 	id, err := s.sandboxNames.Create(ctx, sandboxName(cfg), func(ctx context.Context) (string, error) {
 		sb, err := s.sandboxes.Run(ctx, cfg)
 		if err != nil {
@@ -68,6 +71,10 @@ func sandboxConfig(c *runtime.PodSandboxConfig, handler string) (*sandbox.Config
 			cfg.HostIPC = ns.Ipc == runtime.NamespaceMode_NODE
 			cfg.HostPID = ns.Pid == runtime.NamespaceMode_NODE
 			cfg.SharePID = ns.Pid == runtime.NamespaceMode_POD
+			var err error
+			if cfg.UserNS, err = userNamespace(ns.UsernsOptions); err != nil {
+				return nil, err
+			}
 		}
 	}
 	bw, err := bandwidth(c.Annotations)
@@ -139,4 +146,42 @@ func parseBits(v string) (uint64, error) {
 		return 0, fmt.Errorf("want a quantity like 10M")
 	}
 	return uint64(f * float64(m)), nil
+}
+
+// userNamespace reads kubelet's user namespace request: the node's (no
+// namespace of the pod's own), or the pod's own with exactly one mapping for
+// users and one for groups, each mapping the pod's root.
+func userNamespace(u *runtime.UserNamespace) (*sandbox.UserNS, error) {
+	if u == nil {
+		return nil, nil // POD is the enum's zero: no options is the node's
+	}
+	switch u.Mode {
+	case runtime.NamespaceMode_NODE:
+		return nil, nil
+	case runtime.NamespaceMode_POD:
+	default:
+		return nil, invalid(fmt.Sprintf("user namespace mode %s: a pod's user namespace is the node's or its own", u.GetMode()))
+	}
+	one := func(kind string, ms []*runtime.IDMapping) (sandbox.IDMap, error) {
+		if len(ms) != 1 {
+			return sandbox.IDMap{}, invalid(fmt.Sprintf("user namespace: %d %s mappings, want one", len(ms), kind))
+		}
+		m := ms[0]
+		if m.ContainerId != 0 || m.Length == 0 {
+			return sandbox.IDMap{}, invalid(fmt.Sprintf("user namespace: the %s mapping must start at ID 0 in the pod, and map at least one", kind))
+		}
+		if uint64(m.HostId)+uint64(m.Length) > 1<<32 {
+			return sandbox.IDMap{}, invalid(fmt.Sprintf("user namespace: the %s mapping runs past the last ID", kind))
+		}
+		return sandbox.IDMap{ContainerID: m.ContainerId, HostID: m.HostId, Size: m.Length}, nil
+	}
+	uid, err := one("user", u.Uids)
+	if err != nil {
+		return nil, err
+	}
+	gid, err := one("group", u.Gids)
+	if err != nil {
+		return nil, err
+	}
+	return &sandbox.UserNS{UID: uid, GID: gid}, nil
 }

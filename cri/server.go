@@ -99,6 +99,7 @@ type Server struct {
 	events     *Events
 	streaming  StreamingServer
 	log        *slog.Logger
+	noUserNS   string
 
 	sandboxNames   *names.Registry
 	containerNames *names.Registry
@@ -114,6 +115,9 @@ type Deps struct {
 	Events     *Events
 	Streaming  StreamingServer
 	Logger     *slog.Logger
+	// NoUserNamespaces, when set, says why pods cannot have user
+	// namespaces on this node though the kernel could (see Status).
+	NoUserNamespaces string
 }
 
 // StreamingServer hands out URLs for exec, attach and port forwarding.
@@ -128,7 +132,7 @@ type StreamingServer interface {
 func New(d Deps) *Server {
 	s := &Server{
 		images: d.Images, sandboxes: d.Sandboxes, containers: d.Containers, network: d.Network,
-		runtimes: d.Runtimes, events: d.Events, streaming: d.Streaming, log: d.Logger,
+		runtimes: d.Runtimes, events: d.Events, streaming: d.Streaming, log: d.Logger, noUserNS: d.NoUserNamespaces,
 		sandboxNames: names.New("sandbox"), containerNames: names.New("container"),
 	}
 	if s.log == nil {

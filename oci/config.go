@@ -1,5 +1,7 @@
 package oci
 
+import specs "github.com/opencontainers/runtime-spec/specs-go"
+
 // ContainerConfig is everything BuildSpec needs to write a container's OCI
 // runtime spec. Package cri fills it from the CRI request; the sandbox fields
 // come from the pod the container joins.
@@ -156,9 +158,10 @@ type Resources struct {
 type SandboxRef struct {
 	// Namespace files the container joins (empty when the host's is used or
 	// when the container gets its own).
-	NetNSPath string
-	IPCNSPath string
-	UTSNSPath string
+	UserNSPath string
+	NetNSPath  string
+	IPCNSPath  string
+	UTSNSPath  string
 	// PIDNSPath is the pod's PID namespace when the pod shares one.
 	PIDNSPath string
 
@@ -173,4 +176,12 @@ type SandboxRef struct {
 	ShmPath        string // bind-mounted to /dev/shm
 
 	Sysctls map[string]string
+
+	// IDMappings are the pod's user namespace's, when it has one.
+	IDMappings *IDMappings
+}
+
+// IDMappings are a user namespace's user and group ID mappings.
+type IDMappings struct {
+	UIDs, GIDs []specs.LinuxIDMapping
 }

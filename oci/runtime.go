@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -166,10 +167,11 @@ func (c *CLI) Update(ctx context.Context, id string, r *specs.LinuxResources) er
 }
 
 // Features implements Runtime. They are asked once: Status, which kubelet
-// calls every few seconds, must not spawn processes. Only what the runtime's
-// own "features" verb reports is claimed (crun 1.8 has no such verb); user
-// namespaces are not claimed, as this kernel and runtimes cannot give pods
-// idmapped mounts through the CRI path here.
+// calls every few seconds, must not spawn processes. Recursive read-only
+// mounts are claimed when the runtime's own "features" verb reports them
+// (crun 1.8 has no such verb). User namespaces are claimed when the kernel
+// has idmapped mounts: criserver makes the pod's namespaces and idmapped
+// root filesystems itself, and the runtime only joins them.
 func (c *CLI) Features(ctx context.Context) Features {
 	// Probed on a context of its own: the answer is kept for good, so one
 	// caller's deadline must not turn it into "no features".
@@ -182,20 +184,17 @@ func (c *CLI) Features(ctx context.Context) Features {
 }
 
 func (c *CLI) probeFeatures(ctx context.Context) Features {
+	feat := Features{UserNamespaces: idmapMounts()}
 	out, err := c.run(ctx, "features")
 	if err != nil {
-		return Features{}
+		return feat
 	}
 	var f struct {
 		MountOptions []string `json:"mountOptions"`
 	}
 	if json.Unmarshal(out, &f) != nil {
-		return Features{}
+		return feat
 	}
-	for _, o := range f.MountOptions {
-		if o == "rro" {
-			return Features{RecursiveReadOnlyMounts: true}
-		}
-	}
-	return Features{}
+	feat.RecursiveReadOnlyMounts = slices.Contains(f.MountOptions, "rro")
+	return feat
 }

@@ -49,6 +49,11 @@ func buildSpec(cfg *ContainerConfig, h hostInfo, lookup mountLookup) (*specs.Spe
 		return nil, err
 	}
 	s.Linux.Namespaces = plan.list
+	if m := cfg.Sandbox.IDMappings; m != nil && cfg.Sandbox.UserNSPath != "" {
+		// runc joins the pod's user namespace by path and needs its
+		// mappings too, for the IDs it hands out on the host side.
+		s.Linux.UIDMappings, s.Linux.GIDMappings = m.UIDs, m.GIDs
+	}
 	if plan.newUTS {
 		s.Hostname = cfg.Sandbox.Hostname
 	}

@@ -20,7 +20,8 @@ type nsPlan struct {
 }
 
 // planNamespaces turns the namespace modes into the spec's list. A missing
-// entry means the host's namespace. There is never a user namespace.
+// entry means the host's namespace. A container has a user namespace only
+// as its pod's.
 func planNamespaces(cfg *ContainerConfig, cgroup2 bool) (nsPlan, error) {
 	ns, sb := cfg.Security.Namespaces, cfg.Sandbox
 	var p nsPlan
@@ -32,6 +33,11 @@ func planNamespaces(cfg *ContainerConfig, cgroup2 bool) (nsPlan, error) {
 		return nil
 	}
 
+	if sb.UserNSPath != "" {
+		if err := add(specs.UserNamespace, sb.UserNSPath); err != nil {
+			return p, err
+		}
+	}
 	var err error
 	if p.hostNet, err = podShared(specs.NetworkNamespace, ns.Network, sb.HostNetwork, sb.NetNSPath, add); err != nil {
 		return p, err

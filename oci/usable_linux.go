@@ -1,11 +1,13 @@
 package oci
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"strings"
 
 	cgroups "github.com/containerd/cgroups/v3"
+	"golang.org/x/sys/unix"
 
 	"github.com/criserver/criserver/internal/errdefs"
 )
@@ -24,4 +26,15 @@ func (c *CLI) Usable() error {
 	}
 	return fmt.Errorf("%w: crun cannot run containers on this host: it does not support hybrid cgroups with controllers (%s) on the v2 hierarchy",
 		errdefs.ErrFailedPrecondition, strings.TrimSpace(string(b)))
+}
+
+// idmapMounts reports whether the kernel has idmapped mounts, which pods
+// with their own user namespace need for their root filesystems: asking
+// mount_setattr about no file tells "unknown syscall" from "bad file".
+func idmapMounts() bool {
+	if _, err := os.Stat("/proc/self/ns/user"); err != nil {
+		return false
+	}
+	err := unix.MountSetattr(-1, "", 0, &unix.MountAttr{})
+	return !errors.Is(err, unix.ENOSYS)
 }

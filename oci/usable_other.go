@@ -4,3 +4,5 @@ package oci
 
 // Usable reports whether the runtime can run containers on this host.
 func (c *CLI) Usable() error { return nil }
+
+func idmapMounts() bool { return false }

@@ -66,13 +66,23 @@ func (c *Controller) infraSpec(s *Sandbox, rootfs string) *specs.Spec {
 			ns = append(ns, specs.LinuxNamespace{Type: t, Path: p})
 		}
 	}
+	user := specs.User{UID: 65535, GID: 65535}
+	var uids, gids []specs.LinuxIDMapping
+	if p := s.Namespaces["user"]; p != "" {
+		// Into the pod's user namespace first, as its containers go:
+		// the other namespaces are its. Its root is mapped whatever the
+		// mapping's size.
+		ns = append(ns, specs.LinuxNamespace{Type: specs.UserNamespace, Path: p})
+		m := s.Config.UserNS.specMappings()
+		uids, gids, user = m.UIDs, m.GIDs, specs.User{}
+	}
 	return &specs.Spec{
 		Version: oci.SpecVersion,
 		Root:    &specs.Root{Path: rootfs, Readonly: true},
 		Process: &specs.Process{
 			Args:            []string{"/pause"},
 			Cwd:             "/",
-			User:            specs.User{UID: 65535, GID: 65535},
+			User:            user,
 			NoNewPrivileges: true,
 			Env:             []string{"PATH=/"},
 		},
@@ -83,6 +93,8 @@ func (c *Controller) infraSpec(s *Sandbox, rootfs string) *specs.Spec {
 		},
 		Linux: &specs.Linux{
 			Namespaces:  ns,
+			UIDMappings: uids,
+			GIDMappings: gids,
 			CgroupsPath: CgroupsPath(s.Config.CgroupParent, s.ID),
 			Resources:   &specs.LinuxResources{Devices: []specs.LinuxDeviceCgroup{{Allow: false, Access: "rwm"}}},
 			MaskedPaths: []string{"/proc/kcore", "/proc/keys", "/sys/firmware"},

@@ -44,7 +44,7 @@ func (c *Controller) release(ctx context.Context, s *Sandbox) error {
 	}
 	// Every pin a sandbox can have, recorded or not: a crash may have come
 	// between pinning and recording.
-	for _, kind := range []string{"net", "ipc", "uts", "pid"} {
+	for _, kind := range []string{"net", "ipc", "uts", "pid", "user"} {
 		if err := unpin(filepath.Join(s.StateDir, kind)); err != nil {
 			return err
 		}

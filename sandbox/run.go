@@ -53,7 +53,12 @@ func (c *Controller) Run(ctx context.Context, cfg *Config) (sb *Sandbox, err err
 	if !cfg.HostIPC {
 		kinds = append(kinds, "ipc")
 	}
-	pins, err := pinNamespaces(s.StateDir, kinds, cfg.Hostname, cfg.Sysctls)
+	var pins map[string]string
+	if cfg.UserNS != nil {
+		pins, err = pinUserNamespaces(c.pauseBin, s.StateDir, kinds, cfg.UserNS, cfg.Hostname, cfg.Sysctls)
+	} else {
+		pins, err = pinNamespaces(s.StateDir, kinds, cfg.Hostname, cfg.Sysctls)
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -7,6 +7,8 @@ import (
 	"maps"
 	"time"
 
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+
 	"github.com/criserver/criserver/cni"
 	"github.com/criserver/criserver/internal/errdefs"
 	"github.com/criserver/criserver/oci"
@@ -45,6 +47,11 @@ type Config struct {
 	CgroupParent string
 	Sysctls      map[string]string
 
+	// UserNS, when set, gives the pod a user namespace with these
+	// mappings, which its network, IPC and UTS namespaces belong to
+	// (kubelet's hostUsers: false).
+	UserNS *UserNS `json:",omitempty"`
+
 	HostNetwork bool
 	// NoNetwork gives the pod its own network namespace with only lo up,
 	// and no CNI network.
@@ -55,6 +62,20 @@ type Config struct {
 	SharePID bool
 
 	RuntimeHandler string
+}
+
+// UserNS is a pod's user namespace: one mapping each for user and group
+// IDs, container ID 0 included, as kubelet gives them.
+type UserNS struct {
+	UID IDMap `json:"uid"`
+	GID IDMap `json:"gid"`
+}
+
+// IDMap maps Size IDs from ContainerID in the pod to HostID on the host.
+type IDMap struct {
+	ContainerID uint32 `json:"containerID"`
+	HostID      uint32 `json:"hostID"`
+	Size        uint32 `json:"size"`
 }
 
 // Sandbox is a pod sandbox as the daemon records it.
@@ -83,6 +104,7 @@ func (s *Sandbox) clone() *Sandbox {
 // Ref is what the pod's containers take from it.
 func (s *Sandbox) Ref() oci.SandboxRef {
 	return oci.SandboxRef{
+		UserNSPath:     s.Namespaces["user"],
 		NetNSPath:      s.Namespaces["net"],
 		IPCNSPath:      s.Namespaces["ipc"],
 		UTSNSPath:      s.Namespaces["uts"],
@@ -95,7 +117,20 @@ func (s *Sandbox) Ref() oci.SandboxRef {
 		HostsPath:      s.Dir + "/hosts",
 		ResolvConfPath: s.Dir + "/resolv.conf",
 		ShmPath:        s.shmPath(),
+		IDMappings:     s.Config.UserNS.specMappings(),
 	}
+}
+
+// specMappings is the user namespace's mappings in the OCI spec's terms,
+// nil without one.
+func (u *UserNS) specMappings() *oci.IDMappings {
+	if u == nil {
+		return nil
+	}
+	m := func(i IDMap) []specs.LinuxIDMapping {
+		return []specs.LinuxIDMapping{{ContainerID: i.ContainerID, HostID: i.HostID, Size: i.Size}}
+	}
+	return &oci.IDMappings{UIDs: m(u.UID), GIDs: m(u.GID)}
 }
 
 func (s *Sandbox) shmPath() string {
@@ -132,6 +167,9 @@ func (c *Config) validate() error {
 		return fmt.Errorf("%w: sandbox metadata needs a namespace", errInvalid)
 	case c.UID == "":
 		return fmt.Errorf("%w: sandbox metadata needs a uid", errInvalid)
+	}
+	if c.UserNS != nil && (c.HostNetwork || c.HostIPC || c.HostPID) {
+		return fmt.Errorf("%w: a pod with its own user namespace cannot use the host's network, IPC or PID namespace", errInvalid)
 	}
 	return validateSysctls(c)
 }

@@ -73,10 +73,38 @@ func wireRuntime(ctx context.Context, c config.Config, db *bolt.DB, images *imag
 	if err != nil {
 		return cri.Deps{}, err
 	}
-	return cri.Deps{
+	d := cri.Deps{
 		Images: images, Sandboxes: sandboxes, Containers: containers, Network: network,
 		Runtimes: runtimes, Events: events, Streaming: stream, Logger: log,
-	}, nil
+	}
+	if err := searchable(c.Root, c.State); err != nil {
+		d.NoUserNamespaces = err.Error()
+		log.Warn("pods cannot have their own user namespaces", "reason", err)
+	}
+	return d, nil
+}
+
+// searchable checks that every directory on the way to the daemon's
+// directories lets others through: runc mounts a pod's root filesystem as
+// the pod's root, which in a pod with its own user namespace is an
+// unprivileged host ID. (containerd keeps its root 0711 for the same
+// reason.)
+func searchable(dirs ...string) error {
+	for _, d := range dirs {
+		for p := filepath.Clean(d); ; p = filepath.Dir(p) {
+			fi, err := os.Stat(p)
+			if err != nil {
+				return err
+			}
+			if fi.Mode().Perm()&0o001 == 0 {
+				return fmt.Errorf("%s (mode %o) does not let others through to %s; make it 0711 or wider for pods with their own user namespace", p, fi.Mode().Perm(), d)
+			}
+			if p == "/" {
+				break
+			}
+		}
+	}
+	return nil
 }
 
 // runtimeHandlers finds runc and crun (and any configured handler); the

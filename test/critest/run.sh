@@ -37,6 +37,9 @@ flock -n 9 || die "another run holds $lock"
 
 start=$SECONDS
 tmp=$(mktemp -d /tmp/criserver-critest.XXXXXX) || die "mktemp failed"
+# Searchable by others, as /var/lib and /run are: pods with their own user
+# namespace reach their root filesystems as an unprivileged host ID.
+chmod 711 "$tmp"
 daemon_pid= registry_pid= sock=$tmp/criserver.sock state=$tmp/state
 shm_before=$(ipcs -m 2>/dev/null | awk '$2 ~ /^[0-9]+$/ {print $2}' | sort)
 
