@@ -1,6 +1,8 @@
 package e2e
 
 import (
+	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -56,8 +58,7 @@ func TestUserNamespacePod(t *testing.T) {
 	if err := syscall.Stat(upper, &st); err != nil || st.Uid != 200000 {
 		t.Errorf("the file the pod's root wrote is owned by %d on the host (%v), want 200000", st.Uid, err)
 	}
-	status, _ := os.ReadFile(filepathForPid(t, d, id))
-	if !strings.Contains(string(status), "Uid:\t200000") {
+	if status := procStatus(t, d, id); !strings.Contains(status, "Uid:\t200000") {
 		t.Errorf("the container's process on the host: %s", status)
 	}
 	d.rt.StopPodSandbox(d.ctx(), &cri.StopPodSandboxRequest{PodSandboxId: pod})
@@ -81,21 +82,19 @@ func TestUserNamespacePod(t *testing.T) {
 	}
 }
 
-// filepathForPid is the /proc status file of container id's process.
-func filepathForPid(t *testing.T, d *daemon, id string) string {
+// procStatus reads /proc/<pid>/status of container id's process.
+func procStatus(t *testing.T, d *daemon, id string) string {
 	t.Helper()
 	st, err := d.rt.ContainerStatus(d.ctx(), &cri.ContainerStatusRequest{ContainerId: id, Verbose: true})
 	if err != nil {
 		t.Fatal(err)
 	}
-	info := st.Info["info"]
-	i := strings.Index(info, `"pid":`)
-	if i < 0 {
-		t.Fatalf("no pid in %s", info)
+	var info struct{ Pid int }
+	if err := json.Unmarshal([]byte(st.Info["info"]), &info); err != nil || info.Pid == 0 {
+		t.Fatalf("no pid in %q: %v", st.Info["info"], err)
 	}
-	pid := strings.TrimLeft(info[i+6:], " ")
-	pid = pid[:strings.IndexAny(pid, ",}")]
-	return "/proc/" + pid + "/status"
+	b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/status", info.Pid))
+	return string(b)
 }
 
 // usernsClaimed reports whether Status claims user namespaces for runc.
