@@ -46,6 +46,9 @@ func TestUserNamespacePod(t *testing.T) {
 	cfg := ctrConfig("c", "sleep", "1000")
 	cfg.Linux.SecurityContext = &cri.LinuxContainerSecurityContext{NamespaceOptions: pc.Linux.SecurityContext.NamespaceOptions}
 	id := d.run(pod, pc, cfg)
+	// A restart finds the pod's pinned user namespace and its container.
+	d.kill()
+	d.start()
 	r := d.exec(id, "sh", "-c", "cat /proc/self/uid_map; id -u; stat -c %u /bin/busybox; echo x > /etc/written && cat /etc/written; hostname")
 	got := strings.Fields(string(r.Stdout))
 	if r.ExitCode != 0 || strings.Join(got, " ") != "0 200000 65536 0 0 x userns" {
