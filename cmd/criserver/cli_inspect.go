@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"sort"
+	"strings"
 
 	"github.com/spf13/cobra"
 	cri "k8s.io/cri-api/pkg/apis/runtime/v1"
@@ -157,6 +158,16 @@ func printInfo(w io.Writer, endpoint string, v *cri.VersionResponse, st *cri.Sta
 		name := h.Name
 		if name == "" {
 			name = "(default)"
+		}
+		var feats []string
+		if h.Features.GetUserNamespaces() {
+			feats = append(feats, "user namespaces")
+		}
+		if h.Features.GetRecursiveReadOnlyMounts() {
+			feats = append(feats, "recursive read-only mounts")
+		}
+		if len(feats) > 0 {
+			name += " (" + strings.Join(feats, ", ") + ")"
 		}
 		fmt.Fprintf(w, "  %s\n", name)
 	}
