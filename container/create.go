@@ -3,6 +3,7 @@ package container
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -186,6 +187,11 @@ func (c *Controller) prepareRootfs(x *Container, img *imagestore.Image, sb *sand
 	u.Add("rootfs", func(context.Context) error { return unmountRootfs(x.Rootfs()) })
 	return nil
 }
+
+// errMounted refuses to delete a directory that still has mounts below it:
+// deleting through an image volume or root filesystem would delete the
+// image's files.
+var errMounted = errors.New("still mounted")
 
 func removeDirs(x *Container) error {
 	if m, err := mountinfo.GetMounts(mountinfo.PrefixFilter(x.Dir)); err != nil {

@@ -2,7 +2,6 @@ package container
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -129,8 +128,3 @@ func mountReadOnly(target string, lowers []string) error {
 	}
 	return mountOverlayFsconfig(target, lowers, "", "")
 }
-
-// errMounted refuses to delete a directory that still has mounts below it:
-// deleting through an image volume or root filesystem would delete the
-// image's files.
-var errMounted = errors.New("still mounted")
