@@ -56,9 +56,11 @@ func (c *client) printLogs(ctx context.Context, id string, o logOptions, stdout,
 	if path == "" {
 		return fmt.Errorf("container %s has no log file", short(id))
 	}
+	// Following lasts while the container may still write: a created one
+	// has yet to start.
 	running := func() bool {
 		st, err := c.rt.ContainerStatus(ctx, &cri.ContainerStatusRequest{ContainerId: id})
-		return err == nil && st.Status.State == cri.ContainerState_CONTAINER_RUNNING
+		return err == nil && (st.Status.State == cri.ContainerState_CONTAINER_RUNNING || st.Status.State == cri.ContainerState_CONTAINER_CREATED)
 	}
 	if !o.follow {
 		running = func() bool { return false }
