@@ -171,6 +171,7 @@ func (d *daemon) cleanup() {
 		cancel()
 		d.kill()
 	}
+	d.waitOrphans()
 	exec.Command("ip", "link", "del", d.bridge).Run()
 	if d.t.Failed() {
 		d.t.Logf("daemon log:\n%s", d.log)
@@ -192,4 +193,26 @@ func pushImages() error {
 		return err
 	}
 	return nil
+}
+
+// waitOrphans waits a while for processes started for this daemon to end:
+// a CNI plugin the daemon was killed in the middle of runs on and may
+// create the bridge again after the test deleted it. They carry the
+// daemon's directory in their environment (CNI_NETNS).
+func (d *daemon) waitOrphans() {
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		environs, _ := filepath.Glob("/proc/[0-9]*/environ")
+		found := false
+		for _, e := range environs {
+			if b, err := os.ReadFile(e); err == nil && strings.Contains(string(b), d.dir) {
+				found = true
+				break
+			}
+		}
+		if !found {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
