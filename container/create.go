@@ -160,10 +160,7 @@ func (c *Controller) prepareRootfs(x *Container, img *imagestore.Image, sb *sand
 		return err
 	}
 	u.Add("image hold", func(context.Context) error { return c.images.Release(x.ID) })
-	lowers := make([]string, 0, len(img.Layers))
-	for _, l := range slices.Backward(img.Layers) {
-		lowers = append(lowers, c.images.LayerDir(l))
-	}
+	lowers := c.layerDirs(img)
 	if len(lowers) == 0 {
 		empty := filepath.Join(x.Dir, "empty")
 		if err := os.MkdirAll(empty, 0o755); err != nil {
@@ -186,6 +183,16 @@ func (c *Controller) prepareRootfs(x *Container, img *imagestore.Image, sb *sand
 	}
 	u.Add("rootfs", func(context.Context) error { return unmountRootfs(x.Rootfs()) })
 	return nil
+}
+
+// layerDirs lists an image's unpacked layers top first, as overlay takes
+// them.
+func (c *Controller) layerDirs(img *imagestore.Image) []string {
+	dirs := make([]string, 0, len(img.Layers))
+	for _, l := range slices.Backward(img.Layers) {
+		dirs = append(dirs, c.images.LayerDir(l))
+	}
+	return dirs
 }
 
 // errMounted refuses to delete a directory that still has mounts below it:

@@ -17,12 +17,23 @@ func mountRootfs(target string, lowers []string, upper, work string) error {
 			return err
 		}
 	}
-	data := fmt.Sprintf("lowerdir=%s,upperdir=%s,workdir=%s", strings.Join(lowers, ":"), upper, work)
+	return mountOverlay(target, lowers, upper, work)
+}
+
+// mountOverlay mounts an overlay of lowers (top layer first) at target;
+// without an upper directory it is read-only.
+func mountOverlay(target string, lowers []string, upper, work string) error {
+	data, flags := "lowerdir="+strings.Join(lowers, ":"), uintptr(0)
+	if upper != "" {
+		data += ",upperdir=" + upper + ",workdir=" + work
+	} else {
+		flags = unix.MS_RDONLY
+	}
 	// mount(2) takes options in one page; images with many layers need the
 	// new mount API, which adds lower directories one at a time.
 	if len(data) < unix.Getpagesize()-1 {
-		if err := unix.Mount("overlay", target, "overlay", 0, data); err != nil {
-			return fmt.Errorf("mount rootfs overlay: %w", err)
+		if err := unix.Mount("overlay", target, "overlay", flags, data); err != nil {
+			return fmt.Errorf("mount overlay at %s: %w", target, err)
 		}
 		return nil
 	}

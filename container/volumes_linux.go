@@ -57,11 +57,7 @@ func (c *Controller) mountImageVolumes(x *Container, u *undo.Stack) error {
 		}
 		u.Add("image volume hold", func(context.Context) error { return c.images.Release(owner) })
 		dir := x.volumeDir(i)
-		lowers := make([]string, 0, len(img.Layers))
-		for _, l := range slices.Backward(img.Layers) {
-			lowers = append(lowers, c.images.LayerDir(l))
-		}
-		if err := mountReadOnly(dir, lowers); err != nil {
+		if err := mountReadOnly(dir, c.layerDirs(img)); err != nil {
 			return fmt.Errorf("image volume %s: %w", m.ContainerPath, err)
 		}
 		u.Add("image volume", func(context.Context) error { return unmountRootfs(dir) })
@@ -118,13 +114,5 @@ func mountReadOnly(target string, lowers []string) error {
 		}
 		return nil
 	}
-	data := "lowerdir=" + strings.Join(lowers, ":")
-	if len(data) < unix.Getpagesize()-1 {
-		err := unix.Mount("overlay", target, "overlay", unix.MS_RDONLY, data)
-		if err != nil {
-			return fmt.Errorf("mount overlay: %w", err)
-		}
-		return nil
-	}
-	return mountOverlayFsconfig(target, lowers, "", "")
+	return mountOverlay(target, lowers, "", "")
 }

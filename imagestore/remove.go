@@ -34,8 +34,9 @@ func (s *Store) Remove(name string) error {
 }
 
 // collect deletes layers and blobs that no image references, no container
-// holds and no running pull relies on. Callers hold s.mu, except at start, when the store is not
-// shared yet; sweepDisk then also removes files that have no record at all.
+// holds and no running pull relies on. Callers hold s.mu, except at start,
+// when the store is not shared yet; sweepDisk then also removes files that
+// have no record at all.
 func (s *Store) collect(sweepDisk bool) error {
 	usedBlobs := map[string]bool{}
 	usedLayers := map[string]bool{}

@@ -49,12 +49,7 @@ func pinOnThisThread(dir string, kinds []string, hostname string, sysctls map[st
 	if err := unix.Unshare(flags); err != nil {
 		return nil, fmt.Errorf("unshare %v: %w", kinds, err)
 	}
-	if hostname != "" && flags&unix.CLONE_NEWUTS != 0 {
-		if err := unix.Sethostname([]byte(hostname)); err != nil {
-			return nil, fmt.Errorf("set hostname %q: %w", hostname, err)
-		}
-	}
-	if err := applySysctls(sysctls); err != nil {
+	if err := setUp(flags&unix.CLONE_NEWUTS != 0, hostname, sysctls); err != nil {
 		return nil, err
 	}
 	paths := map[string]string{}
@@ -76,6 +71,17 @@ func pinOnThisThread(dir string, kinds []string, hostname string, sysctls map[st
 		paths[k] = pin
 	}
 	return paths, nil
+}
+
+// setUp sets the pod's hostname (when it has a UTS namespace of its own)
+// and sysctls from a thread inside the pod's namespaces.
+func setUp(ownUTS bool, hostname string, sysctls map[string]string) error {
+	if hostname != "" && ownUTS {
+		if err := unix.Sethostname([]byte(hostname)); err != nil {
+			return fmt.Errorf("set hostname %q: %w", hostname, err)
+		}
+	}
+	return applySysctls(sysctls)
 }
 
 // pinProcessNamespace pins another process's namespace (the infra process's

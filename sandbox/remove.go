@@ -37,7 +37,7 @@ func (c *Controller) release(ctx context.Context, s *Sandbox) error {
 	if err := c.stopInfra(ctx, s); err != nil {
 		return err
 	}
-	if !s.Config.HostNetwork && !s.Config.NoNetwork {
+	if s.Config.usesCNI() {
 		if err := c.net.Teardown(ctx, s.podNetwork()); err != nil {
 			return err
 		}

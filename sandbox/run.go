@@ -79,7 +79,7 @@ func (c *Controller) Run(ctx context.Context, cfg *Config) (sb *Sandbox, err err
 			return nil, err
 		}
 	}
-	if !cfg.HostNetwork && !cfg.NoNetwork {
+	if cfg.usesCNI() {
 		res, err := c.net.Setup(ctx, s.podNetwork())
 		if err != nil {
 			return nil, fmt.Errorf("set up pod network: %w", err)

@@ -64,6 +64,10 @@ type Config struct {
 	RuntimeHandler string
 }
 
+// usesCNI reports whether the pod is wired by the CNI network: not when it
+// shares the node's network or asked for none.
+func (c *Config) usesCNI() bool { return !c.HostNetwork && !c.NoNetwork }
+
 // UserNS is a pod's user namespace: one mapping each for user and group
 // IDs, container ID 0 included, as kubelet gives them.
 type UserNS struct {

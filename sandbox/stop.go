@@ -25,7 +25,7 @@ func (c *Controller) Stop(ctx context.Context, id string) error {
 		return fmt.Errorf("stop infra process of %s: %w", id, err)
 	}
 	if !s.Config.HostNetwork && s.Namespaces["net"] != "" {
-		if !s.Config.NoNetwork {
+		if s.Config.usesCNI() {
 			if err := c.net.Teardown(ctx, s.podNetwork()); err != nil {
 				return fmt.Errorf("tear down network of %s: %w", id, err)
 			}

@@ -78,12 +78,7 @@ func inNamespaces(paths map[string]string, kinds []string, hostname string, sysc
 					return fmt.Errorf("enter the pod's %s namespace: %w", k, err)
 				}
 			}
-			if hostname != "" && paths["uts"] != "" {
-				if err := unix.Sethostname([]byte(hostname)); err != nil {
-					return fmt.Errorf("set hostname %q: %w", hostname, err)
-				}
-			}
-			return applySysctls(sysctls)
+			return setUp(paths["uts"] != "", hostname, sysctls)
 		}()
 	}()
 	return <-ch
