@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"time"
 
 	"github.com/spf13/cobra"
 	cri "k8s.io/cri-api/pkg/apis/runtime/v1"
@@ -48,9 +49,13 @@ func attachCommand() *cobra.Command {
 			if err := session(ctx, resp.Url, in, cmd.OutOrStdout(), cmd.ErrOrStderr(), tty); err != nil && !errors.As(err, &exit) {
 				return err
 			}
-			st, err := c.rt.ContainerStatus(ctx, &cri.ContainerStatusRequest{ContainerId: ct.Id})
-			if err == nil && st.Status.State == cri.ContainerState_CONTAINER_EXITED && st.Status.ExitCode != 0 {
-				return &remotecmd.ExitError{Code: int(st.Status.ExitCode)}
+			// The session ends when the container does, a moment before
+			// the daemon has recorded the exit: wait for it, briefly, since
+			// a session can also end without an exit (a daemon restart).
+			wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			defer cancel()
+			if code, err := c.waitExit(wctx, ct.Id); err == nil && code != 0 {
+				return &remotecmd.ExitError{Code: code}
 			}
 			return nil
 		}),
