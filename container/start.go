@@ -2,10 +2,12 @@ package container
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
 	"github.com/criserver/criserver/internal/errdefs"
+	"github.com/criserver/criserver/oci"
 )
 
 // Start runs a created container's process.
@@ -23,12 +25,21 @@ func (c *Controller) Start(ctx context.Context, id string) error {
 	if err != nil {
 		return err
 	}
-	if err := rt.Start(ctx, id); err != nil {
+	// Taken before the start: a process that ends at once is reaped
+	// before the runtime's start returns, and it must not look as if it
+	// finished before it started.
+	started := time.Now().UTC()
+	if err := oci.StartContainer(ctx, x.monitorDir(), rt, id); err != nil {
+		if !errors.Is(err, errdefs.ErrFailedPrecondition) && !oci.MonitorAlive(x.monitorDir()) {
+			err = fmt.Errorf("%w: its process ended before it was started (%v)", errdefs.ErrFailedPrecondition, err)
+		}
 		return fmt.Errorf("start container %s: %w", id, err)
 	}
+	// The exit cannot be recorded before this: recordExit waits for the
+	// container's lock, which Start holds.
 	x, err = c.update(id, func(x *Container) {
 		if x.State == StateCreated {
-			x.State, x.StartedAt = StateRunning, time.Now().UTC()
+			x.State, x.StartedAt = StateRunning, started
 		}
 	})
 	if err != nil {

@@ -7,6 +7,8 @@ import (
 	"os"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/criserver/criserver/internal/monitorproto"
 )
 
 // dialMonitor connects to dir/monitor.sock through /proc/self/fd, since
@@ -18,5 +20,5 @@ func dialMonitor(ctx context.Context, dir string) (net.Conn, error) {
 	}
 	defer d.Close()
 	var dialer net.Dialer
-	return dialer.DialContext(ctx, "unix", fmt.Sprintf("/proc/self/fd/%d/monitor.sock", d.Fd()))
+	return dialer.DialContext(ctx, "unix", fmt.Sprintf("/proc/self/fd/%d/%s", d.Fd(), monitorproto.SocketName))
 }

@@ -17,6 +17,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/criserver/criserver/internal/errdefs"
+	"github.com/criserver/criserver/internal/monitorproto"
 	"github.com/criserver/criserver/internal/runtimelog"
 )
 
@@ -85,24 +86,20 @@ func Exec(ctx context.Context, monitorBin string, rt Runtime, id, bundle string,
 		return 0, err
 	}
 	path, globals := rt.Command()
-	margs := []string{"-exec", procFile, "-id", id, "-runtime", path, "-dir", tmp}
-	for _, g := range globals {
-		margs = append(margs, "-runtime-arg", g)
-	}
+	mcfg := monitorproto.Config{ExecProcess: procFile, ID: id, Runtime: path, RuntimeArgs: globals, Dir: tmp}
 	var console <-chan consoleResult
 	if eio.TTY {
-		sock := filepath.Join(tmp, "c.sock")
-		if console, err = receiveConsole(sock); err != nil {
+		mcfg.ConsoleSocket = filepath.Join(tmp, "c.sock")
+		if console, err = receiveConsole(mcfg.ConsoleSocket); err != nil {
 			return 0, err
 		}
-		margs = append(margs, "-console-socket", sock)
 	}
 	syncR, syncW, err := os.Pipe()
 	if err != nil {
 		return 0, err
 	}
 	defer syncR.Close()
-	cmd := exec.Command(monitorBin, margs...)
+	cmd := exec.Command(monitorBin, mcfg.Args()...)
 	var runtimeErr cappedBuffer
 	runtimeErr.budget = &outputBudget{left: 4096}
 	cmd.Stderr = &runtimeErr
@@ -119,13 +116,14 @@ func Exec(ctx context.Context, monitorBin string, rt Runtime, id, bundle string,
 		return 0, err
 	}
 	defer func() { _ = cmd.Wait() }()
-	msgs := make(chan execMessage, 2)
+	msgs := make(chan monitorproto.Report, 2)
 	go readExecMessages(syncR, msgs)
 
 	first := <-msgs
 	if first.Error != "" || first.Pid == 0 {
 		_ = cmd.Wait()
-		return 0, fmt.Errorf("exec in %s: %s: %s", id, first.Error, runtimelog.Complaint(string(runtimeErr.bytes())))
+		merr := &monitorproto.Error{Class: first.Class, Message: first.Error + ": " + runtimelog.Complaint(string(runtimeErr.bytes()))}
+		return 0, fmt.Errorf("exec in %s: %w", id, classify(merr))
 	}
 	if eio.TTY {
 		stop, err := wireTerminal(console, eio)
@@ -135,7 +133,7 @@ func Exec(ctx context.Context, monitorBin string, rt Runtime, id, bundle string,
 		}
 		defer stop()
 	}
-	var done execMessage
+	var done monitorproto.Report
 	select {
 	case done = <-msgs:
 	case <-ctx.Done():
@@ -205,20 +203,15 @@ func wireTerminal(console <-chan consoleResult, eio ExecIO) (stop func(), err er
 	}, nil
 }
 
-type execMessage struct {
-	Pid      int    `json:"pid"`
-	ExitCode *int   `json:"exitCode"`
-	Error    string `json:"error"`
-}
-
 // readExecMessages reads the monitor's reports; a closed pipe is an error.
-func readExecMessages(r io.Reader, out chan<- execMessage) {
+func readExecMessages(r io.Reader, out chan<- monitorproto.Report) {
 	dec := json.NewDecoder(r)
 	for range 2 {
-		var m execMessage
+		var m monitorproto.Report
 		if err := dec.Decode(&m); err != nil {
-			out <- execMessage{Error: "exec monitor ended without reporting"}
-			out <- execMessage{Error: "exec monitor ended without reporting"}
+			lost := monitorproto.Report{Error: "exec monitor ended without reporting", Class: monitorproto.ClassInternal}
+			out <- lost
+			out <- lost
 			return
 		}
 		out <- m

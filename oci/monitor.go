@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/criserver/criserver/internal/errdefs"
+	"github.com/criserver/criserver/internal/monitorproto"
 )
 
 // MonitorConfig is one container's monitor: where its bundle is, where to
@@ -32,11 +33,7 @@ type MonitorConfig struct {
 }
 
 // Exit is how a container ended, as its monitor recorded it.
-type Exit struct {
-	ExitCode   int       `json:"exitCode"`
-	FinishedAt time.Time `json:"finishedAt"`
-	OOMKilled  bool      `json:"oomKilled"`
-}
+type Exit = monitorproto.Exit
 
 // ErrMonitorGone says a container's monitor died without recording an exit.
 var ErrMonitorGone = errors.New("container monitor is gone without an exit record")
@@ -49,21 +46,16 @@ func StartMonitor(ctx context.Context, binary string, rt Runtime, cfg MonitorCon
 		return 0, err
 	}
 	path, globals := rt.Command()
-	args := []string{"-id", cfg.ID, "-bundle", cfg.Bundle, "-runtime", path, "-dir", cfg.Dir, "-log", cfg.LogPath, "-oom-file", cfg.OOMFile}
-	for _, g := range globals {
-		args = append(args, "-runtime-arg", g)
-	}
-	for flag, on := range map[string]bool{"-stdin": cfg.Stdin, "-stdin-once": cfg.StdinOnce, "-tty": cfg.TTY} {
-		if on {
-			args = append(args, flag)
-		}
-	}
+	args := monitorproto.Config{
+		ID: cfg.ID, Bundle: cfg.Bundle, Runtime: path, RuntimeArgs: globals, Dir: cfg.Dir, LogPath: cfg.LogPath,
+		OOMFile: cfg.OOMFile, Stdin: cfg.Stdin, StdinOnce: cfg.StdinOnce, TTY: cfg.TTY,
+	}.Args()
 	syncR, syncW, err := os.Pipe()
 	if err != nil {
 		return 0, err
 	}
 	defer syncR.Close()
-	logf, err := os.OpenFile(filepath.Join(cfg.Dir, "monitor.log"), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+	logf, err := os.OpenFile(filepath.Join(cfg.Dir, monitorproto.LogName), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
 	if err != nil {
 		syncW.Close()
 		return 0, err
@@ -82,22 +74,18 @@ func StartMonitor(ctx context.Context, binary string, rt Runtime, cfg MonitorCon
 	}
 	go func() { _ = cmd.Wait() }() // reap it when it ends while we still run
 
-	type result struct {
-		Pid   int    `json:"pid"`
-		Error string `json:"error"`
-	}
-	ch := make(chan result, 1)
+	ch := make(chan monitorproto.Report, 1)
 	go func() {
-		var r result
+		var r monitorproto.Report
 		if err := json.NewDecoder(syncR).Decode(&r); err != nil {
-			r.Error = "monitor exited before reporting: " + err.Error()
+			r.Error, r.Class = "monitor exited before reporting: "+err.Error(), monitorproto.ClassInternal
 		}
 		ch <- r
 	}()
 	select {
 	case r := <-ch:
 		if r.Error != "" {
-			return 0, fmt.Errorf("create container %s: %s", cfg.ID, r.Error)
+			return 0, fmt.Errorf("create container %s: %w", cfg.ID, classify(&monitorproto.Error{Class: r.Class, Message: r.Error}))
 		}
 		return r.Pid, nil
 	case <-ctx.Done():
@@ -129,16 +117,30 @@ func monitorCall(ctx context.Context, dir, req string) (string, net.Conn, error)
 		}
 		return "", nil, err
 	}
-	line = strings.TrimSuffix(line, "\n")
-	if msg, ok := strings.CutPrefix(line, "error "); ok {
-		conn.Close()
-		return "", nil, fmt.Errorf("%w: %s", errdefs.ErrFailedPrecondition, msg)
-	}
-	if line != "ok" && !strings.HasPrefix(line, "ok ") {
+	value, merr, ok := monitorproto.ParseAnswer(strings.TrimSuffix(line, "\n"))
+	if !ok {
 		conn.Close()
 		return "", nil, fmt.Errorf("monitor in %s answered %q", dir, line)
 	}
-	return strings.TrimPrefix(strings.TrimPrefix(line, "ok"), " "), &bufConn{Conn: conn, r: br}, nil
+	if merr != nil {
+		conn.Close()
+		return "", nil, classify(merr)
+	}
+	return value, &bufConn{Conn: conn, r: br}, nil
+}
+
+// classify gives a monitor's failure the error class of its kind. The
+// *monitorproto.Error stays in the chain for callers that need its class.
+func classify(e *monitorproto.Error) error {
+	switch e.Class {
+	case monitorproto.ClassPrecondition, monitorproto.ClassExited:
+		return fmt.Errorf("%w: %w", errdefs.ErrFailedPrecondition, e)
+	case monitorproto.ClassInvalid:
+		return fmt.Errorf("%w: %w", errdefs.ErrInvalidArgument, e)
+	case monitorproto.ClassRuntime:
+		return classifyRuntimeError(e)
+	}
+	return e
 }
 
 // bufConn keeps bytes the answer reader buffered past the answer line.
@@ -160,7 +162,7 @@ func (c *bufConn) CloseWrite() error {
 // WaitExit blocks until the container behind the monitor in dir exits. A
 // monitor that is already gone is answered from its exit file.
 func WaitExit(ctx context.Context, dir string) (*Exit, error) {
-	rest, conn, err := monitorCall(ctx, dir, "wait")
+	rest, conn, err := monitorCall(ctx, dir, monitorproto.VerbWait)
 	if err == nil {
 		conn.Close()
 		var e Exit
@@ -179,7 +181,7 @@ func WaitExit(ctx context.Context, dir string) (*Exit, error) {
 
 // ReadExit reads a container's exit file.
 func ReadExit(dir string) (*Exit, error) {
-	b, err := os.ReadFile(filepath.Join(dir, "exit.json"))
+	b, err := os.ReadFile(filepath.Join(dir, monitorproto.ExitName))
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, ErrMonitorGone
 	}
@@ -193,15 +195,14 @@ func ReadExit(dir string) (*Exit, error) {
 	return &e, nil
 }
 
-// MonitorProtocol is the control protocol this daemon speaks
-// (cmd/criserver-monitor/control.go).
-const MonitorProtocol = "1"
+// MonitorProtocol is the control protocol this daemon speaks.
+const MonitorProtocol = monitorproto.Version
 
 // MonitorSpeaks reports the control protocol of the live monitor in dir.
 // A monitor from before the version request answers an error; it is not
 // this daemon's to talk to.
 func MonitorSpeaks(ctx context.Context, dir string) (string, error) {
-	rest, conn, err := monitorCall(ctx, dir, "version")
+	rest, conn, err := monitorCall(ctx, dir, monitorproto.VerbVersion)
 	if err != nil {
 		return "", err
 	}
@@ -244,7 +245,7 @@ func MonitorAlive(dir string) bool {
 
 // ReopenLog asks the monitor to start a new log file at the same path.
 func ReopenLog(ctx context.Context, dir string) error {
-	_, conn, err := monitorCall(ctx, dir, "reopen")
+	_, conn, err := monitorCall(ctx, dir, monitorproto.VerbReopen)
 	if err != nil {
 		var op *net.OpError
 		if errors.As(err, &op) {
@@ -259,7 +260,7 @@ func ReopenLog(ctx context.Context, dir string) error {
 // Attach connects to the container's stdio. The returned connection carries
 // framed output (see cmd/criserver-monitor/attach.go) and takes raw stdin.
 func Attach(ctx context.Context, dir string, stdin, stdout, stderr bool) (net.Conn, error) {
-	req := "attach"
+	req := monitorproto.VerbAttach
 	for name, on := range map[string]bool{"stdin": stdin, "stdout": stdout, "stderr": stderr} {
 		if on {
 			req += " " + name
@@ -271,7 +272,24 @@ func Attach(ctx context.Context, dir string, stdin, stdout, stderr bool) (net.Co
 
 // Resize changes the container's terminal size.
 func Resize(ctx context.Context, dir string, width, height uint16) error {
-	_, conn, err := monitorCall(ctx, dir, fmt.Sprintf("resize %d %d", width, height))
+	_, conn, err := monitorCall(ctx, dir, fmt.Sprintf("%s %d %d", monitorproto.VerbResize, width, height))
+	if err != nil {
+		return err
+	}
+	conn.Close()
+	return nil
+}
+
+// StartContainer asks the monitor in dir to run the runtime's start of the
+// container it created. The monitor holds the container's exit until the
+// start has returned, so a process that ends at once cannot make its own
+// start fail. A monitor from before the start request falls back to rt.
+func StartContainer(ctx context.Context, dir string, rt Runtime, id string) error {
+	_, conn, err := monitorCall(ctx, dir, monitorproto.VerbStart)
+	var merr *monitorproto.Error
+	if errors.As(err, &merr) && monitorproto.IsUnknownRequest(merr) {
+		return rt.Start(ctx, id)
+	}
 	if err != nil {
 		return err
 	}

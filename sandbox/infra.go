@@ -49,14 +49,12 @@ func (c *Controller) startInfra(ctx context.Context, s *Sandbox, rt oci.Runtime)
 	if err := os.WriteFile(filepath.Join(bundle, "config.json"), data, 0o600); err != nil {
 		return 0, err
 	}
-	pid, err := oci.StartMonitor(ctx, c.monitorBin, rt, oci.MonitorConfig{ID: s.ID, Bundle: bundle, Dir: filepath.Join(dir, "monitor")})
+	mdir := filepath.Join(dir, "monitor")
+	pid, err := oci.StartMonitor(ctx, c.monitorBin, rt, oci.MonitorConfig{ID: s.ID, Bundle: bundle, Dir: mdir})
 	if err != nil {
 		return 0, err
 	}
-	if err := rt.Start(ctx, s.ID); err != nil {
-		return pid, err
-	}
-	return pid, nil
+	return pid, oci.StartContainer(ctx, mdir, rt, s.ID)
 }
 
 func (c *Controller) infraSpec(s *Sandbox, rootfs string) *specs.Spec {

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/criserver/criserver/internal/monitorproto"
 )
 
 // Attach protocol, after the request line and an "ok" answer: the monitor
@@ -124,19 +126,19 @@ func (s *attachSet) closeAll() {
 func (m *monitor) serveAttach(conn *os.File, br *bufio.Reader, streams []string) {
 	select {
 	case <-m.exited:
-		answer(conn, "error container has exited")
+		answer(conn, monitorproto.Fail(monitorproto.ClassExited, "container has exited"))
 		conn.Close()
 		return
 	default:
 	}
 	stdin := slices.Contains(streams, "stdin")
 	if stdin && m.stdin == nil {
-		answer(conn, "error container was not created with stdin open")
+		answer(conn, monitorproto.Fail(monitorproto.ClassPrecondition, "container was not created with stdin open"))
 		conn.Close()
 		return
 	}
 	c := &attachConn{conn: conn, stdout: slices.Contains(streams, "stdout"), stderr: slices.Contains(streams, "stderr"), gone: make(chan struct{})}
-	answer(conn, "ok")
+	answer(conn, monitorproto.OK(""))
 	m.attach.add(c, stdin)
 	defer func() {
 		m.attach.remove(c)
@@ -144,7 +146,7 @@ func (m *monitor) serveAttach(conn *os.File, br *bufio.Reader, streams []string)
 	}()
 	if stdin {
 		_, _ = io.Copy(m.stdin, br)
-		if m.c.stdinOnce && m.console == nil {
+		if m.c.StdinOnce && m.console == nil {
 			m.stdin.Close()
 		}
 		// The end of the client's input is not the end of its interest

@@ -5,20 +5,11 @@ import (
 	"os"
 	"strconv"
 	"strings"
+
+	"github.com/criserver/criserver/internal/monitorproto"
 )
 
-// protocolVersion names the control protocol below. A change old daemons
-// or monitors cannot follow bumps it; the daemon asks for it when it finds a
-// monitor from before its own start (oci.MonitorProtocol).
-const protocolVersion = "1"
-
-// The control protocol is one request line and one answer line:
-//
-//	version                   -> "ok <protocolVersion>"
-//	wait                      -> "ok <exit JSON>" once the container has exited
-//	reopen                    -> "ok" or "error <why>"
-//	resize <width> <height>   -> "ok" or "error <why>"
-//	attach [stdin] [stdout] [stderr] -> "ok", then the attach stream (attach.go)
+// serve answers the control protocol (see monitorproto) on ln.
 func (m *monitor) serve(ln *listener) {
 	for {
 		conn, err := ln.accept()
@@ -41,30 +32,32 @@ func (m *monitor) handle(conn *os.File) {
 		f = []string{""}
 	}
 	switch f[0] {
-	case "version":
-		answer(conn, "ok "+protocolVersion)
-	case "wait":
+	case monitorproto.VerbVersion:
+		answer(conn, monitorproto.OK(monitorproto.Version))
+	case monitorproto.VerbWait:
 		<-m.exited
-		answer(conn, "ok "+m.exit)
-	case "reopen":
+		answer(conn, monitorproto.OK(m.exit))
+	case monitorproto.VerbStart:
+		answer(conn, m.startContainer())
+	case monitorproto.VerbReopen:
 		if err := m.log.reopen(); err != nil {
-			answer(conn, "error "+err.Error())
+			answer(conn, monitorproto.Fail(monitorproto.ClassPrecondition, err.Error()))
 		} else {
-			answer(conn, "ok")
+			answer(conn, monitorproto.OK(""))
 		}
-	case "resize":
+	case monitorproto.VerbResize:
 		if len(f) != 3 {
-			answer(conn, "error resize needs a width and a height")
+			answer(conn, monitorproto.Fail(monitorproto.ClassInvalid, "resize needs a width and a height"))
 			break
 		}
 		w, _ := strconv.ParseUint(f[1], 10, 16)
 		h, _ := strconv.ParseUint(f[2], 10, 16)
 		answer(conn, m.resize(uint16(w), uint16(h)))
-	case "attach":
+	case monitorproto.VerbAttach:
 		m.serveAttach(conn, br, f[1:]) // owns conn from here
 		return
 	default:
-		answer(conn, "error unknown request "+strconv.Quote(f[0]))
+		answer(conn, monitorproto.UnknownRequest(f[0]))
 	}
 	conn.Close()
 }

@@ -14,24 +14,19 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime/debug"
-	"strconv"
 	"syscall"
-)
 
-type config struct {
-	id, bundle, runtime, logPath, dir, oomFile string
-	runtimeArgs                                []string
-	stdin, stdinOnce, tty                      bool
-	consoleSocket, execProcess                 string
-}
+	"github.com/criserver/criserver/internal/monitorproto"
+	"github.com/criserver/criserver/internal/runtimelog"
+)
 
 func main() {
 	debug.SetGCPercent(25) // resident for the container's life: keep the heap small
-	c, err := parseArgs(os.Args[1:])
-	if err != nil || c.id == "" || c.runtime == "" || c.dir == "" || (c.execProcess == "" && c.bundle == "") {
-		die("usage: criserver-monitor -id ID -runtime PATH -dir DIR (-bundle DIR | -exec PROCESS.json) [flags]")
+	c, err := monitorproto.ParseArgs(os.Args[1:])
+	if err != nil {
+		die(err.Error())
 	}
-	if c.execProcess != "" {
+	if c.ExecProcess != "" {
 		runExec(c)
 		return
 	}
@@ -40,47 +35,19 @@ func main() {
 	sync := os.NewFile(3, "sync")
 	m, err := start(c)
 	if err != nil {
-		report(sync, `{"error":`+jsonString(err.Error())+`}`)
+		report(sync, failure(err))
 		os.Exit(1)
 	}
 	// The socket is up before the daemon hears of the container, so its
 	// first wait finds someone to ask.
-	ln, err := listenUnix("monitor.sock")
+	ln, err := listenUnix(monitorproto.SocketName)
 	if err != nil {
-		report(sync, `{"error":`+jsonString("control socket: "+err.Error())+`}`)
+		report(sync, monitorproto.Report{Error: "control socket: " + err.Error(), Class: monitorproto.ClassInternal})
 		m.abandon()
 		os.Exit(1)
 	}
-	report(sync, `{"pid":`+strconv.Itoa(m.pid)+`}`)
+	report(sync, monitorproto.Report{Pid: m.pid})
 	m.run(ln)
-}
-
-func parseArgs(args []string) (*config, error) {
-	c := &config{}
-	strs := map[string]*string{
-		"-id": &c.id, "-bundle": &c.bundle, "-runtime": &c.runtime, "-log": &c.logPath, "-dir": &c.dir,
-		"-oom-file": &c.oomFile, "-console-socket": &c.consoleSocket, "-exec": &c.execProcess,
-	}
-	bools := map[string]*bool{"-stdin": &c.stdin, "-stdin-once": &c.stdinOnce, "-tty": &c.tty}
-	for i := 0; i < len(args); i++ {
-		a := args[i]
-		if b, ok := bools[a]; ok {
-			*b = true
-			continue
-		}
-		if i+1 >= len(args) {
-			return nil, errorString("flag " + a + " needs a value")
-		}
-		if a == "-runtime-arg" {
-			c.runtimeArgs = append(c.runtimeArgs, args[i+1])
-		} else if s, ok := strs[a]; ok {
-			*s = args[i+1]
-		} else {
-			return nil, errorString("unknown flag " + a)
-		}
-		i++
-	}
-	return c, nil
 }
 
 type errorString string
@@ -92,28 +59,20 @@ func die(msg string) {
 	os.Exit(2)
 }
 
-// report tells the daemon, over the pipe on fd 3, one JSON object.
-func report(sync *os.File, obj string) {
+// report tells the daemon, over the pipe on fd 3, how things went.
+func report(sync *os.File, r monitorproto.Report) {
 	if sync != nil {
-		_, _ = sync.WriteString(obj + "\n")
+		_, _ = sync.WriteString(r.Encode() + "\n")
 	}
 }
 
-// jsonString quotes s as a JSON string.
-func jsonString(s string) string {
-	b := []byte{'"'}
-	for _, r := range s {
-		switch {
-		case r == '"' || r == '\\':
-			b = append(b, '\\', byte(r))
-		case r < 0x20:
-			b = append(b, `\u00`...)
-			b = append(b, "0123456789abcdef"[r>>4], "0123456789abcdef"[r&15])
-		default:
-			b = append(b, string(r)...)
-		}
+// failure is the report of err, classed when it is a monitorproto.Error
+// and internal otherwise.
+func failure(err error) monitorproto.Report {
+	if e, ok := err.(*monitorproto.Error); ok {
+		return monitorproto.Report{Error: e.Message, Class: e.Class}
 	}
-	return string(append(b, '"'))
+	return monitorproto.Report{Error: err.Error(), Class: monitorproto.ClassInternal}
 }
 
 // writeFileAtomic makes a file appear whole or not at all.
@@ -138,7 +97,8 @@ func writeFileAtomic(path string, data []byte) error {
 }
 
 // runRuntime runs the OCI runtime with args and the given stdio, and waits.
-func runRuntime(c *config, stdio [3]*os.File, args ...string) error {
+// A runtime that fails is a ClassRuntime error.
+func runRuntime(c *monitorproto.Config, stdio [3]*os.File, args ...string) error {
 	for i, f := range stdio {
 		if f == nil {
 			null, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
@@ -149,17 +109,33 @@ func runRuntime(c *config, stdio [3]*os.File, args ...string) error {
 			stdio[i] = null
 		}
 	}
-	argv := append(append([]string{c.runtime}, c.runtimeArgs...), args...)
-	p, err := os.StartProcess(c.runtime, argv, &os.ProcAttr{Files: stdio[:], Env: os.Environ()})
+	argv := append(append([]string{c.Runtime}, c.RuntimeArgs...), args...)
+	wait, err := kids.start(argv, &os.ProcAttr{Files: stdio[:], Env: os.Environ()})
 	if err != nil {
 		return err
 	}
-	st, err := p.Wait()
+	ws, err := wait()
 	if err != nil {
 		return err
 	}
-	if !st.Success() {
-		return errorString(filepath.Base(c.runtime) + " " + args[0] + ": " + st.String())
+	if !ws.Exited() || ws.ExitStatus() != 0 {
+		return &monitorproto.Error{Class: monitorproto.ClassRuntime, Message: filepath.Base(c.Runtime) + " " + args[0] + ": " + describe(ws)}
 	}
 	return nil
+}
+
+// runVerb runs one runtime verb with no input and output, and adds what the
+// runtime complained of to its error.
+func runVerb(c *monitorproto.Config, args ...string) error {
+	errR, errW, err := os.Pipe()
+	if err != nil {
+		return err
+	}
+	defer errR.Close()
+	err = runRuntime(c, [3]*os.File{nil, nil, errW}, args...)
+	errW.Close()
+	if e, ok := err.(*monitorproto.Error); ok {
+		e.Message += ": " + runtimelog.Complaint(drain(errR))
+	}
+	return err
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"errors"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -12,11 +11,12 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/criserver/criserver/internal/monitorproto"
 	"github.com/criserver/criserver/internal/runtimelog"
 )
 
 type monitor struct {
-	c       *config
+	c       *monitorproto.Config
 	pid     int
 	log     *criLog
 	stdin   *os.File // our end of the container's stdin, when kept open
@@ -25,38 +25,44 @@ type monitor struct {
 
 	attach attachSet
 
+	// startMu is held while the runtime's start runs: a container that
+	// exits at once must not have its runtime state deleted under that
+	// start, or the start fails for a container that ran.
+	startMu  sync.Mutex
+	initGone bool // under startMu: init has been reaped
+
 	exited chan struct{}
 	exit   string // the exit record, JSON, once exited is closed
 }
 
 // start runs the runtime's create with the container's stdio wired to us.
-func start(c *config) (*monitor, error) {
-	if err := os.MkdirAll(c.dir, 0o700); err != nil {
+func start(c *monitorproto.Config) (*monitor, error) {
+	if err := os.MkdirAll(c.Dir, 0o700); err != nil {
 		return nil, err
 	}
 	// Sockets are bound by names relative to the state directory.
-	if err := os.Chdir(c.dir); err != nil {
+	if err := os.Chdir(c.Dir); err != nil {
 		return nil, err
 	}
 	if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
 		return nil, errorString("become a subreaper: " + err.Error())
 	}
-	log, err := openLog(c.logPath)
+	log, err := openLog(c.LogPath)
 	if err != nil {
-		return nil, errorString("open log " + c.logPath + ": " + err.Error())
+		return nil, errorString("open log " + c.LogPath + ": " + err.Error())
 	}
 	m := &monitor{c: c, log: log, exited: make(chan struct{})}
-	pidFile := filepath.Join(c.dir, "pid")
-	args := []string{"create", "--bundle", c.bundle, "--pid-file", pidFile}
+	pidFile := filepath.Join(c.Dir, monitorproto.PidName)
+	args := []string{"create", "--bundle", c.Bundle, "--pid-file", pidFile}
 	var stdio [3]*os.File
 	var child []*os.File // the container's ends, closed here once create is done
 	var outR, errR *os.File
 	var console <-chan consoleResult
-	if c.tty {
+	if c.TTY {
 		// The runtime dials this path after moving into the bundle, so a
 		// name relative to our directory would not reach it; a directory
 		// too deep for a socket's 108 bytes gets a short temporary one.
-		sock := filepath.Join(c.dir, "console.sock")
+		sock := filepath.Join(c.Dir, "console.sock")
 		if len(sock) > 100 {
 			tmp, err := os.MkdirTemp("", "criserver-console-")
 			if err != nil {
@@ -82,19 +88,22 @@ func start(c *config) (*monitor, error) {
 			return nil, err
 		}
 		child = append(child, stdio[1], stdio[2])
-		if c.stdin {
+		if c.Stdin {
 			if stdio[0], m.stdin, err = os.Pipe(); err != nil {
 				return nil, err
 			}
 			child = append(child, stdio[0])
 		}
 	}
-	err = runRuntime(c, stdio, append(args, c.id)...)
+	err = runRuntime(c, stdio, append(args, c.ID)...)
 	for _, f := range child {
 		f.Close()
 	}
+	if e, ok := err.(*monitorproto.Error); ok {
+		e.Message += ": " + runtimelog.Complaint(drain(errR))
+	}
 	if err != nil {
-		return nil, errorString(err.Error() + ": " + runtimelog.Complaint(drain(errR)))
+		return nil, err
 	}
 	b, err := os.ReadFile(pidFile)
 	if err != nil {
@@ -103,15 +112,15 @@ func start(c *config) (*monitor, error) {
 	if m.pid, err = strconv.Atoi(strings.TrimSpace(string(b))); err != nil {
 		return nil, errorString("pid file " + pidFile + ": " + err.Error())
 	}
-	m.attach.hold = c.stdin && c.stdinOnce
-	if c.tty {
+	m.attach.hold = c.Stdin && c.StdinOnce
+	if c.TTY {
 		errR.Close()
 		r := <-console
 		if r.err != nil {
 			return nil, r.err
 		}
 		m.console = r.f
-		if c.stdin {
+		if c.Stdin {
 			m.stdin = r.f
 		}
 		m.pumpOutput("stdout", r.f)
@@ -143,22 +152,30 @@ func (m *monitor) pumpOutput(stream string, r *os.File) {
 // run serves the control socket until the container exits, then records the
 // exit and cleans up after it.
 func (m *monitor) run(ln *listener) {
+	initExit := make(chan unix.WaitStatus, 1)
+	kids.loop(m.pid, initExit)
 	go m.serve(ln)
-	ws := m.reap()
+	ws := <-initExit
+	exit := monitorproto.Exit{ExitCode: exitCode(ws), FinishedAt: time.Now()}
+	m.startMu.Lock()
+	m.initGone = true
+	m.startMu.Unlock()
+	// Read before the delete takes the cgroup away.
+	exit.OOMKilled = m.oomKilled()
+	// The delete also kills what the container left behind in a PID
+	// namespace it shares with its pod, which would hold its output open.
+	_ = runRuntime(m.c, [3]*os.File{}, "delete", "--force", m.c.ID)
 	// Output still buffered in the pipes belongs in the log; a process that
-	// escaped the container's PID namespace must not hold us forever.
+	// escaped the container must not hold us forever.
 	done := make(chan struct{})
 	go func() { m.outputs.Wait(); close(done) }()
 	select {
 	case <-done:
 	case <-time.After(2 * time.Second):
 	}
-	m.exit = `{"exitCode":` + strconv.Itoa(exitCode(ws)) +
-		`,"finishedAt":"` + time.Now().UTC().Format(time.RFC3339Nano) +
-		`","oomKilled":` + strconv.FormatBool(m.oomKilled()) + `}`
+	m.exit = exit.Encode()
 	m.log.close()
-	_ = runRuntime(m.c, [3]*os.File{}, "delete", "--force", m.c.id)
-	if err := writeFileAtomic(filepath.Join(m.c.dir, "exit.json"), []byte(m.exit)); err != nil {
+	if err := writeFileAtomic(filepath.Join(m.c.Dir, monitorproto.ExitName), []byte(m.exit)); err != nil {
 		os.Stderr.WriteString("criserver-monitor: write exit file: " + err.Error() + "\n")
 	}
 	close(m.exited)
@@ -168,24 +185,39 @@ func (m *monitor) run(ln *listener) {
 	ln.close()
 }
 
-// abandon undoes a create whose container the daemon will never hear of.
-func (m *monitor) abandon() {
-	_ = runRuntime(m.c, [3]*os.File{}, "delete", "--force", m.c.id)
+// startContainer runs the runtime's start, unless the container's process
+// is already gone (killed before it was started).
+func (m *monitor) startContainer() string {
+	m.startMu.Lock()
+	defer m.startMu.Unlock()
+	if m.initGone {
+		return monitorproto.Fail(monitorproto.ClassExited, "the container's process ended before it was started")
+	}
+	if err := runVerb(m.c, "start", m.c.ID); err != nil {
+		if !alive(m.pid) {
+			return monitorproto.Fail(monitorproto.ClassExited, "the container's process ended before it was started")
+		}
+		return monitorproto.Fail(monitorproto.ClassRuntime, err.Error())
+	}
+	return monitorproto.OK("")
 }
 
-// reap waits for the container's init process, reaping any other orphan
-// handed to us on the way.
-func (m *monitor) reap() unix.WaitStatus {
-	for {
-		var ws unix.WaitStatus
-		pid, err := unix.Wait4(-1, &ws, 0, nil)
-		if errors.Is(err, unix.EINTR) {
-			continue
-		}
-		if err != nil || pid == m.pid {
-			return ws
-		}
+// alive reports whether pid runs: not gone and not a zombie waiting for us.
+func alive(pid int) bool {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return false
 	}
+	// The state follows the command name, which is in parentheses and may
+	// itself hold any character.
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	return i >= 0 && i+2 < len(s) && s[i+2] != 'Z' && s[i+2] != 'X'
+}
+
+// abandon undoes a create whose container the daemon will never hear of.
+func (m *monitor) abandon() {
+	_ = runRuntime(m.c, [3]*os.File{}, "delete", "--force", m.c.ID)
 }
 
 func exitCode(ws unix.WaitStatus) int {
@@ -199,10 +231,10 @@ func exitCode(ws unix.WaitStatus) int {
 // memory.oom_control and v2's memory.events both carry. The cgroup is new
 // with the container, so any kill counted is the container's.
 func (m *monitor) oomKilled() bool {
-	if m.c.oomFile == "" {
+	if m.c.OOMFile == "" {
 		return false
 	}
-	b, err := os.ReadFile(m.c.oomFile)
+	b, err := os.ReadFile(m.c.OOMFile)
 	if err != nil {
 		return false
 	}

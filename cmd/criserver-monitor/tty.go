@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/criserver/criserver/internal/monitorproto"
 )
 
 type consoleResult struct {
@@ -38,11 +40,11 @@ func receiveConsole(sock string) (<-chan consoleResult, error) {
 
 func (m *monitor) resize(width, height uint16) string {
 	if m.console == nil {
-		return "error container has no terminal"
+		return monitorproto.Fail(monitorproto.ClassPrecondition, "container has no terminal")
 	}
 	ws := &unix.Winsize{Col: width, Row: height}
 	if err := unix.IoctlSetWinsize(int(m.console.Fd()), unix.TIOCSWINSZ, ws); err != nil {
-		return "error " + err.Error()
+		return monitorproto.Fail(monitorproto.ClassInternal, err.Error())
 	}
-	return "ok"
+	return monitorproto.OK("")
 }

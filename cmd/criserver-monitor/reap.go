@@ -1,0 +1,96 @@
+package main
+
+import (
+	"errors"
+	"os"
+	"strconv"
+	"sync"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
+
+// The monitor is a child subreaper: once the container exists, every
+// process below it that ends is ours to reap, and one loop does all the
+// waiting. Processes the monitor starts itself meanwhile (the runtime's
+// start) register with it, so their status reaches whoever started them
+// instead of being lost to a wait for any child.
+var kids reaper
+
+type reaper struct {
+	mu      sync.Mutex
+	on      bool // the loop runs; before it, starters wait themselves
+	waiting map[int]chan unix.WaitStatus
+}
+
+// loop reaps every child for the rest of the monitor's life and sends
+// init's status on initExit.
+func (r *reaper) loop(init int, initExit chan<- unix.WaitStatus) {
+	r.mu.Lock()
+	r.on = true
+	r.waiting = map[int]chan unix.WaitStatus{}
+	r.mu.Unlock()
+	go func() {
+		for {
+			var ws unix.WaitStatus
+			pid, err := unix.Wait4(-1, &ws, 0, nil)
+			if errors.Is(err, unix.EINTR) {
+				continue
+			}
+			if err != nil { // no children now; more may come
+				r.idle()
+				continue
+			}
+			if pid == init {
+				initExit <- ws
+				continue
+			}
+			// Taking the lock waits out a start that has forked but not
+			// yet registered the child it forked.
+			r.mu.Lock()
+			ch := r.waiting[pid]
+			delete(r.waiting, pid)
+			r.mu.Unlock()
+			if ch != nil {
+				ch <- ws
+			}
+		}
+	}()
+}
+
+// idle pauses when there is no child at all (wait4's ECHILD, once init is
+// gone), where retrying at once would spin; one may still be started.
+func (r *reaper) idle() {
+	_ = unix.Nanosleep(&unix.Timespec{Nsec: 20e6}, nil)
+}
+
+// start starts a process and returns how to wait for its status.
+func (r *reaper) start(argv []string, attr *os.ProcAttr) (func() (unix.WaitStatus, error), error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	p, err := os.StartProcess(argv[0], argv, attr)
+	if err != nil {
+		return nil, err
+	}
+	if !r.on {
+		return func() (unix.WaitStatus, error) {
+			st, err := p.Wait()
+			if err != nil {
+				return 0, err
+			}
+			return unix.WaitStatus(st.Sys().(syscall.WaitStatus)), nil
+		}, nil
+	}
+	ch := make(chan unix.WaitStatus, 1)
+	r.waiting[p.Pid] = ch
+	_ = p.Release()
+	return func() (unix.WaitStatus, error) { return <-ch, nil }, nil
+}
+
+// describe says how a process ended, as os.ProcessState does.
+func describe(ws unix.WaitStatus) string {
+	if ws.Signaled() {
+		return "signal: " + ws.Signal().String()
+	}
+	return "exit status " + strconv.Itoa(ws.ExitStatus())
+}
