@@ -11,7 +11,7 @@ import (
 // holds but its log file, which belongs to kubelet. Removing an unknown
 // container succeeds.
 func (c *Controller) Remove(ctx context.Context, id string) error {
-	x, err := c.Get(id)
+	x, err := c.settled(id)
 	if errors.Is(err, errdefs.ErrNotFound) {
 		return nil
 	}

@@ -21,7 +21,7 @@ const killGrace = 30 * time.Second
 // timeout for the container to exit, then kills it. Stopping a stopped or
 // unknown container succeeds, as the CRI asks.
 func (c *Controller) Stop(ctx context.Context, id string, timeout time.Duration) error {
-	x, err := c.Get(id)
+	x, err := c.settled(id)
 	if errors.Is(err, errdefs.ErrNotFound) {
 		return nil
 	}
@@ -79,4 +79,16 @@ func parseSignal(s string) (syscall.Signal, bool) {
 		return sig, true
 	}
 	return 0, false
+}
+
+// settled returns the container once no creation of it is under way: a
+// container still being created has no process to signal yet, and its
+// creation (which holds the container's lock) ends in CREATED or undone.
+func (c *Controller) settled(id string) (*Container, error) {
+	x, err := c.Get(id)
+	if err != nil || x.State != StateCreating {
+		return x, err
+	}
+	c.locks.Lock(id)()
+	return c.Get(id)
 }

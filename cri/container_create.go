@@ -23,6 +23,9 @@ func (s *Server) CreateContainer(ctx context.Context, req *runtime.CreateContain
 		return nil, err
 	}
 	id, err := s.containerNames.Create(ctx, containerName(sb.ID, cfg.Name, cfg.Attempt), func(ctx context.Context) (string, error) {
+		// Held by the creation itself, which outlives a caller that
+		// gives up: the pod's stop and removal wait for it.
+		defer s.pods.RLock(sb.ID)()
 		c, err := s.containers.Create(ctx, cfg)
 		if err != nil {
 			return "", err

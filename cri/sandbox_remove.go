@@ -22,6 +22,7 @@ func (s *Server) RemovePodSandbox(ctx context.Context, req *runtime.RemovePodSan
 	if err != nil {
 		return nil, err
 	}
+	defer s.pods.Lock(sb.ID)()
 	for _, c := range s.containers.List() {
 		if c.Config.SandboxID == sb.ID {
 			if err := s.removeContainer(ctx, c.ID); err != nil {

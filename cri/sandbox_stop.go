@@ -22,6 +22,7 @@ func (s *Server) StopPodSandbox(ctx context.Context, req *runtime.StopPodSandbox
 	if err != nil {
 		return nil, err
 	}
+	defer s.pods.Lock(sb.ID)()
 	for _, c := range s.containers.List() {
 		if c.Config.SandboxID == sb.ID {
 			if err := s.containers.Stop(ctx, c.ID, 0); err != nil {

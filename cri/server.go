@@ -10,6 +10,7 @@ import (
 
 	"github.com/criserver/criserver/container"
 	"github.com/criserver/criserver/imagestore"
+	"github.com/criserver/criserver/internal/keymutex"
 	"github.com/criserver/criserver/internal/names"
 	"github.com/criserver/criserver/oci"
 	"github.com/criserver/criserver/sandbox"
@@ -103,6 +104,10 @@ type Server struct {
 
 	sandboxNames   *names.Registry
 	containerNames *names.Registry
+	// pods orders container creation (shared) with the pod's stop and
+	// removal (exclusive), so that a cascade sees every container of the
+	// pod and no container is made in a pod being taken down.
+	pods keymutex.Map
 }
 
 // Deps are the parts a Server serves.

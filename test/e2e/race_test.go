@@ -1,0 +1,63 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"sync"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	cri "k8s.io/cri-api/pkg/apis/runtime/v1"
+)
+
+// CreateContainer issued together with the pod's stop and removal, as
+// kubelet does when a pod is deleted while it starts: whatever the order,
+// no call waits on a process that does not exist, and a removed pod has no
+// containers.
+func TestCreateRacesPodStopAndRemove(t *testing.T) {
+	d := newDaemon(t)
+	d.pull()
+	busyLoops(t, 2)
+	var before footprint
+	for i := range 32 {
+		pc := podConfig(d, fmt.Sprintf("race%d", i))
+		pod := d.runPod(pc)
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		var wg sync.WaitGroup
+		var createErr, stopErr, removeErr error
+		wg.Go(func() {
+			_, createErr = d.rt.CreateContainer(ctx, &cri.CreateContainerRequest{PodSandboxId: pod, Config: ctrConfig("c", "sleep", "1000"), SandboxConfig: pc})
+		})
+		wg.Go(func() {
+			time.Sleep(time.Duration(rand.IntN(60)) * time.Millisecond)
+			_, stopErr = d.rt.StopPodSandbox(ctx, &cri.StopPodSandboxRequest{PodSandboxId: pod})
+		})
+		wg.Go(func() {
+			time.Sleep(time.Duration(rand.IntN(60)) * time.Millisecond)
+			_, removeErr = d.rt.RemovePodSandbox(ctx, &cri.RemovePodSandboxRequest{PodSandboxId: pod})
+		})
+		wg.Wait()
+		cancel()
+		if stopErr != nil || removeErr != nil {
+			t.Fatalf("round %d: StopPodSandbox: %v, RemovePodSandbox: %v", i, stopErr, removeErr)
+		}
+		switch status.Code(createErr) {
+		case codes.OK, codes.NotFound, codes.FailedPrecondition:
+		default:
+			t.Fatalf("round %d: CreateContainer: %v", i, createErr)
+		}
+		list, err := d.rt.ListContainers(d.ctx(), &cri.ListContainersRequest{Filter: &cri.ContainerFilter{PodSandboxId: pod}})
+		if err != nil || len(list.Containers) != 0 {
+			t.Fatalf("round %d: the removed pod still has containers: %v %v", i, list, err)
+		}
+		if i == 0 {
+			before = d.footprint() // lazily made files and the IPAM store exist from here on
+		}
+	}
+	if after := d.footprint(); after != before {
+		t.Fatalf("after the races %+v, before %+v", after, before)
+	}
+}
