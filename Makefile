@@ -4,7 +4,7 @@ BIN     := bin
 PKGS    := runc crun containernetworking-plugins iptables busybox-static
 ARGS    ?=
 
-.PHONY: all build run deps lint test unit bench clean critest
+.PHONY: all build run deps lint test unit bench clean critest stress
 
 all: build
 
@@ -39,6 +39,13 @@ test: deps lint unit critest
 
 bench: deps
 	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+# stress runs 32 concurrent CRI clients on shared names and IDs against a
+# daemon built with the race detector, for STRESS (default 2m), and checks
+# codes, leaks, descriptors and goroutines (test/e2e/stress_test.go).
+STRESS ?= 2m
+stress: deps
+	CRISERVER_STRESS=$(STRESS) CRISERVER_E2E_RACE=1 $(GO) test -count=1 -timeout 60m -run '^TestStress$$' -v ./test/e2e
 
 # critest runs the CRI conformance suite (cri-tools v1.34.0) against a daemon
 # of its own, with critest's images rebuilt from busybox on a loopback

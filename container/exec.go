@@ -23,7 +23,8 @@ func (c *Controller) ExecSync(ctx context.Context, id string, cmd []string, time
 	if err != nil {
 		return nil, err
 	}
-	return oci.ExecSync(ctx, c.monitorBin, rt, id, x.Bundle(), cmd, timeout)
+	res, err := oci.ExecSync(ctx, c.monitorBin, rt, id, x.Bundle(), cmd, timeout)
+	return res, c.raced(x, rt, err)
 }
 
 // ReopenLog makes the container's monitor start a new log file, after

@@ -33,7 +33,7 @@ func (c *Controller) Start(ctx context.Context, id string) error {
 		if !errors.Is(err, errdefs.ErrFailedPrecondition) && !oci.MonitorAlive(x.monitorDir()) {
 			err = fmt.Errorf("%w: its process ended before it was started (%v)", errdefs.ErrFailedPrecondition, err)
 		}
-		return fmt.Errorf("start container %s: %w", id, err)
+		return fmt.Errorf("start container %s: %w", id, c.raced(x, rt, err))
 	}
 	// The exit cannot be recorded before this: recordExit waits for the
 	// container's lock, which Start holds.

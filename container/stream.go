@@ -23,7 +23,8 @@ func (c *Controller) Exec(ctx context.Context, id string, cmd []string, eio oci.
 	if err != nil {
 		return 0, err
 	}
-	return oci.Exec(ctx, c.monitorBin, rt, id, x.Bundle(), cmd, eio)
+	code, err := oci.Exec(ctx, c.monitorBin, rt, id, x.Bundle(), cmd, eio)
+	return code, c.raced(x, rt, err)
 }
 
 func (c *Controller) running(id string) (*Container, error) {

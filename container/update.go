@@ -30,7 +30,7 @@ func (c *Controller) Update(ctx context.Context, id string, r *oci.Resources) er
 		return err
 	}
 	if err := rt.Update(ctx, id, res); err != nil {
-		return fmt.Errorf("update resources of %s: %w", id, err)
+		return fmt.Errorf("update resources of %s: %w", id, c.raced(x, rt, err))
 	}
 	_, err = c.update(id, func(x *Container) { x.Config.Spec.Resources = r })
 	return err

@@ -86,7 +86,7 @@ func Exec(ctx context.Context, monitorBin string, rt Runtime, id, bundle string,
 		return 0, err
 	}
 	path, globals := rt.Command()
-	mcfg := monitorproto.Config{ExecProcess: procFile, ID: id, Runtime: path, RuntimeArgs: globals, Dir: tmp}
+	mcfg := monitorproto.Config{ExecProcess: procFile, ID: id, Runtime: path, RuntimeArgs: globals, Dir: tmp, RuntimeTimeout: rt.Timeout()}
 	var console <-chan consoleResult
 	if eio.TTY {
 		mcfg.ConsoleSocket = filepath.Join(tmp, "c.sock")

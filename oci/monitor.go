@@ -35,6 +35,10 @@ type MonitorConfig struct {
 // Exit is how a container ended, as its monitor recorded it.
 type Exit = monitorproto.Exit
 
+// monitorGrace is how much longer than the runtime's own timeout the
+// daemon waits for a monitor that runs a runtime verb.
+const monitorGrace = 10 * time.Second
+
 // ErrMonitorGone says a container's monitor died without recording an exit.
 var ErrMonitorGone = errors.New("container monitor is gone without an exit record")
 
@@ -48,7 +52,7 @@ func StartMonitor(ctx context.Context, binary string, rt Runtime, cfg MonitorCon
 	path, globals := rt.Command()
 	args := monitorproto.Config{
 		ID: cfg.ID, Bundle: cfg.Bundle, Runtime: path, RuntimeArgs: globals, Dir: cfg.Dir, LogPath: cfg.LogPath,
-		OOMFile: cfg.OOMFile, Stdin: cfg.Stdin, StdinOnce: cfg.StdinOnce, TTY: cfg.TTY,
+		OOMFile: cfg.OOMFile, Stdin: cfg.Stdin, StdinOnce: cfg.StdinOnce, TTY: cfg.TTY, RuntimeTimeout: rt.Timeout(),
 	}.Args()
 	syncR, syncW, err := os.Pipe()
 	if err != nil {
@@ -82,14 +86,21 @@ func StartMonitor(ctx context.Context, binary string, rt Runtime, cfg MonitorCon
 		}
 		ch <- r
 	}()
+	// The monitor kills a runtime that overruns its timeout and says so;
+	// this bound is for a monitor that cannot.
+	backstop := time.NewTimer(rt.Timeout() + monitorGrace)
+	defer backstop.Stop()
 	select {
 	case r := <-ch:
 		if r.Error != "" {
 			return 0, fmt.Errorf("create container %s: %w", cfg.ID, classify(&monitorproto.Error{Class: r.Class, Message: r.Error}))
 		}
 		return r.Pid, nil
+	case <-backstop.C:
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) // its session: the runtime too
+		return 0, fmt.Errorf("%w: the monitor of %s did not report within %s", errdefs.ErrDeadlineExceeded, cfg.ID, rt.Timeout()+monitorGrace)
 	case <-ctx.Done():
-		_ = cmd.Process.Kill()
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 		return 0, ctx.Err()
 	}
 }
@@ -139,6 +150,8 @@ func classify(e *monitorproto.Error) error {
 		return fmt.Errorf("%w: %w", errdefs.ErrInvalidArgument, e)
 	case monitorproto.ClassRuntime:
 		return classifyRuntimeError(e)
+	case monitorproto.ClassTimeout:
+		return fmt.Errorf("%w: %w", errdefs.ErrDeadlineExceeded, e)
 	}
 	return e
 }
@@ -285,6 +298,8 @@ func Resize(ctx context.Context, dir string, width, height uint16) error {
 // start has returned, so a process that ends at once cannot make its own
 // start fail. A monitor from before the start request falls back to rt.
 func StartContainer(ctx context.Context, dir string, rt Runtime, id string) error {
+	ctx, cancel := context.WithTimeout(ctx, rt.Timeout()+monitorGrace)
+	defer cancel()
 	_, conn, err := monitorCall(ctx, dir, monitorproto.VerbStart)
 	var merr *monitorproto.Error
 	if errors.As(err, &merr) && monitorproto.IsUnknownRequest(merr) {

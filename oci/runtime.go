@@ -44,6 +44,8 @@ type Runtime interface {
 	Features(ctx context.Context) Features
 	// Command is the binary and the global flags that come before a verb.
 	Command() (path string, args []string)
+	// Timeout is how long one verb may run before it is killed.
+	Timeout() time.Duration
 	// Usable is nil when the runtime can run containers on this host.
 	Usable() error
 }
@@ -64,9 +66,10 @@ type Features struct {
 // CLI drives runc or crun through their command line; both take the same
 // verbs and flags for everything criserver uses.
 type CLI struct {
-	name string
-	path string
-	root string // the runtime's state directory, one per daemon
+	name    string
+	path    string
+	root    string // the runtime's state directory, one per daemon
+	timeout time.Duration
 
 	featuresOnce sync.Once
 	features     Features
@@ -74,8 +77,17 @@ type CLI struct {
 
 var _ Runtime = (*CLI)(nil)
 
-// NewCLI returns the handler name running binary path with state under root.
-func NewCLI(name, path, root string) *CLI { return &CLI{name: name, path: path, root: root} }
+// DefaultTimeout bounds a verb of a runtime made without one.
+const DefaultTimeout = time.Minute
+
+// NewCLI returns the handler name running binary path with state under
+// root, each verb killed after timeout (0: DefaultTimeout).
+func NewCLI(name, path, root string, timeout time.Duration) *CLI {
+	if timeout <= 0 {
+		timeout = DefaultTimeout
+	}
+	return &CLI{name: name, path: path, root: root, timeout: timeout}
+}
 
 // Name implements Runtime.
 func (c *CLI) Name() string { return c.name }
@@ -83,11 +95,21 @@ func (c *CLI) Name() string { return c.name }
 // Command implements Runtime.
 func (c *CLI) Command() (string, []string) { return c.path, []string{"--root", c.root} }
 
+// Timeout implements Runtime.
+func (c *CLI) Timeout() time.Duration { return c.timeout }
+
 func (c *CLI) run(ctx context.Context, args ...string) ([]byte, error) {
-	cmd := exec.CommandContext(ctx, c.path, append([]string{"--root", c.root}, args...)...)
+	vctx, cancel := context.WithTimeout(ctx, c.timeout)
+	defer cancel()
+	cmd := exec.CommandContext(vctx, c.path, append([]string{"--root", c.root}, args...)...)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
+	// A runtime that left a child holding its output must not hold us.
+	cmd.WaitDelay = time.Second
 	if err := cmd.Run(); err != nil {
+		if vctx.Err() != nil && ctx.Err() == nil {
+			return nil, fmt.Errorf("%w: %s %s did not finish within %s", errdefs.ErrDeadlineExceeded, c.name, args[0], c.timeout)
+		}
 		msg := runtimelog.Complaint(errb.String())
 		if msg == "" {
 			msg = strings.TrimSpace(out.String())

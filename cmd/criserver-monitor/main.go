@@ -14,7 +14,11 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime/debug"
+	"sync/atomic"
 	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/criserver/criserver/internal/monitorproto"
 	"github.com/criserver/criserver/internal/runtimelog"
@@ -110,13 +114,24 @@ func runRuntime(c *monitorproto.Config, stdio [3]*os.File, args ...string) error
 		}
 	}
 	argv := append(append([]string{c.Runtime}, c.RuntimeArgs...), args...)
-	wait, err := kids.start(argv, &os.ProcAttr{Files: stdio[:], Env: os.Environ()})
+	pid, wait, err := kids.start(argv, &os.ProcAttr{Files: stdio[:], Env: os.Environ()})
 	if err != nil {
 		return err
+	}
+	var timedOut atomic.Bool
+	if c.RuntimeTimeout > 0 {
+		t := time.AfterFunc(c.RuntimeTimeout, func() {
+			timedOut.Store(true)
+			_ = unix.Kill(pid, unix.SIGKILL)
+		})
+		defer t.Stop()
 	}
 	ws, err := wait()
 	if err != nil {
 		return err
+	}
+	if timedOut.Load() {
+		return &monitorproto.Error{Class: monitorproto.ClassTimeout, Message: filepath.Base(c.Runtime) + " " + args[0] + " did not finish within " + c.RuntimeTimeout.String()}
 	}
 	if !ws.Exited() || ws.ExitStatus() != 0 {
 		return &monitorproto.Error{Class: monitorproto.ClassRuntime, Message: filepath.Base(c.Runtime) + " " + args[0] + ": " + describe(ws)}

@@ -64,16 +64,17 @@ func (r *reaper) idle() {
 	_ = unix.Nanosleep(&unix.Timespec{Nsec: 20e6}, nil)
 }
 
-// start starts a process and returns how to wait for its status.
-func (r *reaper) start(argv []string, attr *os.ProcAttr) (func() (unix.WaitStatus, error), error) {
+// start starts a process and returns its PID and how to wait for its
+// status.
+func (r *reaper) start(argv []string, attr *os.ProcAttr) (int, func() (unix.WaitStatus, error), error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	p, err := os.StartProcess(argv[0], argv, attr)
 	if err != nil {
-		return nil, err
+		return 0, nil, err
 	}
 	if !r.on {
-		return func() (unix.WaitStatus, error) {
+		return p.Pid, func() (unix.WaitStatus, error) {
 			st, err := p.Wait()
 			if err != nil {
 				return 0, err
@@ -82,9 +83,10 @@ func (r *reaper) start(argv []string, attr *os.ProcAttr) (func() (unix.WaitStatu
 		}, nil
 	}
 	ch := make(chan unix.WaitStatus, 1)
-	r.waiting[p.Pid] = ch
+	pid := p.Pid
+	r.waiting[pid] = ch
 	_ = p.Release()
-	return func() (unix.WaitStatus, error) { return <-ch, nil }, nil
+	return pid, func() (unix.WaitStatus, error) { return <-ch, nil }, nil
 }
 
 // describe says how a process ended, as os.ProcessState does.

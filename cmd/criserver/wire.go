@@ -121,7 +121,7 @@ func runtimeHandlers(c config.Config) (sandbox.Runtimes, error) {
 		paths[name] = p
 	}
 	for name, p := range paths {
-		r.Handlers[name] = oci.NewCLI(name, p, filepath.Join(c.State, "runtime", name))
+		r.Handlers[name] = oci.NewCLI(name, p, filepath.Join(c.State, "runtime", name), c.Timeouts.Runtime.Duration)
 	}
 	switch {
 	case c.DefaultRuntime != "":

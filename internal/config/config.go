@@ -36,6 +36,18 @@ type Config struct {
 
 	Registry Registry `toml:"registry"`
 	CNI      CNI      `toml:"cni"`
+	Timeouts Timeouts `toml:"timeouts"`
+}
+
+// Timeouts bound every call to an outside program, so that a hung one
+// fails its request with an error naming it instead of holding the pod's
+// name for ever.
+type Timeouts struct {
+	// Runtime bounds one OCI runtime verb (create, start, kill, delete,
+	// update, exec's start).
+	Runtime Duration `toml:"runtime"`
+	// Network bounds one CNI plugin's ADD or DEL.
+	Network Duration `toml:"network"`
 }
 
 // CNI configures pod networking.
@@ -102,6 +114,9 @@ func Default() Config {
 			PullProgressTimeout:    Duration{5 * time.Minute},
 			MaxConcurrentDownloads: 3,
 		},
+		// Both well under kubelet's two-minute runtime request timeout,
+		// so the error that reaches it names what hung.
+		Timeouts: Timeouts{Runtime: Duration{time.Minute}, Network: Duration{time.Minute}},
 	}
 }
 
@@ -143,6 +158,9 @@ func (c Config) Validate() error {
 	}
 	if c.Registry.PullProgressTimeout.Duration < 0 {
 		return fmt.Errorf("registry.pull_progress_timeout must not be negative")
+	}
+	if c.Timeouts.Runtime.Duration <= 0 || c.Timeouts.Network.Duration <= 0 {
+		return fmt.Errorf("timeouts.runtime and timeouts.network must be positive")
 	}
 	if c.Registry.MaxConcurrentDownloads < 1 {
 		return fmt.Errorf("registry.max_concurrent_downloads must be at least 1")

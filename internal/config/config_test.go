@@ -33,6 +33,7 @@ func TestLoadRefusesUnknownKeysAndBadValues(t *testing.T) {
 		`rot = "/x"`:         "unknown keys: rot",
 		`log_level = "loud"`: "log_level",
 		"[registry]\npull_progress_timeout = \"soon\"": "pull_progress_timeout",
+		"[timeouts]\nruntime = \"0s\"":                 "timeouts.runtime",
 	} {
 		p := filepath.Join(t.TempDir(), "c.toml")
 		os.WriteFile(p, []byte(body), 0o600)

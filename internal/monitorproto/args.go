@@ -1,5 +1,7 @@
 package monitorproto
 
+import "time"
+
 // Config is a monitor's command line: the daemon renders it with Args and
 // the monitor reads it back with ParseArgs.
 type Config struct {
@@ -8,11 +10,14 @@ type Config struct {
 	Runtime     string   // OCI runtime binary
 	RuntimeArgs []string // the runtime's global flags, before the verb
 	Dir         string   // state directory: socket, exit record, pid file
-	LogPath     string   // CRI log file; empty for none
-	OOMFile     string   // cgroup file with an oom_kill counter
-	Stdin       bool
-	StdinOnce   bool
-	TTY         bool
+	// RuntimeTimeout bounds each runtime verb the monitor runs; zero is
+	// no bound.
+	RuntimeTimeout time.Duration
+	LogPath        string // CRI log file; empty for none
+	OOMFile        string // cgroup file with an oom_kill counter
+	Stdin          bool
+	StdinOnce      bool
+	TTY            bool
 	// ConsoleSocket receives the exec'd process's terminal (exec mode).
 	ConsoleSocket string
 	// ExecProcess is the OCI process to run in a running container; set,
@@ -34,6 +39,7 @@ const (
 	flagStdin         = "-stdin"
 	flagStdinOnce     = "-stdin-once"
 	flagTTY           = "-tty"
+	flagTimeout       = "-runtime-timeout"
 )
 
 func (c *Config) strings() []struct {
@@ -71,6 +77,9 @@ func (c Config) Args() []string {
 	for _, a := range c.RuntimeArgs {
 		args = append(args, flagRuntimeArg, a)
 	}
+	if c.RuntimeTimeout != 0 {
+		args = append(args, flagTimeout, c.RuntimeTimeout.String())
+	}
 	for _, b := range c.bools() {
 		if *b.v {
 			args = append(args, b.flag)
@@ -97,8 +106,16 @@ next:
 			return nil, &Error{Class: ClassInvalid, Message: "flag " + a + " needs a value"}
 		}
 		i++
-		if a == flagRuntimeArg {
+		switch a {
+		case flagRuntimeArg:
 			c.RuntimeArgs = append(c.RuntimeArgs, args[i])
+			continue
+		case flagTimeout:
+			d, err := time.ParseDuration(args[i])
+			if err != nil || d < 0 {
+				return nil, &Error{Class: ClassInvalid, Message: "bad " + flagTimeout + " " + args[i]}
+			}
+			c.RuntimeTimeout = d
 			continue
 		}
 		for _, s := range strs {

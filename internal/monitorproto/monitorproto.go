@@ -65,11 +65,14 @@ const (
 	ClassInvalid Class = "invalid"
 	// ClassRuntime: the OCI runtime failed; the message is its complaint.
 	ClassRuntime Class = "runtime"
+	// ClassTimeout: the OCI runtime did not finish within its timeout and
+	// was killed.
+	ClassTimeout Class = "timeout"
 	// ClassInternal: the monitor itself failed (a pipe, a file, a socket).
 	ClassInternal Class = "internal"
 )
 
-var classes = []Class{ClassPrecondition, ClassExited, ClassInvalid, ClassRuntime, ClassInternal}
+var classes = []Class{ClassPrecondition, ClassExited, ClassInvalid, ClassRuntime, ClassTimeout, ClassInternal}
 
 // Error is a failure reported by a monitor.
 type Error struct {

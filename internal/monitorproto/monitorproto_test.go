@@ -11,7 +11,7 @@ func TestArgsRoundTrip(t *testing.T) {
 	for _, c := range []Config{
 		{ID: "a", Bundle: "/b", Runtime: "/usr/sbin/runc", Dir: "/d"},
 		{ID: "a", Bundle: "/b", Runtime: "/r", RuntimeArgs: []string{"--root", "/x y"}, Dir: "/d", LogPath: "/l",
-			OOMFile: "/o", Stdin: true, StdinOnce: true, TTY: true},
+			OOMFile: "/o", Stdin: true, StdinOnce: true, TTY: true, RuntimeTimeout: 90 * time.Second},
 		{ID: "a", Runtime: "/r", Dir: "/d", ExecProcess: "/p.json", ConsoleSocket: "/c.sock", RuntimeArgs: []string{"-"}},
 	} {
 		got, err := ParseArgs(c.Args())
@@ -30,6 +30,7 @@ func TestParseArgsRefuses(t *testing.T) {
 		{"-id", "a", "-runtime", "/r", "-dir", "/d"}, // neither bundle nor exec
 		{"-id", "a", "-runtime", "/r", "-dir", "/d", "-bundle"},
 		{"-id", "a", "-runtime", "/r", "-dir", "/d", "-bundle", "/b", "-nope", "x"},
+		{"-id", "a", "-runtime", "/r", "-dir", "/d", "-bundle", "/b", "-runtime-timeout", "soon"},
 	} {
 		if _, err := ParseArgs(args); err == nil {
 			t.Errorf("%q parsed", args)

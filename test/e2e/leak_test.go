@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	cri "k8s.io/cri-api/pkg/apis/runtime/v1"
 )
@@ -47,6 +48,26 @@ func (d *daemon) footprint() footprint {
 		filepath.Walk(base, func(string, os.FileInfo, error) error { f.files++; return nil })
 	}
 	return f
+}
+
+// settledFootprint waits up to 20 s for the footprint to come down to want,
+// and returns the last one seen: the kernel tears down a network namespace,
+// and the host end of its veth, a moment after the last reference goes.
+func (d *daemon) settledFootprint(want footprint) footprint {
+	d.t.Helper()
+	f := d.footprint()
+	for end := time.Now().Add(20 * time.Second); f != want && time.Now().Before(end); f = d.footprint() {
+		time.Sleep(100 * time.Millisecond)
+	}
+	return f
+}
+
+// idleFootprint is the footprint of a daemon with no pod left, once the
+// kernel has let go of the last pod's veth.
+func (d *daemon) idleFootprint() footprint {
+	f := d.footprint()
+	f.veths = 0
+	return d.settledFootprint(f)
 }
 
 func TestFiftyLifecyclesLeaveNothing(t *testing.T) {
@@ -92,7 +113,7 @@ func TestFiftyLifecyclesLeaveNothing(t *testing.T) {
 	for i := 1; i <= 50; i++ {
 		lifecycle(i, i%2 == 0) // every other pod shares a PID namespace: infra process too
 	}
-	if after := d.footprint(); after != before {
+	if after := d.settledFootprint(before); after != before {
 		t.Fatalf("after 50 pod lifecycles %+v, before %+v", after, before)
 	}
 	nat, _ := exec.Command("iptables-save", "-t", "nat").Output()

@@ -56,11 +56,21 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
+// raceDaemon builds the daemon with the race detector (make stress).
+var raceDaemon = os.Getenv("CRISERVER_E2E_RACE") != ""
+
 func build() {
-	for name, flags := range map[string][]string{"criserver": nil, "criserver-monitor": {"-ldflags=-s"}, "criserver-pause": {"-ldflags=-s"}} {
+	daemonFlags, cgo := []string(nil), "CGO_ENABLED=0"
+	if raceDaemon {
+		daemonFlags, cgo = []string{"-race"}, "CGO_ENABLED=1"
+	}
+	for name, flags := range map[string][]string{"criserver": daemonFlags, "criserver-monitor": {"-ldflags=-s"}, "criserver-pause": {"-ldflags=-s"}} {
 		args := append([]string{"build", "-o", filepath.Join(binDir, name)}, flags...)
 		cmd := exec.Command("go", append(args, "../../cmd/"+name)...)
 		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if name == "criserver" {
+			cmd.Env = append(os.Environ(), cgo)
+		}
 		if out, err := cmd.CombinedOutput(); err != nil {
 			panic(string(out))
 		}

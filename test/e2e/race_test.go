@@ -54,10 +54,10 @@ func TestCreateRacesPodStopAndRemove(t *testing.T) {
 			t.Fatalf("round %d: the removed pod still has containers: %v %v", i, list, err)
 		}
 		if i == 0 {
-			before = d.footprint() // lazily made files and the IPAM store exist from here on
+			before = d.idleFootprint() // lazily made files and the IPAM store exist from here on
 		}
 	}
-	if after := d.footprint(); after != before {
+	if after := d.settledFootprint(before); after != before {
 		t.Fatalf("after the races %+v, before %+v", after, before)
 	}
 }
