@@ -6,12 +6,11 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
+	"time"
 
 	"github.com/containernetworking/cni/libcni"
 	"github.com/containernetworking/cni/pkg/invoke"
-	"github.com/containernetworking/cni/pkg/version"
 
 	"github.com/criserver/criserver/internal/errdefs"
 )
@@ -29,7 +28,9 @@ type Manager struct {
 	bridge   string
 	log      *slog.Logger
 	cni      *libcni.CNIConfig
-	pods     keyedMutex
+	// pluginTimeout bounds each plugin run.
+	pluginTimeout time.Duration
+	pods          keyedMutex
 
 	mu      sync.Mutex
 	subnets []*net.IPNet // the built-in network's pod CIDR
@@ -43,12 +44,13 @@ type Manager struct {
 // here: Ready reports it until the conf dir is fixed.
 func New(opts ...Option) (*Manager, error) {
 	o := options{
-		confDir:  DefaultConfDir,
-		binDirs:  DefaultBinDirs,
-		stateDir: DefaultStateDir,
-		subnet:   DefaultSubnet,
-		bridge:   DefaultBridge,
-		logger:   slog.Default(),
+		confDir:       DefaultConfDir,
+		binDirs:       DefaultBinDirs,
+		stateDir:      DefaultStateDir,
+		subnet:        DefaultSubnet,
+		bridge:        DefaultBridge,
+		logger:        slog.Default(),
+		pluginTimeout: DefaultPluginTimeout,
 	}
 	for _, opt := range opts {
 		opt(&o)
@@ -78,13 +80,12 @@ func New(opts ...Option) (*Manager, error) {
 		log:      o.logger.With("component", "cni"),
 		subnets:  subnets,
 		stale:    true,
+
+		pluginTimeout: o.pluginTimeout,
 	}
 	// An exec given here, not libcni's lazily made default: libcni sets that
 	// on first use without a lock, a data race under concurrent pods.
-	exec := &invoke.DefaultExec{
-		RawExec:       &invoke.RawExec{Stderr: stderrLog{m.log}},
-		PluginDecoder: version.PluginDecoder{},
-	}
+	exec := &pluginExec{timeout: m.pluginTimeout, log: m.log}
 	m.cni = libcni.NewCNIConfigWithCacheDir(m.binDirs, filepath.Join(o.stateDir, "cache"), exec)
 	if err := m.Ready(); err != nil {
 		m.log.Warn("pod network not ready", "err", err)
@@ -184,13 +185,4 @@ func (m *Manager) load() (*network, error) {
 		return nil, fmt.Errorf("built-in cni config: %w", err)
 	}
 	return &network{list: list, source: builtinSource}, nil
-}
-
-// stderrLog puts what plugins write on stderr into the log; libcni hands it
-// one plugin run's output at a time.
-type stderrLog struct{ log *slog.Logger }
-
-func (w stderrLog) Write(p []byte) (int, error) {
-	w.log.Warn("cni plugin stderr", "output", strings.TrimSpace(string(p)))
-	return len(p), nil
 }

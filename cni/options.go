@@ -1,6 +1,9 @@
 package cni
 
-import "log/slog"
+import (
+	"log/slog"
+	"time"
+)
 
 // Defaults used when no option overrides them.
 const (
@@ -21,6 +24,8 @@ type options struct {
 	subnet   string
 	bridge   string
 	logger   *slog.Logger
+
+	pluginTimeout time.Duration
 }
 
 // Option configures a Manager.
@@ -56,4 +61,14 @@ func WithBridgeName(name string) Option {
 // WithLogger sets the manager's logger.
 func WithLogger(l *slog.Logger) Option {
 	return func(o *options) { o.logger = l }
+}
+
+// WithPluginTimeout bounds each plugin run; a plugin that overruns it is
+// killed and its ADD or DEL fails with an error naming it.
+func WithPluginTimeout(d time.Duration) Option {
+	return func(o *options) {
+		if d > 0 {
+			o.pluginTimeout = d
+		}
+	}
 }

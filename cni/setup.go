@@ -50,7 +50,7 @@ func (m *Manager) Setup(ctx context.Context, p PodNetwork) (*Result, error) {
 			return res, nil
 		}
 	}
-	err = fmt.Errorf("set up network %q for sandbox %s: %w", n.list.Name, p.ID, err)
+	err = fmt.Errorf("set up network %q for sandbox %s: %w", n.list.Name, p.ID, pluginFault(err))
 	if rbErr := m.rollback(n.list, rt); rbErr != nil {
 		return nil, errors.Join(err, rbErr)
 	}

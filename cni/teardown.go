@@ -65,7 +65,7 @@ func (m *Manager) teardownOnce(ctx context.Context, p PodNetwork) error {
 			a.rt.NetNS = ""
 		}
 		if err := m.cni.DelNetworkList(ctx, a.list, a.rt); err != nil {
-			return fmt.Errorf("network %q: %w", a.list.Name, err)
+			return fmt.Errorf("network %q: %w", a.list.Name, pluginFault(err))
 		}
 	}
 	return nil

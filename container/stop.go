@@ -39,7 +39,9 @@ func (c *Controller) Stop(ctx context.Context, id string, timeout time.Duration)
 			sig = s
 		}
 		if err := rt.Kill(ctx, id, sig, false); err != nil && !errors.Is(err, errdefs.ErrNotFound) {
-			c.log.Warn("stop signal", "id", id, "err", err)
+			if err = c.raced(x, rt, err); !errors.Is(err, errdefs.ErrFailedPrecondition) {
+				return fmt.Errorf("stop container %s: %w", id, err)
+			}
 		}
 		select {
 		case <-exited:
@@ -50,8 +52,13 @@ func (c *Controller) Stop(ctx context.Context, id string, timeout time.Duration)
 		}
 	}
 	// --all reaches processes that share the pod's PID namespace.
+	// A kill that fails leaves nothing to wait for; one the runtime cannot
+	// place (NotFound) met a container already gone, whose exit is on
+	// its way from the monitor.
 	if err := rt.Kill(ctx, id, syscall.SIGKILL, true); err != nil && !errors.Is(err, errdefs.ErrNotFound) {
-		c.log.Warn("kill", "id", id, "err", err)
+		if err = c.raced(x, rt, err); !errors.Is(err, errdefs.ErrFailedPrecondition) {
+			return fmt.Errorf("kill container %s: %w", id, err)
+		}
 	}
 	select {
 	case <-exited:

@@ -24,6 +24,7 @@ var classes = []struct {
 	{errdefs.ErrDeadlineExceeded, codes.DeadlineExceeded},
 	{errdefs.ErrUnavailable, codes.Unavailable},
 	{errdefs.ErrDataLoss, codes.DataLoss},
+	{errdefs.ErrInternal, codes.Internal},
 	{context.DeadlineExceeded, codes.DeadlineExceeded},
 	{context.Canceled, codes.Canceled},
 }

@@ -153,7 +153,7 @@ func classify(e *monitorproto.Error) error {
 	case monitorproto.ClassTimeout:
 		return fmt.Errorf("%w: %w", errdefs.ErrDeadlineExceeded, e)
 	}
-	return e
+	return fmt.Errorf("%w: %w", errdefs.ErrInternal, e)
 }
 
 // bufConn keeps bytes the answer reader buffered past the answer line.

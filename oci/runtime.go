@@ -119,14 +119,15 @@ func (c *CLI) run(ctx context.Context, args ...string) ([]byte, error) {
 	return out.Bytes(), nil
 }
 
-// classifyRuntimeError recognises "no such container" in both runtimes'
-// wording, since neither has exit codes for it.
+// classifyRuntimeError gives a runtime's failure its class: a container the
+// runtime does not know is NotFound (runc says so; crun cannot open its
+// status file), and anything else is the runtime's own fault.
 func classifyRuntimeError(err error) error {
 	msg := err.Error()
-	if strings.Contains(msg, "does not exist") || strings.Contains(msg, "not found") || strings.Contains(msg, "No such file") {
-		return fmt.Errorf("%w: %v", errdefs.ErrNotFound, err)
+	if strings.Contains(msg, "container does not exist") || (strings.Contains(msg, "/status") && strings.Contains(msg, "No such file or directory")) {
+		return fmt.Errorf("%w: %w", errdefs.ErrNotFound, err)
 	}
-	return err
+	return fmt.Errorf("%w: %w", errdefs.ErrInternal, err)
 }
 
 // Start implements Runtime.

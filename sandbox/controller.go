@@ -25,6 +25,9 @@ type Network interface {
 	Setup(ctx context.Context, p cni.PodNetwork) (*cni.Result, error)
 	// Teardown detaches it; it succeeds when nothing is left to undo.
 	Teardown(ctx context.Context, p cni.PodNetwork) error
+	// AwaitPlugins waits out (or kills) plugins an earlier daemon left
+	// running for these sandboxes.
+	AwaitPlugins(ctx context.Context, sandboxIDs []string)
 }
 
 // Runtimes are the OCI runtime handlers, by name, and the default one.

@@ -15,6 +15,13 @@ func (c *Controller) Recover(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	// A daemon killed in the middle of a network set-up or teardown left
+	// its plugin running: a DEL now would race it.
+	ids := make([]string, len(all))
+	for i, s := range all {
+		ids[i] = s.ID
+	}
+	c.net.AwaitPlugins(ctx, ids)
 	for _, s := range all {
 		if s.State == StateCreating {
 			c.log.Info("undoing a sandbox left half-made", "id", s.ID)

@@ -38,7 +38,14 @@ func (c *Controller) release(ctx context.Context, s *Sandbox) error {
 		return err
 	}
 	if s.Config.usesCNI() {
-		if err := c.net.Teardown(ctx, s.podNetwork()); err != nil {
+		p := s.podNetwork()
+		if pin := filepath.Join(s.StateDir, "net"); p.NetNSPath == "" && isPinned(pin) {
+			// Half-made: pinned, not yet recorded. Plugins find what they
+			// made (the pod's address, so the masquerade rules that go
+			// with it) only through the namespace.
+			p.NetNSPath = pin
+		}
+		if err := c.net.Teardown(ctx, p); err != nil {
 			return err
 		}
 	}

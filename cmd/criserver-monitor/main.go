@@ -149,7 +149,7 @@ func runVerb(c *monitorproto.Config, args ...string) error {
 	defer errR.Close()
 	err = runRuntime(c, [3]*os.File{nil, nil, errW}, args...)
 	errW.Close()
-	if e, ok := err.(*monitorproto.Error); ok {
+	if e, ok := err.(*monitorproto.Error); ok && e.Class == monitorproto.ClassRuntime {
 		e.Message += ": " + runtimelog.Complaint(drain(errR))
 	}
 	return err

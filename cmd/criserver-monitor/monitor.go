@@ -99,7 +99,7 @@ func start(c *monitorproto.Config) (*monitor, error) {
 	for _, f := range child {
 		f.Close()
 	}
-	if e, ok := err.(*monitorproto.Error); ok {
+	if e, ok := err.(*monitorproto.Error); ok && e.Class == monitorproto.ClassRuntime {
 		e.Message += ": " + runtimelog.Complaint(drain(errR))
 	}
 	if err != nil {
@@ -197,7 +197,8 @@ func (m *monitor) startContainer() string {
 		if !alive(m.pid) {
 			return monitorproto.Fail(monitorproto.ClassExited, "the container's process ended before it was started")
 		}
-		return monitorproto.Fail(monitorproto.ClassRuntime, err.Error())
+		r := failure(err)
+		return monitorproto.Fail(r.Class, r.Error)
 	}
 	return monitorproto.OK("")
 }

@@ -42,7 +42,7 @@ func wireRuntime(ctx context.Context, c config.Config, db *bolt.DB, images *imag
 	network, err := cni.New(
 		cni.WithConfDir(c.CNI.ConfDir), cni.WithBinDirs(c.CNI.BinDirs...),
 		cni.WithStateDir(filepath.Join(c.Root, "cni")), cni.WithDefaultSubnet(c.CNI.DefaultSubnet),
-		cni.WithBridgeName(c.CNI.Bridge), cni.WithLogger(log),
+		cni.WithBridgeName(c.CNI.Bridge), cni.WithLogger(log), cni.WithPluginTimeout(c.Timeouts.Network.Duration),
 	)
 	if err != nil {
 		return cri.Deps{}, fmt.Errorf("pod network: %w", err)

@@ -22,7 +22,9 @@ var (
 	ErrDeadlineExceeded = errors.New("deadline exceeded")
 	// ErrUnavailable: a remote service could not be reached.
 	ErrUnavailable = errors.New("unavailable")
+	// ErrDataLoss: content does not match its digest.
+	ErrDataLoss = errors.New("data loss")
+	// ErrInternal: a component of the node failed on its own (the OCI
+	// runtime, a CNI plugin): a fault, not the caller's doing.
+	ErrInternal = errors.New("internal")
 )
-
-// ErrDataLoss: content does not match its digest.
-var ErrDataLoss = errors.New("data loss")

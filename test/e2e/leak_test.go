@@ -15,6 +15,7 @@ import (
 // footprint counts what a pod can leave behind on the host.
 type footprint struct {
 	mounts, netns, veths, cgroups, processes, leases, files int
+	natRules, runtimeState                                  int
 }
 
 // footprint counts what this daemon's pods can leave on the host, scoped to
@@ -47,6 +48,12 @@ func (d *daemon) footprint() footprint {
 	for _, base := range []string{d.root, d.state} {
 		filepath.Walk(base, func(string, os.FileInfo, error) error { f.files++; return nil })
 	}
+	// The bridge plugin's masquerade rules and portmap's carry the
+	// network's name in their comments, quoted: name: \"cse2e1\".
+	nat, _ := exec.Command("iptables-save", "-t", "nat").Output()
+	f.natRules = strings.Count(string(nat), `\"`+d.bridge+`\"`)
+	state, _ := filepath.Glob(filepath.Join(d.state, "runtime", "*", "*"))
+	f.runtimeState = len(state)
 	return f
 }
 
@@ -91,7 +98,8 @@ func TestFiftyLifecyclesLeaveNothing(t *testing.T) {
 			// The counters must see a running pod, or they prove nothing.
 			f := d.footprint()
 			if f.mounts <= empty.mounts || f.netns <= empty.netns || f.veths <= empty.veths || f.cgroups <= empty.cgroups ||
-				f.processes <= empty.processes || f.leases <= empty.leases || f.files <= empty.files {
+				f.processes <= empty.processes || f.leases <= empty.leases || f.files <= empty.files ||
+				f.natRules <= empty.natRules || f.runtimeState <= empty.runtimeState {
 				t.Fatalf("a running pod %+v does not show against an empty node %+v", f, empty)
 			}
 		}

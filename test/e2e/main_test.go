@@ -119,7 +119,7 @@ func newDaemon(t testing.TB, args ...string) *daemon {
 // writeNetwork writes the daemon's conflist with the given main plugin type.
 func (d *daemon) writeNetwork(plugin string) {
 	conf := fmt.Sprintf(`{"cniVersion":"1.0.0","name":"%s","plugins":[
-{"type":"%s","bridge":"%s","isGateway":true,"hairpinMode":true,"ipam":{"type":"host-local","ranges":[[{"subnet":"%s"}]],"dataDir":"%s"}},
+{"type":"%s","bridge":"%s","isGateway":true,"ipMasq":true,"hairpinMode":true,"ipam":{"type":"host-local","ranges":[[{"subnet":"%s"}]],"dataDir":"%s"}},
 {"type":"portmap","capabilities":{"portMappings":true}}]}`, d.bridge, plugin, d.bridge, d.subnet, filepath.Join(d.dir, "ipam"))
 	if err := os.WriteFile(filepath.Join(d.confDir, "10-e2e.conflist"), []byte(conf), 0o644); err != nil {
 		d.t.Fatal(err)

@@ -16,13 +16,8 @@ import (
 // useSlowNetwork makes every CNI ADD take two seconds, which keeps a
 // RunPodSandbox in flight long enough to interrupt it.
 func (d *daemon) useSlowNetwork() {
-	d.binDir = filepath.Join(d.dir, "cni-bin")
-	os.MkdirAll(d.binDir, 0o755)
-	script := "#!/bin/sh\nif [ \"$CNI_COMMAND\" = ADD ]; then sleep 2; fi\nexec /usr/lib/cni/bridge \"$@\"\n"
-	if err := os.WriteFile(filepath.Join(d.binDir, "slowbridge"), []byte(script), 0o755); err != nil {
-		d.t.Fatal(err)
-	}
-	d.writeNetwork("slowbridge")
+	d.useFakePlugin("1m")
+	d.fault("ADD", "sleep 2")
 }
 
 func TestRecoveryAfterSIGKILL(t *testing.T) {
@@ -87,9 +82,7 @@ func TestRecoveryAfterSIGKILL(t *testing.T) {
 
 func TestHalfMadeSandboxIsUndoneOnRestart(t *testing.T) {
 	d := newDaemon(t)
-	d.kill()
 	d.useSlowNetwork()
-	d.start()
 	go d.rt.RunPodSandbox(d.ctx(), &cri.RunPodSandboxRequest{Config: podConfig(d, "half")})
 	time.Sleep(time.Second) // inside the slow CNI ADD
 	d.kill()
@@ -102,9 +95,7 @@ func TestHalfMadeSandboxIsUndoneOnRestart(t *testing.T) {
 
 func TestRetryAfterCallerGaveUp(t *testing.T) {
 	d := newDaemon(t)
-	d.kill()
 	d.useSlowNetwork()
-	d.start()
 	pc := podConfig(d, "retry")
 	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
 	_, err := d.rt.RunPodSandbox(ctx, &cri.RunPodSandboxRequest{Config: pc})

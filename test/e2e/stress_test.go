@@ -27,10 +27,10 @@ type stressRun struct {
 
 	mu    sync.Mutex
 	pods  map[string]*cri.PodSandboxConfig // IDs seen, removed or not
-	ctrs  map[string]bool // live ones, as far as this run knows
-	gone  []string        // removed IDs, still asked about now and then
-	codes map[string]map[codes.Code]int // method -> code -> count
-	bad   []string                      // calls that answered what no race explains
+	ctrs  map[string]bool                  // live ones, as far as this run knows
+	gone  []string                         // removed IDs, still asked about now and then
+	codes map[string]map[codes.Code]int    // method -> code -> count
+	bad   []string                         // calls that answered what no race explains
 }
 
 // TestStress runs 32 clients for CRISERVER_STRESS (a duration, e.g. 2m;
