@@ -15,6 +15,7 @@ import (
 	"github.com/moby/sys/mountinfo"
 
 	"github.com/criserver/criserver/imagestore"
+	"github.com/criserver/criserver/internal/crashpoint"
 	"github.com/criserver/criserver/internal/errdefs"
 	"github.com/criserver/criserver/internal/undo"
 	"github.com/criserver/criserver/oci"
@@ -67,6 +68,7 @@ func (c *Controller) Create(ctx context.Context, cfg *Config) (ct *Container, er
 		return nil, err
 	}
 	u.Add("record", func(context.Context) error { return c.deleteRecord(x.ID) })
+	crashpoint.Hit(crashpoint.ContainerRecorded)
 	c.put(x)
 	u.Add("memory", func(context.Context) error { c.forget(x.ID); return nil })
 	u.Add("directories", func(context.Context) error { return removeDirs(x) })
@@ -76,10 +78,12 @@ func (c *Controller) Create(ctx context.Context, cfg *Config) (ct *Container, er
 	if err := c.mountImageVolumes(x, &u); err != nil {
 		return nil, err
 	}
+	crashpoint.Hit(crashpoint.ContainerRootfs)
 
 	if err := c.writeSpec(x, sb, img.Config); err != nil {
 		return nil, err
 	}
+	crashpoint.Hit(crashpoint.ContainerSpec)
 	if cfg.LogPath != "" {
 		if err := os.MkdirAll(filepath.Dir(cfg.LogPath), 0o755); err != nil {
 			return nil, err
@@ -93,10 +97,12 @@ func (c *Controller) Create(ctx context.Context, cfg *Config) (ct *Container, er
 	if err != nil {
 		return nil, err
 	}
+	crashpoint.Hit(crashpoint.ContainerMonitor)
 	x.Pid, x.State = pid, StateCreated
 	if err := c.save(x); err != nil {
 		return nil, err
 	}
+	crashpoint.Hit(crashpoint.ContainerCreated)
 	c.put(x)
 	u.Release()
 	c.watch(x)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 
+	"github.com/criserver/criserver/internal/crashpoint"
 	"github.com/criserver/criserver/internal/errdefs"
 )
 
@@ -42,9 +43,11 @@ func (c *Controller) release(ctx context.Context, x *Container) error {
 			return err
 		}
 	}
+	crashpoint.Hit(crashpoint.ContainerReleased)
 	if err := unmountRootfs(x.Rootfs()); err != nil {
 		return err
 	}
+	crashpoint.Hit(crashpoint.ContainerUnmounted)
 	if err := c.releaseImageVolumes(x); err != nil {
 		return err
 	}
@@ -57,5 +60,6 @@ func (c *Controller) release(ctx context.Context, x *Container) error {
 	if err := removeDirs(x); err != nil {
 		return err
 	}
+	crashpoint.Hit(crashpoint.ContainerDirsGone)
 	return c.deleteRecord(x.ID)
 }

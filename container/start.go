@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/criserver/criserver/internal/crashpoint"
 	"github.com/criserver/criserver/internal/errdefs"
 	"github.com/criserver/criserver/oci"
 )
@@ -29,12 +30,14 @@ func (c *Controller) Start(ctx context.Context, id string) error {
 	// before the runtime's start returns, and it must not look as if it
 	// finished before it started.
 	started := time.Now().UTC()
+	crashpoint.Hit(crashpoint.ContainerStarting)
 	if err := oci.StartContainer(ctx, x.monitorDir(), rt, id); err != nil {
 		if !errors.Is(err, errdefs.ErrFailedPrecondition) && !oci.MonitorAlive(x.monitorDir()) {
 			err = fmt.Errorf("%w: its process ended before it was started (%v)", errdefs.ErrFailedPrecondition, err)
 		}
 		return fmt.Errorf("start container %s: %w", id, c.raced(x, rt, err))
 	}
+	crashpoint.Hit(crashpoint.ContainerStarted)
 	// The exit cannot be recorded before this: recordExit waits for the
 	// container's lock, which Start holds.
 	x, err = c.update(id, func(x *Container) {

@@ -6,6 +6,7 @@ import (
 
 	runtime "k8s.io/cri-api/pkg/apis/runtime/v1"
 
+	"github.com/criserver/criserver/internal/crashpoint"
 	"github.com/criserver/criserver/internal/errdefs"
 )
 
@@ -30,6 +31,7 @@ func (s *Server) RemovePodSandbox(ctx context.Context, req *runtime.RemovePodSan
 			}
 		}
 	}
+	crashpoint.Hit(crashpoint.PodRemoveContainers)
 	if err := s.sandboxes.Remove(ctx, sb.ID); err != nil {
 		return nil, err
 	}

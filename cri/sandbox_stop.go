@@ -6,6 +6,7 @@ import (
 
 	runtime "k8s.io/cri-api/pkg/apis/runtime/v1"
 
+	"github.com/criserver/criserver/internal/crashpoint"
 	"github.com/criserver/criserver/internal/errdefs"
 )
 
@@ -30,6 +31,7 @@ func (s *Server) StopPodSandbox(ctx context.Context, req *runtime.StopPodSandbox
 			}
 		}
 	}
+	crashpoint.Hit(crashpoint.PodStopContainers)
 	if err := s.sandboxes.Stop(ctx, sb.ID); err != nil {
 		return nil, err
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"path/filepath"
 
+	"github.com/criserver/criserver/internal/crashpoint"
 	"github.com/criserver/criserver/internal/errdefs"
 )
 
@@ -48,6 +49,7 @@ func (c *Controller) release(ctx context.Context, s *Sandbox) error {
 		if err := c.net.Teardown(ctx, p); err != nil {
 			return err
 		}
+		crashpoint.Hit(crashpoint.SandboxReleaseNet)
 	}
 	// Every pin a sandbox can have, recorded or not: a crash may have come
 	// between pinning and recording.
@@ -56,6 +58,7 @@ func (c *Controller) release(ctx context.Context, s *Sandbox) error {
 			return err
 		}
 	}
+	crashpoint.Hit(crashpoint.SandboxUnpinned)
 	if !s.Config.HostIPC {
 		if err := unmountShm(s.shmPath()); err != nil {
 			return err
@@ -64,5 +67,6 @@ func (c *Controller) release(ctx context.Context, s *Sandbox) error {
 	if err := removeDirs(s); err != nil {
 		return err
 	}
+	crashpoint.Hit(crashpoint.SandboxDirsGone)
 	return c.deleteRecord(s.ID)
 }

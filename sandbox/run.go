@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/criserver/criserver/cni"
+	"github.com/criserver/criserver/internal/crashpoint"
 	"github.com/criserver/criserver/internal/undo"
 )
 
@@ -37,6 +38,7 @@ func (c *Controller) Run(ctx context.Context, cfg *Config) (sb *Sandbox, err err
 		return nil, err
 	}
 	u.Add("record", func(context.Context) error { return c.deleteRecord(s.ID) })
+	crashpoint.Hit(crashpoint.SandboxRecorded)
 	c.put(s)
 	u.Add("memory", func(context.Context) error { c.forget(s.ID); return nil })
 	for _, d := range []string{s.Dir, s.StateDir} {
@@ -64,6 +66,7 @@ func (c *Controller) Run(ctx context.Context, cfg *Config) (sb *Sandbox, err err
 	}
 	s.Namespaces = pins
 	u.Add("namespaces", func(context.Context) error { unpinAll(pins); return nil })
+	crashpoint.Hit(crashpoint.SandboxNamespaces)
 
 	if err := writePodFiles(s.Dir, cfg); err != nil {
 		return nil, err
@@ -73,6 +76,7 @@ func (c *Controller) Run(ctx context.Context, cfg *Config) (sb *Sandbox, err err
 			return nil, err
 		}
 		u.Add("shm", func(context.Context) error { return unmountShm(s.shmPath()) })
+		crashpoint.Hit(crashpoint.SandboxShm)
 	}
 	if cfg.NoNetwork {
 		if err := cni.LoopbackUp(pins["net"]); err != nil {
@@ -85,6 +89,7 @@ func (c *Controller) Run(ctx context.Context, cfg *Config) (sb *Sandbox, err err
 			return nil, fmt.Errorf("set up pod network: %w", err)
 		}
 		u.Add("network", func(ctx context.Context) error { return c.net.Teardown(ctx, s.podNetwork()) })
+		crashpoint.Hit(crashpoint.SandboxNetwork)
 		for _, ip := range res.IPs {
 			s.IPs = append(s.IPs, ip.String())
 		}
@@ -101,11 +106,13 @@ func (c *Controller) Run(ctx context.Context, cfg *Config) (sb *Sandbox, err err
 			return nil, err
 		}
 		s.Namespaces["pid"] = pidPin
+		crashpoint.Hit(crashpoint.SandboxInfra)
 	}
 	s.State = StateReady
 	if err := c.save(s); err != nil {
 		return nil, err
 	}
+	crashpoint.Hit(crashpoint.SandboxReady)
 	c.put(s)
 	if s.InfraPID != 0 {
 		c.watchInfra(s)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/criserver/criserver/internal/crashpoint"
 	"github.com/criserver/criserver/internal/errdefs"
 )
 
@@ -24,11 +25,13 @@ func (c *Controller) Stop(ctx context.Context, id string) error {
 	if err := c.stopInfra(ctx, s); err != nil {
 		return fmt.Errorf("stop infra process of %s: %w", id, err)
 	}
+	crashpoint.Hit(crashpoint.SandboxStopInfra)
 	if !s.Config.HostNetwork && s.Namespaces["net"] != "" {
 		if s.Config.usesCNI() {
 			if err := c.net.Teardown(ctx, s.podNetwork()); err != nil {
 				return fmt.Errorf("tear down network of %s: %w", id, err)
 			}
+			crashpoint.Hit(crashpoint.SandboxStopNetwork)
 		}
 		if err := unpin(s.Namespaces["net"]); err != nil {
 			return err

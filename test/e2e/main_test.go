@@ -93,6 +93,7 @@ type daemon struct {
 	confDir, binDir, logDir  string
 	bridge, subnet           string
 	extraArgs                []string
+	env                      []string // added to the daemon's environment
 	cmd                      *exec.Cmd
 	log                      *strings.Builder
 	conn                     *grpc.ClientConn
@@ -136,6 +137,7 @@ func (d *daemon) start() {
 	}
 	d.cmd = exec.Command(filepath.Join(binDir, "criserver"), append(args, d.extraArgs...)...)
 	d.cmd.Stderr = d.log
+	d.cmd.Env = append(os.Environ(), d.env...)
 	if err := d.cmd.Start(); err != nil {
 		d.t.Fatal(err)
 	}

@@ -1,0 +1,105 @@
+package e2e
+
+import (
+	"syscall"
+	"testing"
+
+	cri "k8s.io/cri-api/pkg/apis/runtime/v1"
+
+	"github.com/criserver/criserver/internal/crashpoint"
+)
+
+// The daemon is killed at every step of a pod's life (run, create, start,
+// stop, remove), as kill -9 would, and started again: what it had made is
+// undone or finished, the host is back where it was once the pod is
+// removed, and a pod that ran before the kill still runs.
+func TestKillAtEveryStep(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a daemon kill per step: skipped with -short")
+	}
+	d := newDaemon(t)
+	d.pull()
+	sharedPID := func(name string) *cri.PodSandboxConfig {
+		pc := podConfig(d, name)
+		pc.Linux.SecurityContext = &cri.LinuxSandboxSecurityContext{NamespaceOptions: &cri.NamespaceOption{Pid: cri.NamespaceMode_POD}}
+		pc.PortMappings = []*cri.PortMapping{{Protocol: cri.Protocol_TCP, ContainerPort: 80, HostPort: 31998}}
+		return pc
+	}
+	ctrIn := func(name string) *cri.ContainerConfig {
+		cfg := ctrConfig(name, "sleep", "1000")
+		cfg.Linux.SecurityContext = &cri.LinuxContainerSecurityContext{NamespaceOptions: &cri.NamespaceOption{Pid: cri.NamespaceMode_POD}}
+		return cfg
+	}
+	// A lifecycle first, so lazily made state is there before counting.
+	lifecycle := func(pc *cri.PodSandboxConfig) error {
+		resp, err := d.rt.RunPodSandbox(d.ctx(), &cri.RunPodSandboxRequest{Config: pc})
+		if err != nil {
+			return err
+		}
+		pod := resp.PodSandboxId
+		c, err := d.rt.CreateContainer(d.ctx(), &cri.CreateContainerRequest{PodSandboxId: pod, Config: ctrIn("c"), SandboxConfig: pc})
+		if err != nil {
+			return err
+		}
+		if _, err := d.rt.StartContainer(d.ctx(), &cri.StartContainerRequest{ContainerId: c.ContainerId}); err != nil {
+			return err
+		}
+		if _, err := d.rt.StopPodSandbox(d.ctx(), &cri.StopPodSandboxRequest{PodSandboxId: pod}); err != nil {
+			return err
+		}
+		_, err = d.rt.RemovePodSandbox(d.ctx(), &cri.RemovePodSandboxRequest{PodSandboxId: pod})
+		return err
+	}
+	if err := lifecycle(sharedPID("warm")); err != nil {
+		t.Fatal(err)
+	}
+	survivorCfg := podConfig(d, "survivor")
+	survivorPod := d.runPod(survivorCfg)
+	survivor := d.run(survivorPod, survivorCfg, ctrConfig("s", "sleep", "1000"))
+	base := d.footprint()
+	base.veths, base.processes = 1, 1 // the survivor's, once the victims' are gone
+	base = d.settledFootprint(base)
+
+	for _, point := range crashpoint.Points {
+		d.kill()
+		d.env = []string{crashpoint.Env + "=" + point}
+		d.start()
+		if err := lifecycle(sharedPID("victim")); err == nil {
+			t.Fatalf("%s: the daemon went through a whole pod lifecycle without reaching the point", point)
+		}
+		d.conn.Close()
+		d.cmd.Wait()
+		if ws := d.cmd.ProcessState.Sys().(syscall.WaitStatus); ws.Signal() != syscall.SIGKILL {
+			t.Fatalf("%s: the daemon did not die by its crash point: %v", point, d.cmd.ProcessState)
+		}
+		d.env = nil
+		d.start()
+		if st := d.status(survivor); st.State != cri.ContainerState_CONTAINER_RUNNING {
+			t.Fatalf("%s: the pod that ran before the kill is %v", point, st.State)
+		}
+		d.exec(survivor, "true")
+		// kubelet removes what it no longer wants.
+		pods, err := d.rt.ListPodSandbox(d.ctx(), &cri.ListPodSandboxRequest{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range pods.Items {
+			if p.Id == survivorPod {
+				continue
+			}
+			if _, err := d.rt.StopPodSandbox(d.ctx(), &cri.StopPodSandboxRequest{PodSandboxId: p.Id}); err != nil {
+				t.Fatalf("%s: StopPodSandbox after the restart: %v", point, err)
+			}
+			if _, err := d.rt.RemovePodSandbox(d.ctx(), &cri.RemovePodSandboxRequest{PodSandboxId: p.Id}); err != nil {
+				t.Fatalf("%s: RemovePodSandbox after the restart: %v", point, err)
+			}
+		}
+		if ctrs, _ := d.rt.ListContainers(d.ctx(), &cri.ListContainersRequest{}); len(ctrs.GetContainers()) != 1 {
+			t.Fatalf("%s: containers after the clean-up: %v", point, ctrs.GetContainers())
+		}
+		if f := d.settledFootprint(base); f != base {
+			t.Fatalf("%s: left %+v, had %+v", point, f, base)
+		}
+		t.Logf("%s: recovered", point)
+	}
+}
