@@ -47,6 +47,10 @@ func (p PodNetwork) validate() error {
 }
 
 // validate checks one mapping; name is how the error refers to it.
+// Validate checks one port mapping, as Setup would, for a caller that
+// wants to refuse a pod before it makes anything.
+func (pm PortMapping) Validate() error { return pm.validate("port mapping") }
+
 func (pm PortMapping) validate(name string) error {
 	bad := errdefs.ErrInvalidArgument
 	if pm.HostPort < 0 || pm.HostPort > 65535 {

@@ -18,6 +18,7 @@ import (
 	"github.com/criserver/criserver/internal/crashpoint"
 	"github.com/criserver/criserver/internal/errdefs"
 	"github.com/criserver/criserver/internal/undo"
+	"github.com/criserver/criserver/internal/validate"
 	"github.com/criserver/criserver/oci"
 	"github.com/criserver/criserver/sandbox"
 )
@@ -27,6 +28,15 @@ import (
 func (c *Controller) Create(ctx context.Context, cfg *Config) (ct *Container, err error) {
 	if cfg.Name == "" {
 		return nil, fmt.Errorf("%w: container metadata needs a name", errdefs.ErrInvalidArgument)
+	}
+	if err := validate.Name("container name", cfg.Name); err != nil {
+		return nil, err
+	}
+	if err := validate.Metadata(cfg.Labels, cfg.Annotations); err != nil {
+		return nil, err
+	}
+	if err := cfg.Spec.Validate(); err != nil {
+		return nil, err
 	}
 	sb, err := c.sandboxes.Get(cfg.SandboxID)
 	if err != nil {

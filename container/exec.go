@@ -12,6 +12,9 @@ import (
 // ExecSync runs cmd in a running container and returns its output and exit
 // code; see oci.ExecSync for the timeout and output limits.
 func (c *Controller) ExecSync(ctx context.Context, id string, cmd []string, timeout time.Duration) (*oci.ExecResult, error) {
+	if err := oci.CheckCommand(cmd); err != nil {
+		return nil, err
+	}
 	x, err := c.Get(id)
 	if err != nil {
 		return nil, err

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"strconv"
 	"strings"
 	"syscall"
@@ -16,6 +17,9 @@ import (
 
 // killGrace is how long a SIGKILLed container may take to be reported gone.
 const killGrace = 30 * time.Second
+
+// resendEvery is how often a stop looks for a handler set up too late.
+const resendEvery = 100 * time.Millisecond
 
 // Stop sends the image's stop signal (SIGTERM by default), waits up to
 // timeout for the container to exit, then kills it. Stopping a stopped or
@@ -38,17 +42,40 @@ func (c *Controller) Stop(ctx context.Context, id string, timeout time.Duration)
 		if s, ok := parseSignal(x.StopSignal); ok {
 			sig = s
 		}
+		caught := catches(x.Pid, sig)
 		if err := rt.Kill(ctx, id, sig, false); err != nil && !errors.Is(err, errdefs.ErrNotFound) {
 			if err = c.raced(x, rt, err); !errors.Is(err, errdefs.ErrFailedPrecondition) {
 				return fmt.Errorf("stop container %s: %w", id, err)
 			}
 		}
-		select {
-		case <-exited:
-			return nil
-		case <-time.After(timeout):
-		case <-ctx.Done():
-			return ctx.Err()
+		grace := time.After(timeout)
+		// A process that is its PID namespace's init never sees a signal it
+		// has no handler for: one stopped just after its start may have
+		// lost the signal before it set its handler up. It gets the signal
+		// again once it has one, so that it is delivered exactly once.
+		var recheck <-chan time.Time
+		if !caught {
+			recheck = time.After(resendEvery)
+		}
+	wait:
+		for {
+			select {
+			case <-exited:
+				return nil
+			case <-recheck:
+				if !catches(x.Pid, sig) {
+					recheck = time.After(resendEvery)
+					continue
+				}
+				recheck = nil
+				if err := rt.Kill(ctx, id, sig, false); err != nil {
+					c.log.Debug("stop signal, again", "id", id, "err", err)
+				}
+			case <-grace:
+				break wait
+			case <-ctx.Done():
+				return ctx.Err()
+			}
 		}
 	}
 	// --all reaches processes that share the pod's PID namespace.
@@ -98,4 +125,20 @@ func (c *Controller) settled(id string) (*Container, error) {
 	}
 	c.locks.Lock(id)()
 	return c.Get(id)
+}
+
+// catches reports whether pid has a handler for sig (SigCgt in its status);
+// a process that cannot be read is taken to have one.
+func catches(pid int, sig syscall.Signal) bool {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
+	if err != nil || pid == 0 {
+		return true
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "SigCgt:"); ok {
+			mask, err := strconv.ParseUint(strings.TrimSpace(v), 16, 64)
+			return err != nil || mask&(1<<(uint(sig)-1)) != 0
+		}
+	}
+	return true
 }

@@ -15,6 +15,9 @@ import (
 // Exec runs cmd in a running container wired to eio until it exits or ctx
 // ends, and returns its exit code.
 func (c *Controller) Exec(ctx context.Context, id string, cmd []string, eio oci.ExecIO) (int, error) {
+	if err := oci.CheckCommand(cmd); err != nil {
+		return 0, err
+	}
 	x, err := c.running(id)
 	if err != nil {
 		return 0, err

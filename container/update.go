@@ -8,10 +8,14 @@ import (
 	"github.com/criserver/criserver/oci"
 )
 
-// Update changes a container's cgroup limits. The runtime applies all of
-// them or fails, and only then is the new configuration recorded, so a
-// failed update leaves the old limits both in force and on record.
+// Update changes a container's cgroup limits, all or none: a runtime that
+// fails part-way has the limits it read before put back, and only a whole
+// update is recorded, so a failed one leaves the old limits both in force
+// and on record.
 func (c *Controller) Update(ctx context.Context, id string, r *oci.Resources) error {
+	if err := r.Validate(); err != nil {
+		return err
+	}
 	unlock := c.locks.Lock(id)
 	defer unlock()
 	x, err := c.Get(id)
@@ -29,7 +33,15 @@ func (c *Controller) Update(ctx context.Context, id string, r *oci.Resources) er
 	if err != nil {
 		return err
 	}
+	prev, perr := currentLimits(x.CgroupsPath)
 	if err := rt.Update(ctx, id, res); err != nil {
+		// The runtime writes one cgroup file after another and stops at
+		// the first the kernel refuses: put back what it had written.
+		if perr != nil {
+			c.log.Warn("limits before the failed update unknown; some may have changed", "id", id, "err", perr)
+		} else if rerr := rt.Update(context.WithoutCancel(ctx), id, prev); rerr != nil {
+			c.log.Warn("restoring limits after a failed update", "id", id, "err", rerr)
+		}
 		return fmt.Errorf("update resources of %s: %w", id, c.raced(x, rt, err))
 	}
 	_, err = c.update(id, func(x *Container) { x.Config.Spec.Resources = r })

@@ -34,6 +34,10 @@ func containerConfig(sb *sandbox.Sandbox, c *runtime.ContainerConfig) (*containe
 		},
 	}
 	for _, e := range c.Envs {
+		// Joined, a key with '=' would split elsewhere than it was meant.
+		if e.Key == "" || strings.ContainsAny(e.Key, "=\x00") {
+			return nil, invalid(fmt.Sprintf("environment variable name %q is empty or holds '=' or NUL", e.Key))
+		}
 		cfg.Spec.Env = append(cfg.Spec.Env, e.Key+"="+string(e.Value))
 	}
 	for _, m := range c.Mounts {

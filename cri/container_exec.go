@@ -8,12 +8,17 @@ import (
 
 	"github.com/criserver/criserver/container"
 	"github.com/criserver/criserver/internal/errdefs"
+	"github.com/criserver/criserver/oci"
+	"github.com/criserver/criserver/sandbox"
 )
 
 // Exec hands out a single-use URL on the streaming server for an exec.
 func (s *Server) Exec(ctx context.Context, req *runtime.ExecRequest) (*runtime.ExecResponse, error) {
 	if req.ContainerId == "" || len(req.Cmd) == 0 {
 		return nil, invalid("Exec needs a container ID and a command")
+	}
+	if err := oci.CheckCommand(req.Cmd); err != nil {
+		return nil, err
 	}
 	if err := s.mustRun(req.ContainerId); err != nil {
 		return nil, err
@@ -38,8 +43,12 @@ func (s *Server) PortForward(ctx context.Context, req *runtime.PortForwardReques
 	if req.PodSandboxId == "" {
 		return nil, invalid("PortForward needs a sandbox ID")
 	}
-	if _, err := s.sandboxes.Get(req.PodSandboxId); err != nil {
+	sb, err := s.sandboxes.Get(req.PodSandboxId)
+	if err != nil {
 		return nil, err
+	}
+	if sb.State != sandbox.StateReady {
+		return nil, fmt.Errorf("%w: sandbox %s is %s, not ready: it has no network to forward to", errdefs.ErrFailedPrecondition, sb.ID, sb.State)
 	}
 	return s.streaming.GetPortForward(req)
 }

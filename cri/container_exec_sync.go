@@ -2,7 +2,6 @@ package cri
 
 import (
 	"context"
-	"time"
 
 	runtime "k8s.io/cri-api/pkg/apis/runtime/v1"
 )
@@ -13,7 +12,7 @@ func (s *Server) ExecSync(ctx context.Context, req *runtime.ExecSyncRequest) (*r
 	if req.ContainerId == "" || len(req.Cmd) == 0 {
 		return nil, invalid("ExecSync needs a container ID and a command")
 	}
-	res, err := s.containers.ExecSync(ctx, req.ContainerId, req.Cmd, time.Duration(req.Timeout)*time.Second)
+	res, err := s.containers.ExecSync(ctx, req.ContainerId, req.Cmd, seconds(req.Timeout))
 	if err != nil {
 		return nil, err
 	}

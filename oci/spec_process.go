@@ -79,12 +79,8 @@ func processCwd(cfg *ContainerConfig) (string, error) {
 	if cwd == "" {
 		return "/", nil
 	}
-	if !path.IsAbs(cwd) {
-		return "", fmt.Errorf("%w: working directory %q is not absolute", errdefs.ErrInvalidArgument, cwd)
+	if err := checkWorkingDir(cwd); err != nil {
+		return "", err
 	}
-	cwd = path.Clean(cwd)
-	if cwd == "/proc" || strings.HasPrefix(cwd, "/proc/") {
-		return "", fmt.Errorf("%w: working directory %q is under /proc", errdefs.ErrInvalidArgument, cwd)
-	}
-	return cwd, nil
+	return path.Clean(cwd), nil
 }

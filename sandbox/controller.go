@@ -66,6 +66,7 @@ type Controller struct {
 	mu        sync.RWMutex
 	sandboxes map[string]*Sandbox
 	locks     keymutex.Map
+	ports     hostPorts
 }
 
 // Options wires a Controller.

@@ -37,6 +37,12 @@ func (c *Controller) Recover(ctx context.Context) error {
 				return err
 			}
 		}
+		if s.Config.usesCNI() && s.Namespaces["net"] != "" {
+			// The ports were held by the daemon that died.
+			if err := c.ports.reserve(s.ID, s.Config.Namespace+"/"+s.Config.Name, s.Config.PortMappings); err != nil {
+				c.log.Warn("a pod's host port is no longer its own", "id", s.ID, "err", err)
+			}
+		}
 		c.put(s)
 		if s.State == StateReady && s.InfraPID != 0 {
 			c.watchInfra(s)

@@ -50,6 +50,7 @@ func (c *Controller) release(ctx context.Context, s *Sandbox) error {
 			return err
 		}
 		crashpoint.Hit(crashpoint.SandboxReleaseNet)
+		c.ports.release(s.ID)
 	}
 	// Every pin a sandbox can have, recorded or not: a crash may have come
 	// between pinning and recording.

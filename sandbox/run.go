@@ -33,6 +33,13 @@ func (c *Controller) Run(ctx context.Context, cfg *Config) (sb *Sandbox, err err
 			u.Run(c.log)
 		}
 	}()
+	if cfg.usesCNI() {
+		// Before anything is made: a port taken is the likeliest refusal.
+		if err := c.ports.reserve(s.ID, cfg.Namespace+"/"+cfg.Name, cfg.PortMappings); err != nil {
+			return nil, err
+		}
+		u.Add("host ports", func(context.Context) error { c.ports.release(s.ID); return nil })
+	}
 	// The intent goes first: a crash from here on is undone on restart.
 	if err := c.save(s); err != nil {
 		return nil, err

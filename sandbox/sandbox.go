@@ -5,12 +5,16 @@ import (
 	"encoding/hex"
 	"fmt"
 	"maps"
+	"path/filepath"
+	"regexp"
+	"strings"
 	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/criserver/criserver/cni"
 	"github.com/criserver/criserver/internal/errdefs"
+	"github.com/criserver/criserver/internal/validate"
 	"github.com/criserver/criserver/oci"
 )
 
@@ -172,8 +176,37 @@ func (c *Config) validate() error {
 	case c.UID == "":
 		return fmt.Errorf("%w: sandbox metadata needs a uid", errInvalid)
 	}
+	for what, v := range map[string]string{"sandbox name": c.Name, "sandbox namespace": c.Namespace, "sandbox uid": c.UID} {
+		if err := validate.Name(what, v); err != nil {
+			return err
+		}
+	}
+	if err := validate.Metadata(c.Labels, c.Annotations); err != nil {
+		return err
+	}
 	if c.UserNS != nil && (c.HostNetwork || c.HostIPC || c.HostPID) {
 		return fmt.Errorf("%w: a pod with its own user namespace cannot use the host's network, IPC or PID namespace", errInvalid)
 	}
+	// Relative, it would land in the daemon's working directory.
+	if c.LogDirectory != "" && !filepath.IsAbs(c.LogDirectory) {
+		return fmt.Errorf("%w: log directory %q is not absolute", errInvalid, c.LogDirectory)
+	}
+	if !hostnameRe.MatchString(c.Hostname) {
+		return fmt.Errorf("%w: hostname %q: want up to 64 letters, digits, '.', '-' or '_'", errInvalid, c.Hostname)
+	}
+	// Relative or climbing, the pod's cgroups would land outside the
+	// parent kubelet gave and outlive the pod's removal.
+	if p := c.CgroupParent; p != "" && (!filepath.IsAbs(p) || filepath.Clean(p) != p || strings.ContainsRune(p, 0)) {
+		return fmt.Errorf("%w: cgroup parent %q must be an absolute, clean path", errInvalid, p)
+	}
+	for _, pm := range c.PortMappings {
+		if err := pm.Validate(); err != nil {
+			return err
+		}
+	}
 	return validateSysctls(c)
 }
+
+// hostnameRe is what sethostname(2) takes (64 bytes) in the characters a
+// DNS name or kubelet's pod hostnames use; empty keeps the default.
+var hostnameRe = regexp.MustCompile(`^[A-Za-z0-9._-]{0,64}$`)

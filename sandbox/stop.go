@@ -32,6 +32,7 @@ func (c *Controller) Stop(ctx context.Context, id string) error {
 				return fmt.Errorf("tear down network of %s: %w", id, err)
 			}
 			crashpoint.Hit(crashpoint.SandboxStopNetwork)
+			c.ports.release(id)
 		}
 		if err := unpin(s.Namespaces["net"]); err != nil {
 			return err

@@ -21,11 +21,8 @@ func Complaint(out string) string {
 		if !ok {
 			continue
 		}
-		if i := strings.Index(msg, "\" "); i >= 0 && strings.HasPrefix(msg, "\"") {
-			msg = msg[:i+1] // fields after the message
-		}
-		if u, err := strconv.Unquote(msg); err == nil {
-			msg = u
+		if q, ok := quoted(msg); ok {
+			msg = q // fields after the message dropped
 		}
 		errs = append(errs, msg)
 	}
@@ -33,4 +30,23 @@ func Complaint(out string) string {
 		return strings.TrimSpace(out)
 	}
 	return strings.Join(errs, "; ")
+}
+
+// quoted reads the Go-quoted string at the start of s, as logrus writes a
+// value with spaces or quotes in it: up to the first quote that is not
+// escaped.
+func quoted(s string) (string, bool) {
+	if !strings.HasPrefix(s, `"`) {
+		return "", false
+	}
+	for i := 1; i < len(s); i++ {
+		switch s[i] {
+		case '\\':
+			i++ // whatever follows is escaped
+		case '"':
+			u, err := strconv.Unquote(s[:i+1])
+			return u, err == nil
+		}
+	}
+	return "", false
 }

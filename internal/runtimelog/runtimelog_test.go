@@ -15,6 +15,12 @@ func TestComplaintKeepsRuntimeErrors(t *testing.T) {
 		},
 		{in: "crun: executable file `ip` not found in $PATH: No such file or directory\n", want: "crun: executable file `ip` not found in $PATH: No such file or directory"},
 		{in: "", want: ""},
+		{
+			in:   `time="x" level=error msg="runc create failed: error mounting \"proc\" to rootfs at \"/proc/x\": mount dst=/proc/x: operation not permitted" other="y"`,
+			want: `runc create failed: error mounting "proc" to rootfs at "/proc/x": mount dst=/proc/x: operation not permitted`,
+		},
+		{in: `level=error msg="ends in an escaped backslash \\" x="y"`, want: `ends in an escaped backslash \`},
+		{in: `level=error msg=unquoted`, want: `unquoted`},
 	} {
 		if got := Complaint(tc.in); got != tc.want {
 			t.Errorf("Complaint(%q) = %q, want %q", tc.in, got, tc.want)

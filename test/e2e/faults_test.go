@@ -18,8 +18,10 @@ import (
 //	fail         exit 1 with an error line, as runc or a plugin would
 //	hang         never finish
 //	sleep N      wait N seconds, then do the real work
-//	kill-daemon N  SIGKILL the daemon, wait N seconds, then do the real work
-//	               (as a crash in the middle of the call would leave it)
+//	kill-daemon N    SIGKILL the daemon, wait N seconds, then do the real work
+//	                 (as a crash in the middle of the call would leave it)
+//	fail-after-once  do the real work, then fail; the next call is real
+//	                 (a runtime that failed after changing things)
 
 const faultScript = `#!/bin/sh
 verb=%s
@@ -40,6 +42,11 @@ sleep)
 kill-daemon)
 	kill -9 "$(cat %q)"
 	sleep "${arg:-0}" ;;
+fail-after-once)
+	: > %q
+	%s "$@"
+	echo "level=error msg=\"injected failure after $verb\"" >&2
+	exit 1 ;;
 esac
 exec %s "$@"
 `
@@ -105,7 +112,7 @@ func (d *daemon) useFakePlugin(timeout string) {
 func (d *daemon) writeFake(path, verbExpr, failCmd, real string) {
 	d.t.Helper()
 	lock := filepath.Join(d.state, "criserver.lock")
-	script := fmt.Sprintf(faultScript, verbExpr, d.faultFile(), d.faultFile(), failCmd, lock, real)
+	script := fmt.Sprintf(faultScript, verbExpr, d.faultFile(), d.faultFile(), failCmd, lock, d.faultFile(), real, real)
 	if err := os.WriteFile(path, []byte(script), 0o755); err != nil {
 		d.t.Fatal(err)
 	}

@@ -138,6 +138,7 @@ func (d *daemon) start() {
 	d.cmd = exec.Command(filepath.Join(binDir, "criserver"), append(args, d.extraArgs...)...)
 	d.cmd.Stderr = d.log
 	d.cmd.Env = append(os.Environ(), d.env...)
+	d.cmd.Dir = d.dir // a relative path the daemon wrongly takes lands where tests see it
 	if err := d.cmd.Start(); err != nil {
 		d.t.Fatal(err)
 	}
