@@ -4,7 +4,7 @@ BIN     := bin
 PKGS    := runc crun containernetworking-plugins iptables busybox-static
 ARGS    ?=
 
-.PHONY: all build run deps lint test unit bench clean critest stress
+.PHONY: all build run deps lint test unit fuzz bench clean critest stress
 
 all: build
 
@@ -35,7 +35,20 @@ lint:
 unit:
 	$(GO) test -count=1 ./...
 
-test: deps lint unit critest
+test: deps lint unit fuzz critest
+
+# fuzz runs each fuzz target for FUZZTIME past its committed corpus
+# (testdata/fuzz): layer extraction, image references, manifests and
+# configs, the TOML config, and the CRI-to-OCI translation.
+FUZZTIME ?= 10s
+FUZZ := imagestore:FuzzExtract imagestore:FuzzParseReference imagestore:FuzzParseManifest \
+	internal/config:FuzzLoad cri:FuzzContainerTranslation
+fuzz:
+	@for t in $(FUZZ); do \
+		pkg=$${t%%:*}; name=$${t#*:}; \
+		echo "fuzz $$name ($(FUZZTIME))"; \
+		$(GO) test -run '^$$' -fuzz "^$$name$$" -fuzztime $(FUZZTIME) ./$$pkg >/tmp/criserver-fuzz.log 2>&1 || { cat /tmp/criserver-fuzz.log; exit 1; }; \
+	done
 
 bench: deps
 	$(GO) test -run '^$$' -bench . -benchmem ./...

@@ -1,6 +1,7 @@
 package imagestore
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/json"
@@ -128,32 +129,52 @@ func (s *Store) resolve(ref reference.Named, src source) (*fetched, error) {
 		return nil, err
 	}
 	f.rawBlobs[mdigest.String()] = raw
-	if f.manifest, err = f.img.Manifest(); err != nil {
-		return nil, classify(err, "manifest of "+ref.String())
-	}
-	if f.manifest.Config.Size > s.opts.maxManifest {
-		return nil, fmt.Errorf("%w: config of %s is %d bytes, over the 4 MiB limit", errdefs.ErrInvalidArgument, ref, f.manifest.Config.Size)
-	}
-	if n := len(f.manifest.Layers); n > s.opts.maxLayers {
-		return nil, fmt.Errorf("%w: %s has %d layers, over the limit of %d", errdefs.ErrInvalidArgument, ref, n, s.opts.maxLayers)
+	if f.manifest, err = parseManifest(ref.String(), raw, s.opts.maxManifest, s.opts.maxLayers); err != nil {
+		return nil, err
 	}
 	rawCfg, err := f.img.RawConfigFile()
 	if err != nil {
 		return nil, classify(err, "config of "+ref.String())
 	}
-	if got := sha256.Sum256(rawCfg); fmt.Sprintf("sha256:%x", got) != f.manifest.Config.Digest.String() {
-		return nil, fmt.Errorf("%w: config of %s does not match its digest %s", errdefs.ErrDataLoss, ref, f.manifest.Config.Digest)
-	}
 	f.rawBlobs[f.manifest.Config.Digest.String()] = rawCfg
-	if err := json.Unmarshal(rawCfg, &f.config); err != nil {
-		return nil, fmt.Errorf("%w: config of %s: %v", errdefs.ErrInvalidArgument, ref, err)
+	if f.config, f.chainIDs, err = parseConfig(ref.String(), f.manifest, rawCfg); err != nil {
+		return nil, err
 	}
-	diffIDs := f.config.RootFS.DiffIDs
-	if len(diffIDs) != len(f.manifest.Layers) {
-		return nil, fmt.Errorf("%w: %s lists %d layers but its config %d diff IDs", errdefs.ErrInvalidArgument, ref, len(f.manifest.Layers), len(diffIDs))
-	}
-	f.chainIDs = chainIDs(diffIDs)
 	return f, nil
+}
+
+// parseManifest reads an image manifest, refusing one whose config is over
+// maxConfig bytes or that has more than maxLayers layers before anything
+// more is fetched.
+func parseManifest(what string, raw []byte, maxConfig int64, maxLayers int) (*v1.Manifest, error) {
+	m, err := v1.ParseManifest(bytes.NewReader(raw))
+	if err != nil {
+		return nil, fmt.Errorf("%w: manifest of %s: %v", errdefs.ErrInvalidArgument, what, err)
+	}
+	if m.Config.Size > maxConfig {
+		return nil, fmt.Errorf("%w: config of %s is %d bytes, over the 4 MiB limit", errdefs.ErrInvalidArgument, what, m.Config.Size)
+	}
+	if n := len(m.Layers); n > maxLayers {
+		return nil, fmt.Errorf("%w: %s has %d layers, over the limit of %d", errdefs.ErrInvalidArgument, what, n, maxLayers)
+	}
+	return m, nil
+}
+
+// parseConfig checks an image's config against its manifest (digest, one
+// diff ID per layer) and returns it with its layers' chain IDs.
+func parseConfig(what string, m *v1.Manifest, raw []byte) (*v1.ConfigFile, []string, error) {
+	if got := sha256.Sum256(raw); fmt.Sprintf("sha256:%x", got) != m.Config.Digest.String() {
+		return nil, nil, fmt.Errorf("%w: config of %s does not match its digest %s", errdefs.ErrDataLoss, what, m.Config.Digest)
+	}
+	var cfg v1.ConfigFile
+	if err := json.Unmarshal(raw, &cfg); err != nil {
+		return nil, nil, fmt.Errorf("%w: config of %s: %v", errdefs.ErrInvalidArgument, what, err)
+	}
+	diffIDs := cfg.RootFS.DiffIDs
+	if len(diffIDs) != len(m.Layers) {
+		return nil, nil, fmt.Errorf("%w: %s lists %d layers but its config %d diff IDs", errdefs.ErrInvalidArgument, what, len(m.Layers), len(diffIDs))
+	}
+	return &cfg, chainIDs(diffIDs), nil
 }
 
 // chainIDs follows the OCI image spec: the chain ID of a layer names it
