@@ -75,7 +75,6 @@ func checkStrings(what string, list []string) error {
 	return nil
 }
 
-
 // Kernel bounds on CPU bandwidth and weights (kernel/sched/core.c), and
 // Docker's floor for a memory limit, under which a container cannot start.
 const (
