@@ -4,7 +4,7 @@ BIN     := bin
 PKGS    := runc crun containernetworking-plugins iptables busybox-static
 ARGS    ?=
 
-.PHONY: all build run deps lint test unit fuzz bench clean critest stress
+.PHONY: all build run deps lint test unit fuzz bench clean critest stress soak
 
 all: build
 
@@ -59,6 +59,13 @@ bench: deps
 STRESS ?= 2m
 stress: deps
 	CRISERVER_STRESS=$(STRESS) CRISERVER_E2E_RACE=1 $(GO) test -count=1 -timeout 60m -run '^TestStress$$' -v ./test/e2e
+
+# soak runs SOAK (default 1000) pod lifecycles, half of them with a shared
+# PID namespace, and prints RSS, descriptors, goroutines and what the host
+# holds every 100 (test/e2e/soak_test.go).
+SOAK ?= 1000
+soak: deps
+	CRISERVER_SOAK=$(SOAK) $(GO) test -count=1 -timeout 60m -run '^TestSoak$$' -v ./test/e2e
 
 # critest runs the CRI conformance suite (cri-tools v1.34.0) against a daemon
 # of its own, with critest's images rebuilt from busybox on a loopback
