@@ -4,12 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/criserver/criserver/internal/errdefs"
+	"github.com/criserver/criserver/internal/proc"
 	"github.com/criserver/criserver/oci"
 )
 
@@ -36,7 +34,7 @@ func (c *Controller) raced(x *Container, rt oci.Runtime, err error) error {
 	exited := func() error {
 		return fmt.Errorf("%w: container %s exited meanwhile (%v)", errdefs.ErrFailedPrecondition, x.ID, err)
 	}
-	if now.State == StateExited || (now.Pid != 0 && !processRuns(now.Pid)) {
+	if now.State == StateExited || (now.Pid != 0 && !proc.Runs(now.Pid)) {
 		return exited()
 	}
 	if ch := c.exitedChan(x.ID); ch != nil {
@@ -63,17 +61,3 @@ func (c *Controller) raced(x *Container, rt oci.Runtime, err error) error {
 // raceGrace is how long a failed call waits for the container's exit
 // before it blames the runtime.
 const raceGrace = 2 * time.Second
-
-// processRuns reports whether pid runs: neither gone nor a zombie that its
-// monitor has yet to reap.
-func processRuns(pid int) bool {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return false
-	}
-	// The state follows the command name, in parentheses, which may hold
-	// any character.
-	s := string(b)
-	i := strings.LastIndexByte(s, ')')
-	return i >= 0 && i+2 < len(s) && s[i+2] != 'Z' && s[i+2] != 'X'
-}

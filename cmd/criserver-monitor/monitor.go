@@ -12,6 +12,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/criserver/criserver/internal/monitorproto"
+	"github.com/criserver/criserver/internal/proc"
 	"github.com/criserver/criserver/internal/runtimelog"
 )
 
@@ -194,26 +195,13 @@ func (m *monitor) startContainer() string {
 		return monitorproto.Fail(monitorproto.ClassExited, "the container's process ended before it was started")
 	}
 	if err := runVerb(m.c, "start", m.c.ID); err != nil {
-		if !alive(m.pid) {
+		if !proc.Runs(m.pid) {
 			return monitorproto.Fail(monitorproto.ClassExited, "the container's process ended before it was started")
 		}
 		r := failure(err)
 		return monitorproto.Fail(r.Class, r.Error)
 	}
 	return monitorproto.OK("")
-}
-
-// alive reports whether pid runs: not gone and not a zombie waiting for us.
-func alive(pid int) bool {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return false
-	}
-	// The state follows the command name, which is in parentheses and may
-	// itself hold any character.
-	s := string(b)
-	i := strings.LastIndexByte(s, ')')
-	return i >= 0 && i+2 < len(s) && s[i+2] != 'Z' && s[i+2] != 'X'
 }
 
 // abandon undoes a create whose container the daemon will never hear of.

@@ -12,6 +12,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/criserver/criserver/internal/errdefs"
 )
@@ -31,6 +32,11 @@ type entry struct {
 	// request for the name is that caller's retry and gets the result.
 	orphaned bool
 }
+
+// MaxCreate bounds a creation that outlived its caller. Each outside call
+// in it has its own, shorter bound (the runtime's and the CNI plugins'
+// timeouts); this one keeps a name from being held for ever whatever hangs.
+const MaxCreate = 5 * time.Minute
 
 // New returns an empty registry for objects of kind.
 func New(kind string) *Registry { return &Registry{names: map[string]*entry{}, kind: kind} }
@@ -77,7 +83,9 @@ func (r *Registry) Create(ctx context.Context, name string, create func(context.
 }
 
 func (r *Registry) run(ctx context.Context, name string, e *entry, create func(context.Context) (string, error)) (string, error) {
-	id, err := create(context.WithoutCancel(ctx))
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), MaxCreate)
+	defer cancel()
+	id, err := create(cctx)
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	e.id, e.err = id, err
