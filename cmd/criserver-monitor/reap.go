@@ -21,6 +21,10 @@ type reaper struct {
 	mu      sync.Mutex
 	on      bool // the loop runs; before it, starters wait themselves
 	waiting map[int]chan unix.WaitStatus
+	// started wakes a loop that found no child at all: only a process
+	// the monitor starts can give it one then, since every descendant
+	// (and so every orphan it could inherit) descends from a child.
+	started chan struct{}
 }
 
 // loop reaps every child for the rest of the monitor's life and sends
@@ -29,6 +33,7 @@ func (r *reaper) loop(init int, initExit chan<- unix.WaitStatus) {
 	r.mu.Lock()
 	r.on = true
 	r.waiting = map[int]chan unix.WaitStatus{}
+	r.started = make(chan struct{}, 1)
 	r.mu.Unlock()
 	go func() {
 		for {
@@ -37,8 +42,8 @@ func (r *reaper) loop(init int, initExit chan<- unix.WaitStatus) {
 			if errors.Is(err, unix.EINTR) {
 				continue
 			}
-			if err != nil { // no children now; more may come
-				r.idle()
+			if err != nil { // no child now; wait for one to be started
+				<-r.started
 				continue
 			}
 			if pid == init {
@@ -56,12 +61,6 @@ func (r *reaper) loop(init int, initExit chan<- unix.WaitStatus) {
 			}
 		}
 	}()
-}
-
-// idle pauses when there is no child at all (wait4's ECHILD, once init is
-// gone), where retrying at once would spin; one may still be started.
-func (r *reaper) idle() {
-	_ = unix.Nanosleep(&unix.Timespec{Nsec: 20e6}, nil)
 }
 
 // start starts a process and returns its PID and how to wait for its
@@ -86,6 +85,10 @@ func (r *reaper) start(argv []string, attr *os.ProcAttr) (int, func() (unix.Wait
 	pid := p.Pid
 	r.waiting[pid] = ch
 	_ = p.Release()
+	select {
+	case r.started <- struct{}{}:
+	default: // a wake-up is pending already
+	}
 	return pid, func() (unix.WaitStatus, error) { return <-ch, nil }, nil
 }
 
