@@ -1,6 +1,7 @@
 package container
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"path/filepath"
@@ -14,6 +15,8 @@ import (
 	"github.com/criserver/criserver/internal/errdefs"
 	"github.com/criserver/criserver/internal/keymutex"
 	"github.com/criserver/criserver/internal/metadata"
+	"github.com/criserver/criserver/monitor"
+	"github.com/criserver/criserver/runtimes"
 	"github.com/criserver/criserver/sandbox"
 )
 
@@ -37,14 +40,39 @@ type Sandboxes interface {
 	Get(id string) (*sandbox.Sandbox, error)
 }
 
+// Runtimes finds a container's OCI runtime handler.
+type Runtimes interface {
+	// Get returns the handler name ("" is the default), or why there is
+	// none that can run here.
+	Get(name string) (runtimes.Runtime, error)
+}
+
+// Monitors starts, finds and execs through the containers' monitors.
+type Monitors interface {
+	// Create has a new monitor create the container and returns it and
+	// the container's PID.
+	Create(ctx context.Context, rt monitor.Runtime, cfg monitor.Config) (monitor.Monitor, int, error)
+	// Open returns the monitor whose state is in dir.
+	Open(dir string) monitor.Monitor
+	// Exec runs args in a running container wired to eio.
+	Exec(ctx context.Context, rt monitor.Runtime, id, bundle string, args []string, eio monitor.ExecIO) (int, error)
+	// ExecSync runs args and collects the output, within timeout.
+	ExecSync(ctx context.Context, rt monitor.Runtime, id, bundle string, args []string, timeout time.Duration) (*monitor.ExecResult, error)
+}
+
+var (
+	_ Runtimes = runtimes.Registry{}
+	_ Monitors = (*monitor.Client)(nil)
+)
+
 // Controller runs the node's containers.
 type Controller struct {
 	root, state string
 	records     *metadata.Records[Container]
 	images      Images
 	sandboxes   Sandboxes
-	runtimes    sandbox.Runtimes
-	monitorBin  string
+	runtimes    Runtimes
+	monitors    Monitors
 	log         *slog.Logger
 	onEvent     func(Event)
 
@@ -61,8 +89,8 @@ type Options struct {
 	DB          *bolt.DB
 	Images      Images
 	Sandboxes   Sandboxes
-	Runtimes    sandbox.Runtimes
-	MonitorBin  string
+	Runtimes    Runtimes
+	Monitors    Monitors
 	Logger      *slog.Logger
 	// OnEvent, when set, hears every lifecycle event; it must not block.
 	OnEvent func(Event)
@@ -82,7 +110,7 @@ func New(o Options) (*Controller, error) {
 	}
 	return &Controller{
 		root: o.Root, state: o.State, records: records, images: o.Images, sandboxes: o.Sandboxes,
-		runtimes: o.Runtimes, monitorBin: o.MonitorBin, log: o.Logger.With("component", "container"),
+		runtimes: o.Runtimes, monitors: o.Monitors, log: o.Logger.With("component", "container"),
 		onEvent: o.OnEvent, containers: map[string]*Container{}, exited: map[string]chan struct{}{},
 	}, nil
 }
@@ -149,6 +177,9 @@ func (c *Controller) exitedChan(id string) chan struct{} {
 func (c *Controller) emit(t EventType, x *Container) {
 	c.onEvent(Event{Type: t, Container: x.clone(), At: time.Now()})
 }
+
+// monitorOf is the container's monitor.
+func (c *Controller) monitorOf(x *Container) monitor.Monitor { return c.monitors.Open(x.monitorDir()) }
 
 func (c *Controller) dirs(id string) (string, string) {
 	return filepath.Join(c.root, id), filepath.Join(c.state, id)

@@ -19,6 +19,7 @@ import (
 	"github.com/criserver/criserver/internal/errdefs"
 	"github.com/criserver/criserver/internal/undo"
 	"github.com/criserver/criserver/internal/validate"
+	"github.com/criserver/criserver/monitor"
 	"github.com/criserver/criserver/oci"
 	"github.com/criserver/criserver/sandbox"
 )
@@ -99,7 +100,7 @@ func (c *Controller) Create(ctx context.Context, cfg *Config) (ct *Container, er
 			return nil, err
 		}
 	}
-	pid, err := oci.StartMonitor(ctx, c.monitorBin, rt, oci.MonitorConfig{
+	_, pid, err := c.monitors.Create(ctx, rt, monitor.Config{
 		ID: x.ID, Bundle: x.Bundle(), LogPath: cfg.LogPath, Dir: x.monitorDir(), OOMFile: oomFile(x.CgroupsPath),
 		Stdin: cfg.Spec.Stdin, StdinOnce: cfg.StdinOnce, TTY: cfg.Spec.TTY,
 	})

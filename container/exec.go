@@ -6,12 +6,13 @@ import (
 	"time"
 
 	"github.com/criserver/criserver/internal/errdefs"
+	"github.com/criserver/criserver/monitor"
 	"github.com/criserver/criserver/oci"
 )
 
 // ExecSync runs cmd in a running container and returns its output and exit
-// code; see oci.ExecSync for the timeout and output limits.
-func (c *Controller) ExecSync(ctx context.Context, id string, cmd []string, timeout time.Duration) (*oci.ExecResult, error) {
+// code; see monitor.Client.ExecSync for the timeout and output limits.
+func (c *Controller) ExecSync(ctx context.Context, id string, cmd []string, timeout time.Duration) (*monitor.ExecResult, error) {
 	if err := oci.CheckCommand(cmd); err != nil {
 		return nil, err
 	}
@@ -26,7 +27,7 @@ func (c *Controller) ExecSync(ctx context.Context, id string, cmd []string, time
 	if err != nil {
 		return nil, err
 	}
-	res, err := oci.ExecSync(ctx, c.monitorBin, rt, id, x.Bundle(), cmd, timeout)
+	res, err := c.monitors.ExecSync(ctx, rt, id, x.Bundle(), cmd, timeout)
 	return res, c.raced(x, rt, err)
 }
 
@@ -40,5 +41,5 @@ func (c *Controller) ReopenLog(ctx context.Context, id string) error {
 	if x.State != StateRunning {
 		return fmt.Errorf("%w: container %s is %s, not running", errdefs.ErrFailedPrecondition, id, x.State)
 	}
-	return oci.ReopenLog(ctx, x.monitorDir())
+	return c.monitorOf(x).ReopenLog(ctx)
 }

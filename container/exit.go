@@ -5,14 +5,14 @@ import (
 	"errors"
 	"time"
 
-	"github.com/criserver/criserver/oci"
+	"github.com/criserver/criserver/monitor"
 )
 
 // watch records the container's exit when its monitor reports it. The
 // monitor answers only when the process is gone, so this waits on an event,
 // never polls.
 func (c *Controller) watch(x *Container) {
-	c.watchWith(x, oci.WaitExit)
+	c.watchWith(x, c.monitorOf(x).Wait)
 }
 
 // watchFound watches a container whose monitor ran before this daemon
@@ -22,34 +22,35 @@ func (c *Controller) watch(x *Container) {
 // message until the container is recreated.
 func (c *Controller) watchFound(x *Container) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	v, err := oci.MonitorSpeaks(ctx, x.monitorDir())
+	m := c.monitorOf(x)
+	v, err := m.Version(ctx)
 	cancel()
-	if err == nil && v == oci.MonitorProtocol {
+	if err == nil && v == monitor.Protocol {
 		c.watch(x)
 		return
 	}
 	c.log.Warn("container monitor speaks another control protocol; following its exit file only",
-		"id", x.ID, "monitor", v, "daemon", oci.MonitorProtocol, "err", err)
-	c.watchWith(x, oci.PollExit)
+		"id", x.ID, "monitor", v, "daemon", monitor.Protocol, "err", err)
+	c.watchWith(x, m.PollExit)
 }
 
-func (c *Controller) watchWith(x *Container, wait func(context.Context, string) (*oci.Exit, error)) {
+func (c *Controller) watchWith(x *Container, wait func(context.Context) (*monitor.Exit, error)) {
 	go func() {
-		exit, err := wait(context.Background(), x.monitorDir())
-		if errors.Is(err, oci.ErrMonitorGone) {
-			exit = &oci.Exit{ExitCode: 255, FinishedAt: time.Now().UTC()}
+		exit, err := wait(context.Background())
+		if errors.Is(err, monitor.ErrGone) {
+			exit = &monitor.Exit{ExitCode: 255, FinishedAt: time.Now().UTC()}
 			c.log.Warn("container monitor vanished without recording an exit", "id", x.ID)
 		} else if err != nil {
 			c.log.Warn("waiting for container exit", "id", x.ID, "err", err)
 			return
 		}
-		c.recordExit(x.ID, exit, errors.Is(err, oci.ErrMonitorGone))
+		c.recordExit(x.ID, exit, errors.Is(err, monitor.ErrGone))
 	}()
 }
 
 // recordExit moves the container to EXITED and releases its root
 // filesystem; the bundle stays until removal.
-func (c *Controller) recordExit(id string, exit *oci.Exit, lost bool) {
+func (c *Controller) recordExit(id string, exit *monitor.Exit, lost bool) {
 	unlock := c.locks.Lock(id)
 	defer unlock()
 	x, err := c.update(id, func(x *Container) {

@@ -8,7 +8,7 @@ import (
 
 	"github.com/criserver/criserver/internal/errdefs"
 	"github.com/criserver/criserver/internal/proc"
-	"github.com/criserver/criserver/oci"
+	"github.com/criserver/criserver/runtimes"
 )
 
 // raced classifies a runtime failure of a call on a container that was
@@ -22,7 +22,7 @@ import (
 // A container whose init is exiting still shows as running for a moment
 // (the kernel tears down its PID namespace first, and joining it fails), so
 // a container that records its exit within raceGrace counts as ended.
-func (c *Controller) raced(x *Container, rt oci.Runtime, err error) error {
+func (c *Controller) raced(x *Container, rt runtimes.Runtime, err error) error {
 	if err == nil || errors.Is(err, errdefs.ErrFailedPrecondition) || errors.Is(err, errdefs.ErrInvalidArgument) ||
 		errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, errdefs.ErrDeadlineExceeded) {
 		return err

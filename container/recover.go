@@ -5,7 +5,7 @@ import (
 	"errors"
 	"time"
 
-	"github.com/criserver/criserver/oci"
+	"github.com/criserver/criserver/monitor"
 )
 
 // Recover loads the recorded containers after a start. Half-made ones are
@@ -32,14 +32,15 @@ func (c *Controller) Recover(ctx context.Context) error {
 			continue
 		}
 		c.put(x)
-		if oci.MonitorAlive(x.monitorDir()) {
+		m := c.monitorOf(x)
+		if m.Alive() {
 			c.watchFound(x)
 			continue
 		}
-		exit, err := oci.ReadExit(x.monitorDir())
-		lost := errors.Is(err, oci.ErrMonitorGone)
+		exit, err := m.Exit()
+		lost := errors.Is(err, monitor.ErrGone)
 		if lost {
-			exit = &oci.Exit{ExitCode: 255, FinishedAt: time.Now().UTC()}
+			exit = &monitor.Exit{ExitCode: 255, FinishedAt: time.Now().UTC()}
 			if rt, rerr := c.runtimes.Get(x.RuntimeHandler); rerr == nil {
 				_ = rt.Delete(ctx, x.ID, true)
 			}

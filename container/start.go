@@ -8,7 +8,6 @@ import (
 
 	"github.com/criserver/criserver/internal/crashpoint"
 	"github.com/criserver/criserver/internal/errdefs"
-	"github.com/criserver/criserver/oci"
 )
 
 // Start runs a created container's process.
@@ -31,8 +30,9 @@ func (c *Controller) Start(ctx context.Context, id string) error {
 	// finished before it started.
 	started := time.Now().UTC()
 	crashpoint.Hit(crashpoint.ContainerStarting)
-	if err := oci.StartContainer(ctx, x.monitorDir(), rt, id); err != nil {
-		if !errors.Is(err, errdefs.ErrFailedPrecondition) && !oci.MonitorAlive(x.monitorDir()) {
+	m := c.monitorOf(x)
+	if err := m.Start(ctx, rt, id); err != nil {
+		if !errors.Is(err, errdefs.ErrFailedPrecondition) && !m.Alive() {
 			err = fmt.Errorf("%w: its process ended before it was started (%v)", errdefs.ErrFailedPrecondition, err)
 		}
 		return fmt.Errorf("start container %s: %w", id, c.raced(x, rt, err))

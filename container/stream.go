@@ -9,12 +9,13 @@ import (
 	"net"
 
 	"github.com/criserver/criserver/internal/errdefs"
+	"github.com/criserver/criserver/monitor"
 	"github.com/criserver/criserver/oci"
 )
 
 // Exec runs cmd in a running container wired to eio until it exits or ctx
 // ends, and returns its exit code.
-func (c *Controller) Exec(ctx context.Context, id string, cmd []string, eio oci.ExecIO) (int, error) {
+func (c *Controller) Exec(ctx context.Context, id string, cmd []string, eio monitor.ExecIO) (int, error) {
 	if err := oci.CheckCommand(cmd); err != nil {
 		return 0, err
 	}
@@ -26,7 +27,7 @@ func (c *Controller) Exec(ctx context.Context, id string, cmd []string, eio oci.
 	if err != nil {
 		return 0, err
 	}
-	code, err := oci.Exec(ctx, c.monitorBin, rt, id, x.Bundle(), cmd, eio)
+	code, err := c.monitors.Exec(ctx, rt, id, x.Bundle(), cmd, eio)
 	return code, c.raced(x, rt, err)
 }
 
@@ -44,7 +45,7 @@ func (c *Controller) running(id string) (*Container, error) {
 // Attach connects eio to a running container's stdio through its monitor
 // until the container exits, the client's input ends (when the container
 // closes stdin after one attach), or ctx ends.
-func (c *Controller) Attach(ctx context.Context, id string, eio oci.ExecIO) error {
+func (c *Controller) Attach(ctx context.Context, id string, eio monitor.ExecIO) error {
 	x, err := c.running(id)
 	if err != nil {
 		return err
@@ -52,7 +53,8 @@ func (c *Controller) Attach(ctx context.Context, id string, eio oci.ExecIO) erro
 	if eio.Stdin != nil && !x.Config.Spec.Stdin {
 		return fmt.Errorf("%w: container %s was not created with stdin open", errdefs.ErrFailedPrecondition, id)
 	}
-	conn, err := oci.Attach(ctx, x.monitorDir(), eio.Stdin != nil, eio.Stdout != nil, eio.Stderr != nil && !x.Config.Spec.TTY)
+	m := c.monitorOf(x)
+	conn, err := m.Attach(ctx, eio.Stdin != nil, eio.Stdout != nil, eio.Stderr != nil && !x.Config.Spec.TTY)
 	if err != nil {
 		return err
 	}
@@ -70,7 +72,7 @@ func (c *Controller) Attach(ctx context.Context, id string, eio oci.ExecIO) erro
 	if eio.Resize != nil {
 		go func() {
 			for size := range eio.Resize {
-				_ = oci.Resize(ctx, x.monitorDir(), size.Width, size.Height)
+				_ = m.Resize(ctx, size.Width, size.Height)
 			}
 		}()
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	goruntime "runtime"
-	"sort"
 	"strconv"
 
 	runtime "k8s.io/cri-api/pkg/apis/runtime/v1"
@@ -20,11 +19,7 @@ func (s *Server) Status(ctx context.Context, req *runtime.StatusRequest) (*runti
 	resp := &runtime.StatusResponse{Status: &runtime.RuntimeStatus{Conditions: []*runtime.RuntimeCondition{
 		{Type: runtime.RuntimeReady, Status: true}, netCond,
 	}}}
-	names := make([]string, 0, len(s.runtimes.Handlers))
-	for n := range s.runtimes.Handlers {
-		names = append(names, n)
-	}
-	sort.Strings(names)
+	names := s.runtimes.Names()
 	for _, n := range names {
 		f := s.runtimes.Handlers[n].Features(ctx)
 		h := &runtime.RuntimeHandler{Name: n, Features: &runtime.RuntimeHandlerFeatures{

@@ -12,7 +12,9 @@ import (
 	"github.com/criserver/criserver/imagestore"
 	"github.com/criserver/criserver/internal/keymutex"
 	"github.com/criserver/criserver/internal/names"
+	"github.com/criserver/criserver/monitor"
 	"github.com/criserver/criserver/oci"
+	"github.com/criserver/criserver/runtimes"
 	"github.com/criserver/criserver/sandbox"
 )
 
@@ -61,7 +63,7 @@ type Containers interface {
 	// List returns all containers.
 	List() []*container.Container
 	// ExecSync runs a command in it and collects the output.
-	ExecSync(ctx context.Context, id string, cmd []string, timeout time.Duration) (*oci.ExecResult, error)
+	ExecSync(ctx context.Context, id string, cmd []string, timeout time.Duration) (*monitor.ExecResult, error)
 	// ReopenLog starts a new log file.
 	ReopenLog(ctx context.Context, id string) error
 	// Stats reports its resource use.
@@ -96,7 +98,7 @@ type Server struct {
 	sandboxes  Sandboxes
 	containers Containers
 	network    Network
-	runtimes   sandbox.Runtimes
+	runtimes   runtimes.Registry
 	events     *Events
 	streaming  StreamingServer
 	log        *slog.Logger
@@ -116,7 +118,7 @@ type Deps struct {
 	Sandboxes  Sandboxes
 	Containers Containers
 	Network    Network
-	Runtimes   sandbox.Runtimes
+	Runtimes   runtimes.Registry
 	Events     *Events
 	Streaming  StreamingServer
 	Logger     *slog.Logger

@@ -8,15 +8,15 @@ import (
 	remotecommand "k8s.io/cri-streaming/pkg/streaming/remotecommand"
 	utilexec "k8s.io/utils/exec"
 
-	"github.com/criserver/criserver/oci"
+	"github.com/criserver/criserver/monitor"
 )
 
 // Streamer is what the streaming server needs of containers and sandboxes.
 type Streamer interface {
 	// Exec runs cmd in a running container and returns its exit code.
-	Exec(ctx context.Context, id string, cmd []string, eio oci.ExecIO) (int, error)
+	Exec(ctx context.Context, id string, cmd []string, eio monitor.ExecIO) (int, error)
 	// Attach connects to a running container's stdio.
-	Attach(ctx context.Context, id string, eio oci.ExecIO) error
+	Attach(ctx context.Context, id string, eio monitor.ExecIO) error
 }
 
 // PortForwarder is what port forwarding needs of sandboxes.
@@ -55,8 +55,8 @@ func (r *StreamRuntime) PortForward(ctx context.Context, id string, port int32, 
 	return r.Sandboxes.PortForward(ctx, id, port, stream)
 }
 
-func execIO(in io.Reader, out, errw io.WriteCloser, tty bool, resize <-chan remotecommand.TerminalSize) oci.ExecIO {
-	eio := oci.ExecIO{Stdin: in, TTY: tty}
+func execIO(in io.Reader, out, errw io.WriteCloser, tty bool, resize <-chan remotecommand.TerminalSize) monitor.ExecIO {
+	eio := monitor.ExecIO{Stdin: in, TTY: tty}
 	// Interfaces holding nil pointers are not nil: keep absent streams nil.
 	if out != nil {
 		eio.Stdout = out
@@ -65,11 +65,11 @@ func execIO(in io.Reader, out, errw io.WriteCloser, tty bool, resize <-chan remo
 		eio.Stderr = errw
 	}
 	if resize != nil {
-		ch := make(chan oci.TerminalSize)
+		ch := make(chan monitor.TerminalSize)
 		go func() {
 			defer close(ch)
 			for s := range resize {
-				ch <- oci.TerminalSize{Width: s.Width, Height: s.Height}
+				ch <- monitor.TerminalSize{Width: s.Width, Height: s.Height}
 			}
 		}()
 		eio.Resize = ch

@@ -10,6 +10,11 @@ import (
 	"github.com/criserver/criserver/internal/errdefs"
 )
 
+// SpecVersion is the runtime-spec version written into bundles. Debian 12's
+// crun 1.8 refuses any version it does not know, and runtime-spec 1.3's
+// fields that criserver uses were all in 1.0.2.
+const SpecVersion = "1.0.2"
+
 // BuildSpec writes the OCI runtime spec for a container, the way
 // containerd's CRI plugin would for the same request. It reads the image's
 // /etc/passwd and /etc/group inside RootfsPath, and creates missing host
@@ -35,7 +40,7 @@ func buildSpec(cfg *ContainerConfig, h hostInfo, lookup mountLookup) (*specs.Spe
 		return nil, err
 	}
 	s := &specs.Spec{
-		Version:     SpecVersion, // runtime.go: what Debian 12's crun accepts
+		Version:     SpecVersion, // what Debian 12's crun accepts (above)
 		Process:     proc,
 		Root:        &specs.Root{Path: cfg.RootfsPath, Readonly: cfg.Security.ReadonlyRootfs},
 		Annotations: maps.Clone(cfg.Annotations),

@@ -6,8 +6,6 @@ import (
 	"log/slog"
 	"path/filepath"
 	"slices"
-	"sort"
-	"strings"
 	"sync"
 
 	bolt "go.etcd.io/bbolt"
@@ -16,7 +14,8 @@ import (
 	"github.com/criserver/criserver/internal/errdefs"
 	"github.com/criserver/criserver/internal/keymutex"
 	"github.com/criserver/criserver/internal/metadata"
-	"github.com/criserver/criserver/oci"
+	"github.com/criserver/criserver/monitor"
+	"github.com/criserver/criserver/runtimes"
 )
 
 // Network is what sandboxes need of pod networking.
@@ -30,28 +29,23 @@ type Network interface {
 	AwaitPlugins(ctx context.Context, sandboxIDs []string)
 }
 
-// Runtimes are the OCI runtime handlers, by name, and the default one.
-type Runtimes struct {
-	Handlers map[string]oci.Runtime
-	Default  string
+// Runtimes finds the OCI runtime handler a pod asks for.
+type Runtimes interface {
+	// Get returns the handler name ("" is the default), or why there is
+	// none that can run here.
+	Get(name string) (runtimes.Runtime, error)
 }
 
-// Get returns the handler for name ("" is the default), or an error that
-// lists the known ones.
-func (r Runtimes) Get(name string) (oci.Runtime, error) {
-	if name == "" {
-		name = r.Default
-	}
-	if rt, ok := r.Handlers[name]; ok {
-		return rt, rt.Usable()
-	}
-	known := make([]string, 0, len(r.Handlers))
-	for n := range r.Handlers {
-		known = append(known, n)
-	}
-	sort.Strings(known)
-	return nil, fmt.Errorf("%w: unknown runtime handler %q (known: %s)", errdefs.ErrInvalidArgument, name, strings.Join(known, ", "))
+// Monitors starts and finds the monitors of infra processes.
+type Monitors interface {
+	// Create has a new monitor create the container and returns it and
+	// the container's PID.
+	Create(ctx context.Context, rt monitor.Runtime, cfg monitor.Config) (monitor.Monitor, int, error)
+	// Open returns the monitor whose state is in dir.
+	Open(dir string) monitor.Monitor
 }
+
+var _ Runtimes = runtimes.Registry{}
 
 // Controller runs the node's pod sandboxes.
 type Controller struct {
@@ -59,7 +53,7 @@ type Controller struct {
 	records     *metadata.Records[Sandbox]
 	net         Network
 	runtimes    Runtimes
-	monitorBin  string
+	monitors    Monitors
 	pauseBin    string
 	log         *slog.Logger
 
@@ -75,8 +69,8 @@ type Options struct {
 	DB          *bolt.DB
 	Network     Network
 	Runtimes    Runtimes
-	MonitorBin  string // criserver-monitor
-	PauseBin    string // criserver-pause
+	Monitors    Monitors // of infra processes
+	PauseBin    string   // criserver-pause
 	Logger      *slog.Logger
 }
 
@@ -91,7 +85,7 @@ func New(o Options) (*Controller, error) {
 	}
 	return &Controller{
 		root: o.Root, state: o.State, records: records, net: o.Network, runtimes: o.Runtimes,
-		monitorBin: o.MonitorBin, pauseBin: o.PauseBin, log: o.Logger.With("component", "sandbox"),
+		monitors: o.Monitors, pauseBin: o.PauseBin, log: o.Logger.With("component", "sandbox"),
 		sandboxes: map[string]*Sandbox{},
 	}, nil
 }

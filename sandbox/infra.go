@@ -11,11 +11,17 @@ import (
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
+	"github.com/criserver/criserver/monitor"
 	"github.com/criserver/criserver/oci"
+	"github.com/criserver/criserver/runtimes"
 )
 
 // infraDir holds the infra process's bundle and monitor.
 func infraDir(s *Sandbox) string { return filepath.Join(s.StateDir, "infra") }
+
+func (c *Controller) infraMonitor(s *Sandbox) monitor.Monitor {
+	return c.monitors.Open(filepath.Join(infraDir(s), "monitor"))
+}
 
 // CgroupsPath is where a pod's process with this ID goes: under the pod's
 // cgroup parent, or under /criserver when kubelet gave none.
@@ -29,7 +35,7 @@ func CgroupsPath(parent, id string) string {
 // startInfra runs the built-in infra process, which holds the pod's PID
 // namespace: it sleeps, reaps zombies and exits on SIGTERM. Its root is an
 // empty read-only directory with only the binary bound in.
-func (c *Controller) startInfra(ctx context.Context, s *Sandbox, rt oci.Runtime) (int, error) {
+func (c *Controller) startInfra(ctx context.Context, s *Sandbox, rt runtimes.Runtime) (int, error) {
 	dir := infraDir(s)
 	bundle := filepath.Join(dir, "bundle")
 	rootfs := filepath.Join(bundle, "rootfs")
@@ -50,11 +56,11 @@ func (c *Controller) startInfra(ctx context.Context, s *Sandbox, rt oci.Runtime)
 		return 0, err
 	}
 	mdir := filepath.Join(dir, "monitor")
-	pid, err := oci.StartMonitor(ctx, c.monitorBin, rt, oci.MonitorConfig{ID: s.ID, Bundle: bundle, Dir: mdir})
+	m, pid, err := c.monitors.Create(ctx, rt, monitor.Config{ID: s.ID, Bundle: bundle, Dir: mdir})
 	if err != nil {
 		return 0, err
 	}
-	return pid, oci.StartContainer(ctx, mdir, rt, s.ID)
+	return pid, m.Start(ctx, rt, s.ID)
 }
 
 func (c *Controller) infraSpec(s *Sandbox, rootfs string) *specs.Spec {
@@ -103,7 +109,8 @@ func (c *Controller) infraSpec(s *Sandbox, rootfs string) *specs.Spec {
 // stopInfra ends the infra process and waits for its monitor to record it.
 // It succeeds when there is nothing left to stop.
 func (c *Controller) stopInfra(ctx context.Context, s *Sandbox) error {
-	if s.InfraPID == 0 && !oci.MonitorAlive(filepath.Join(infraDir(s), "monitor")) {
+	m := c.infraMonitor(s)
+	if s.InfraPID == 0 && !m.Alive() {
 		return nil
 	}
 	rt, err := c.runtimes.Get(s.RuntimeHandler)
@@ -113,7 +120,7 @@ func (c *Controller) stopInfra(ctx context.Context, s *Sandbox) error {
 	_ = rt.Kill(ctx, s.ID, syscall.SIGKILL, true)
 	wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	if _, err := oci.WaitExit(wctx, filepath.Join(infraDir(s), "monitor")); err != nil && !errors.Is(err, oci.ErrMonitorGone) {
+	if _, err := m.Wait(wctx); err != nil && !errors.Is(err, monitor.ErrGone) {
 		c.log.Warn("infra process did not report its exit", "sandbox", s.ID, "err", err)
 	}
 	return rt.Delete(ctx, s.ID, true)
@@ -122,8 +129,8 @@ func (c *Controller) stopInfra(ctx context.Context, s *Sandbox) error {
 // watchInfra marks the sandbox not ready when its infra process dies.
 func (c *Controller) watchInfra(s *Sandbox) {
 	go func() {
-		exit, err := oci.WaitExit(context.Background(), filepath.Join(infraDir(s), "monitor"))
-		if err != nil && !errors.Is(err, oci.ErrMonitorGone) {
+		exit, err := c.infraMonitor(s).Wait(context.Background())
+		if err != nil && !errors.Is(err, monitor.ErrGone) {
 			return
 		}
 		_ = c.update(s.ID, func(x *Sandbox) {

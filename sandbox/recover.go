@@ -2,9 +2,6 @@ package sandbox
 
 import (
 	"context"
-	"path/filepath"
-
-	"github.com/criserver/criserver/oci"
 )
 
 // Recover loads the recorded sandboxes after a start: half-made ones are
@@ -59,5 +56,5 @@ func (c *Controller) survived(s *Sandbox) bool {
 			return false
 		}
 	}
-	return s.InfraPID == 0 || oci.MonitorAlive(filepath.Join(infraDir(s), "monitor"))
+	return s.InfraPID == 0 || c.infraMonitor(s).Alive()
 }

@@ -19,7 +19,8 @@ import (
 	"github.com/criserver/criserver/cri"
 	"github.com/criserver/criserver/imagestore"
 	"github.com/criserver/criserver/internal/config"
-	"github.com/criserver/criserver/oci"
+	"github.com/criserver/criserver/monitor"
+	"github.com/criserver/criserver/runtimes"
 	"github.com/criserver/criserver/sandbox"
 )
 
@@ -35,10 +36,11 @@ func wireRuntime(ctx context.Context, c config.Config, db *bolt.DB, images *imag
 	if err != nil {
 		return cri.Deps{}, err
 	}
-	runtimes, err := runtimeHandlers(c)
+	handlers, err := runtimeHandlers(c)
 	if err != nil {
 		return cri.Deps{}, err
 	}
+	monitors := &monitor.Client{Bin: monitorBin}
 	network, err := cni.New(
 		cni.WithConfDir(c.CNI.ConfDir), cni.WithBinDirs(c.CNI.BinDirs...),
 		cni.WithStateDir(filepath.Join(c.Root, "cni")), cni.WithDefaultSubnet(c.CNI.DefaultSubnet),
@@ -49,7 +51,7 @@ func wireRuntime(ctx context.Context, c config.Config, db *bolt.DB, images *imag
 	}
 	sandboxes, err := sandbox.New(sandbox.Options{
 		Root: filepath.Join(c.Root, "sandboxes"), State: filepath.Join(c.State, "sandboxes"), DB: db,
-		Network: network, Runtimes: runtimes, MonitorBin: monitorBin, PauseBin: pauseBin, Logger: log,
+		Network: network, Runtimes: handlers, Monitors: monitors, PauseBin: pauseBin, Logger: log,
 	})
 	if err != nil {
 		return cri.Deps{}, err
@@ -57,7 +59,7 @@ func wireRuntime(ctx context.Context, c config.Config, db *bolt.DB, images *imag
 	events := cri.NewEvents()
 	containers, err := container.New(container.Options{
 		Root: filepath.Join(c.Root, "containers"), State: filepath.Join(c.State, "containers"), DB: db,
-		Images: images, Sandboxes: sandboxes, Runtimes: runtimes, MonitorBin: monitorBin, Logger: log,
+		Images: images, Sandboxes: sandboxes, Runtimes: handlers, Monitors: monitors, Logger: log,
 		OnEvent: events.Publish,
 	})
 	if err != nil {
@@ -75,7 +77,7 @@ func wireRuntime(ctx context.Context, c config.Config, db *bolt.DB, images *imag
 	}
 	d := cri.Deps{
 		Images: images, Sandboxes: sandboxes, Containers: containers, Network: network,
-		Runtimes: runtimes, Events: events, Streaming: stream, Logger: log,
+		Runtimes: handlers, Events: events, Streaming: stream, Logger: log,
 	}
 	if err := searchable(c.Root, c.State); err != nil {
 		d.NoUserNamespaces = err.Error()
@@ -109,8 +111,8 @@ func searchable(dirs ...string) error {
 
 // runtimeHandlers finds runc and crun (and any configured handler); the
 // default is crun when installed, as CRI-O's is, else runc.
-func runtimeHandlers(c config.Config) (sandbox.Runtimes, error) {
-	r := sandbox.Runtimes{Handlers: map[string]oci.Runtime{}}
+func runtimeHandlers(c config.Config) (runtimes.Registry, error) {
+	r := runtimes.Registry{Handlers: map[string]runtimes.Runtime{}}
 	paths := map[string]string{}
 	for _, name := range []string{"runc", "crun"} {
 		if p, err := exec.LookPath(name); err == nil {
@@ -121,7 +123,7 @@ func runtimeHandlers(c config.Config) (sandbox.Runtimes, error) {
 		paths[name] = p
 	}
 	for name, p := range paths {
-		r.Handlers[name] = oci.NewCLI(name, p, filepath.Join(c.State, "runtime", name), c.Timeouts.Runtime.Duration)
+		r.Handlers[name] = runtimes.NewCLI(name, p, filepath.Join(c.State, "runtime", name), c.Timeouts.Runtime.Duration)
 	}
 	switch {
 	case c.DefaultRuntime != "":

@@ -9,7 +9,7 @@ import (
 	"google.golang.org/grpc/codes"
 	cri "k8s.io/cri-api/pkg/apis/runtime/v1"
 
-	"github.com/criserver/criserver/oci"
+	"github.com/criserver/criserver/monitor"
 )
 
 func TestExecSync(t *testing.T) {
@@ -42,8 +42,8 @@ func TestExecSync(t *testing.T) {
 	// Output past the cap (16 MiB less room for the message around it) is
 	// dropped, not an error.
 	r = d.exec(id, "sh", "-c", "head -c 20000000 /dev/zero")
-	if len(r.Stdout) != oci.MaxExecOutput || r.ExitCode != 0 {
-		t.Fatalf("stdout of %d bytes, want it capped at %d", len(r.Stdout), oci.MaxExecOutput)
+	if len(r.Stdout) != monitor.MaxExecOutput || r.ExitCode != 0 {
+		t.Fatalf("stdout of %d bytes, want it capped at %d", len(r.Stdout), monitor.MaxExecOutput)
 	}
 }
 

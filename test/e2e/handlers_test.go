@@ -8,7 +8,7 @@ import (
 	"google.golang.org/grpc/codes"
 	cri "k8s.io/cri-api/pkg/apis/runtime/v1"
 
-	"github.com/criserver/criserver/oci"
+	"github.com/criserver/criserver/runtimes"
 )
 
 func TestRuntimeHandlers(t *testing.T) {
@@ -37,7 +37,7 @@ func TestRuntimeHandlers(t *testing.T) {
 	}
 	pc := podConfig(d, "crunpod")
 	resp, err := d.rt.RunPodSandbox(d.ctx(), &cri.RunPodSandboxRequest{Config: pc, RuntimeHandler: "crun"})
-	if why := oci.NewCLI("crun", crun, t.TempDir(), 0).Usable(); why != nil {
+	if why := runtimes.NewCLI("crun", crun, t.TempDir(), 0).Usable(); why != nil {
 		// This host's cgroup layout is one crun cannot drive: the handler
 		// must say so plainly rather than fail half-way.
 		wantCode(t, err, codes.FailedPrecondition)

@@ -1,6 +1,6 @@
 //go:build !linux
 
-package oci
+package runtimes
 
 // Usable reports whether the runtime can run containers on this host.
 func (c *CLI) Usable() error { return nil }

@@ -1,4 +1,4 @@
-package oci
+package monitor
 
 import (
 	"context"
@@ -47,7 +47,7 @@ type ExecIO struct {
 // ExecSync runs args in the container and collects the output, capped at
 // MaxExecOutput. After timeout (0: none) the process is killed and the call
 // fails with ErrDeadlineExceeded.
-func ExecSync(ctx context.Context, monitorBin string, rt Runtime, id, bundle string, args []string, timeout time.Duration) (*ExecResult, error) {
+func (c *Client) ExecSync(ctx context.Context, rt Runtime, id, bundle string, args []string, timeout time.Duration) (*ExecResult, error) {
 	if timeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, timeout)
@@ -55,7 +55,7 @@ func ExecSync(ctx context.Context, monitorBin string, rt Runtime, id, bundle str
 	}
 	budget := &outputBudget{left: MaxExecOutput}
 	stdout, stderr := &cappedBuffer{budget: budget}, &cappedBuffer{budget: budget}
-	code, err := Exec(ctx, monitorBin, rt, id, bundle, args, ExecIO{Stdout: stdout, Stderr: stderr})
+	code, err := c.Exec(ctx, rt, id, bundle, args, ExecIO{Stdout: stdout, Stderr: stderr})
 	if err != nil {
 		if errors.Is(err, context.DeadlineExceeded) && timeout > 0 {
 			return nil, fmt.Errorf("%w: command %q timed out after %s", errdefs.ErrDeadlineExceeded, strings.Join(args, " "), timeout)
@@ -71,7 +71,7 @@ func ExecSync(ctx context.Context, monitorBin string, rt Runtime, id, bundle str
 // so that the call ends when the command does: processes it leaves in the
 // background cannot hold it open past a short drain. When ctx ends first
 // (a timeout, a client that went away) the process is killed.
-func Exec(ctx context.Context, monitorBin string, rt Runtime, id, bundle string, args []string, eio ExecIO) (int, error) {
+func (c *Client) Exec(ctx context.Context, rt Runtime, id, bundle string, args []string, eio ExecIO) (int, error) {
 	proc, err := execProcess(bundle, args, eio.TTY)
 	if err != nil {
 		return 0, err
@@ -85,7 +85,7 @@ func Exec(ctx context.Context, monitorBin string, rt Runtime, id, bundle string,
 	if err := writeJSON(procFile, proc); err != nil {
 		return 0, err
 	}
-	path, globals := rt.Command()
+	path, globals := rt.Argv()
 	mcfg := monitorproto.Config{ExecProcess: procFile, ID: id, Runtime: path, RuntimeArgs: globals, Dir: tmp, RuntimeTimeout: rt.Timeout()}
 	var console <-chan consoleResult
 	if eio.TTY {
@@ -99,7 +99,7 @@ func Exec(ctx context.Context, monitorBin string, rt Runtime, id, bundle string,
 		return 0, err
 	}
 	defer syncR.Close()
-	cmd := exec.Command(monitorBin, mcfg.Args()...)
+	cmd := exec.Command(c.Bin, mcfg.Args()...)
 	var runtimeErr cappedBuffer
 	runtimeErr.budget = &outputBudget{left: 4096}
 	cmd.Stderr = &runtimeErr

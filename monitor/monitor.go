@@ -1,4 +1,4 @@
-package oci
+package monitor
 
 import (
 	"bufio"
@@ -17,11 +17,60 @@ import (
 
 	"github.com/criserver/criserver/internal/errdefs"
 	"github.com/criserver/criserver/internal/monitorproto"
+	"github.com/criserver/criserver/runtimes"
 )
 
-// MonitorConfig is one container's monitor: where its bundle is, where to
-// log, and the directory it keeps its socket and exit file in.
-type MonitorConfig struct {
+// Runtime is what a monitor needs of the OCI runtime it runs: how to run
+// it, how long a verb may take, and (for monitors older than the start
+// request) its start.
+type Runtime interface {
+	Argv() (path string, args []string)
+	Timeout() time.Duration
+	Start(ctx context.Context, id string) error
+}
+
+// Client starts monitors: the criserver-monitor binary at Bin.
+type Client struct{ Bin string }
+
+// Monitor is one container's monitor.
+type Monitor interface {
+	// Dir is its state directory.
+	Dir() string
+	// Start runs the runtime's start of the container it created.
+	Start(ctx context.Context, rt Runtime, id string) error
+	// Wait blocks until the container exits and returns how.
+	Wait(ctx context.Context) (*Exit, error)
+	// Exit reads the exit record; ErrGone when there is none.
+	Exit() (*Exit, error)
+	// PollExit waits for the exit record without talking to the monitor.
+	PollExit(ctx context.Context) (*Exit, error)
+	// Alive reports whether the monitor answers.
+	Alive() bool
+	// Version is the control protocol the monitor speaks.
+	Version(ctx context.Context) (string, error)
+	// ReopenLog starts a new log file at the same path.
+	ReopenLog(ctx context.Context) error
+	// Attach connects to the container's stdio (see Attach's framing).
+	Attach(ctx context.Context, stdin, stdout, stderr bool) (net.Conn, error)
+	// Resize changes the container's terminal size.
+	Resize(ctx context.Context, width, height uint16) error
+}
+
+// Handle is one container's monitor, found by its state directory. A handle
+// is only a name: the monitor may have ended, and every call says so.
+type Handle struct{ dir string }
+
+var _ Monitor = (*Handle)(nil)
+
+// Open returns the handle of the monitor that keeps its state in dir.
+func (c *Client) Open(dir string) Monitor { return &Handle{dir: dir} }
+
+// Dir is the monitor's state directory.
+func (h *Handle) Dir() string { return h.dir }
+
+// Config is one container's monitor: where its bundle is, where to log,
+// and the directory it keeps its socket and exit file in.
+type Config struct {
 	ID        string
 	Bundle    string
 	LogPath   string // CRI log file; empty for none
@@ -39,17 +88,25 @@ type Exit = monitorproto.Exit
 // daemon waits for a monitor that runs a runtime verb.
 const monitorGrace = 10 * time.Second
 
-// ErrMonitorGone says a container's monitor died without recording an exit.
-var ErrMonitorGone = errors.New("container monitor is gone without an exit record")
+// ErrGone says a container's monitor died without recording an exit.
+var ErrGone = errors.New("container monitor is gone without an exit record")
 
-// StartMonitor starts the monitor binary for cfg, which creates the container
-// with rt, and returns the container's init PID once creation succeeded. The
-// monitor runs in its own session so the daemon's end is not its end.
-func StartMonitor(ctx context.Context, binary string, rt Runtime, cfg MonitorConfig) (int, error) {
+// Create starts a monitor for cfg, which creates the container with rt, and
+// returns its handle and the container's init PID once creation succeeded.
+// The monitor runs in its own session so the daemon's end is not its end.
+func (c *Client) Create(ctx context.Context, rt Runtime, cfg Config) (Monitor, int, error) {
+	pid, err := c.create(ctx, rt, cfg)
+	if err != nil {
+		return nil, 0, err
+	}
+	return c.Open(cfg.Dir), pid, nil
+}
+
+func (c *Client) create(ctx context.Context, rt Runtime, cfg Config) (int, error) {
 	if err := os.MkdirAll(cfg.Dir, 0o700); err != nil {
 		return 0, err
 	}
-	path, globals := rt.Command()
+	path, globals := rt.Argv()
 	args := monitorproto.Config{
 		ID: cfg.ID, Bundle: cfg.Bundle, Runtime: path, RuntimeArgs: globals, Dir: cfg.Dir, LogPath: cfg.LogPath,
 		OOMFile: cfg.OOMFile, Stdin: cfg.Stdin, StdinOnce: cfg.StdinOnce, TTY: cfg.TTY, RuntimeTimeout: rt.Timeout(),
@@ -65,7 +122,7 @@ func StartMonitor(ctx context.Context, binary string, rt Runtime, cfg MonitorCon
 		return 0, err
 	}
 	defer logf.Close()
-	cmd := exec.Command(binary, args...)
+	cmd := exec.Command(c.Bin, args...)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	// One P and an eager collector keep the resident monitor under 3 MiB.
 	cmd.Env = []string{"GOMAXPROCS=1", "GOGC=25", "PATH=" + os.Getenv("PATH")}
@@ -149,7 +206,7 @@ func classify(e *monitorproto.Error) error {
 	case monitorproto.ClassInvalid:
 		return fmt.Errorf("%w: %w", errdefs.ErrInvalidArgument, e)
 	case monitorproto.ClassRuntime:
-		return classifyRuntimeError(e)
+		return runtimes.ClassifyError(e)
 	case monitorproto.ClassTimeout:
 		return fmt.Errorf("%w: %w", errdefs.ErrDeadlineExceeded, e)
 	}
@@ -172,9 +229,10 @@ func (c *bufConn) CloseWrite() error {
 	return nil
 }
 
-// WaitExit blocks until the container behind the monitor in dir exits. A
-// monitor that is already gone is answered from its exit file.
-func WaitExit(ctx context.Context, dir string) (*Exit, error) {
+// Wait blocks until the container exits. A monitor that is already gone is
+// answered from its exit file.
+func (h *Handle) Wait(ctx context.Context) (*Exit, error) {
+	dir := h.dir
 	rest, conn, err := monitorCall(ctx, dir, monitorproto.VerbWait)
 	if err == nil {
 		conn.Close()
@@ -189,14 +247,15 @@ func WaitExit(ctx context.Context, dir string) (*Exit, error) {
 	}
 	// The monitor may be between writing its exit file and closing its
 	// socket, or long gone: the file is the record either way.
-	return ReadExit(dir)
+	return h.Exit()
 }
 
-// ReadExit reads a container's exit file.
-func ReadExit(dir string) (*Exit, error) {
+// Exit reads the container's exit file; ErrGone when there is none.
+func (h *Handle) Exit() (*Exit, error) {
+	dir := h.dir
 	b, err := os.ReadFile(filepath.Join(dir, monitorproto.ExitName))
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, ErrMonitorGone
+		return nil, ErrGone
 	}
 	if err != nil {
 		return nil, err
@@ -208,14 +267,14 @@ func ReadExit(dir string) (*Exit, error) {
 	return &e, nil
 }
 
-// MonitorProtocol is the control protocol this daemon speaks.
-const MonitorProtocol = monitorproto.Version
+// Protocol is the control protocol this daemon speaks.
+const Protocol = monitorproto.Version
 
-// MonitorSpeaks reports the control protocol of the live monitor in dir.
-// A monitor from before the version request answers an error; it is not
-// this daemon's to talk to.
-func MonitorSpeaks(ctx context.Context, dir string) (string, error) {
-	rest, conn, err := monitorCall(ctx, dir, monitorproto.VerbVersion)
+// Version reports the control protocol the live monitor speaks. A monitor
+// from before the version request answers an error; it is not this
+// daemon's to talk to.
+func (h *Handle) Version(ctx context.Context) (string, error) {
+	rest, conn, err := monitorCall(ctx, h.dir, monitorproto.VerbVersion)
 	if err != nil {
 		return "", err
 	}
@@ -225,16 +284,16 @@ func MonitorSpeaks(ctx context.Context, dir string) (string, error) {
 
 // PollExit waits for the exit file of a container whose monitor this daemon
 // cannot talk to: it reads the file once a second until the monitor writes
-// it, or reports ErrMonitorGone once the monitor is gone without one.
-func PollExit(ctx context.Context, dir string) (*Exit, error) {
+// it, or reports ErrGone once the monitor is gone without one.
+func (h *Handle) PollExit(ctx context.Context) (*Exit, error) {
 	for {
-		e, err := ReadExit(dir)
-		if !errors.Is(err, ErrMonitorGone) {
+		e, err := h.Exit()
+		if !errors.Is(err, ErrGone) {
 			return e, err
 		}
-		if !MonitorAlive(dir) {
+		if !h.Alive() {
 			// The file may have landed just before the monitor left.
-			return ReadExit(dir)
+			return h.Exit()
 		}
 		select {
 		case <-ctx.Done():
@@ -244,11 +303,11 @@ func PollExit(ctx context.Context, dir string) (*Exit, error) {
 	}
 }
 
-// MonitorAlive reports whether the monitor in dir answers on its socket.
-func MonitorAlive(dir string) bool {
+// Alive reports whether the monitor answers on its socket.
+func (h *Handle) Alive() bool {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
-	conn, err := dialMonitor(ctx, dir)
+	conn, err := dialMonitor(ctx, h.dir)
 	if err != nil {
 		return false
 	}
@@ -257,8 +316,8 @@ func MonitorAlive(dir string) bool {
 }
 
 // ReopenLog asks the monitor to start a new log file at the same path.
-func ReopenLog(ctx context.Context, dir string) error {
-	_, conn, err := monitorCall(ctx, dir, monitorproto.VerbReopen)
+func (h *Handle) ReopenLog(ctx context.Context) error {
+	_, conn, err := monitorCall(ctx, h.dir, monitorproto.VerbReopen)
 	if err != nil {
 		var op *net.OpError
 		if errors.As(err, &op) {
@@ -272,20 +331,20 @@ func ReopenLog(ctx context.Context, dir string) error {
 
 // Attach connects to the container's stdio. The returned connection carries
 // framed output (see cmd/criserver-monitor/attach.go) and takes raw stdin.
-func Attach(ctx context.Context, dir string, stdin, stdout, stderr bool) (net.Conn, error) {
+func (h *Handle) Attach(ctx context.Context, stdin, stdout, stderr bool) (net.Conn, error) {
 	req := monitorproto.VerbAttach
 	for name, on := range map[string]bool{"stdin": stdin, "stdout": stdout, "stderr": stderr} {
 		if on {
 			req += " " + name
 		}
 	}
-	_, conn, err := monitorCall(ctx, dir, req)
+	_, conn, err := monitorCall(ctx, h.dir, req)
 	return conn, err
 }
 
 // Resize changes the container's terminal size.
-func Resize(ctx context.Context, dir string, width, height uint16) error {
-	_, conn, err := monitorCall(ctx, dir, fmt.Sprintf("%s %d %d", monitorproto.VerbResize, width, height))
+func (h *Handle) Resize(ctx context.Context, width, height uint16) error {
+	_, conn, err := monitorCall(ctx, h.dir, fmt.Sprintf("%s %d %d", monitorproto.VerbResize, width, height))
 	if err != nil {
 		return err
 	}
@@ -293,14 +352,14 @@ func Resize(ctx context.Context, dir string, width, height uint16) error {
 	return nil
 }
 
-// StartContainer asks the monitor in dir to run the runtime's start of the
-// container it created. The monitor holds the container's exit until the
-// start has returned, so a process that ends at once cannot make its own
-// start fail. A monitor from before the start request falls back to rt.
-func StartContainer(ctx context.Context, dir string, rt Runtime, id string) error {
+// Start asks the monitor to run the runtime's start of the container it
+// created. The monitor holds the container's exit until the start has
+// returned, so a process that ends at once cannot make its own start fail.
+// A monitor from before the start request falls back to rt.
+func (h *Handle) Start(ctx context.Context, rt Runtime, id string) error {
 	ctx, cancel := context.WithTimeout(ctx, rt.Timeout()+monitorGrace)
 	defer cancel()
-	_, conn, err := monitorCall(ctx, dir, monitorproto.VerbStart)
+	_, conn, err := monitorCall(ctx, h.dir, monitorproto.VerbStart)
 	var merr *monitorproto.Error
 	if errors.As(err, &merr) && monitorproto.IsUnknownRequest(merr) {
 		return rt.Start(ctx, id)

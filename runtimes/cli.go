@@ -1,4 +1,4 @@
-package oci
+package runtimes
 
 import (
 	"bytes"
@@ -20,11 +20,6 @@ import (
 	"github.com/criserver/criserver/internal/runtimelog"
 )
 
-// SpecVersion is the runtime-spec version written into bundles. Debian 12's
-// crun 1.8 refuses any version it does not know, and runtime-spec 1.3's
-// fields that criserver uses were all in 1.0.2.
-const SpecVersion = "1.0.2"
-
 // Runtime is one OCI runtime handler. Create is the monitor's job (it must
 // hold the container's stdio), so it is not here.
 type Runtime interface {
@@ -42,8 +37,9 @@ type Runtime interface {
 	Update(ctx context.Context, id string, r *specs.LinuxResources) error
 	// Features reports what the runtime can do.
 	Features(ctx context.Context) Features
-	// Command is the binary and the global flags that come before a verb.
-	Command() (path string, args []string)
+	// Argv is the binary and the global flags that come before a verb,
+	// for the monitor, which runs create and start itself.
+	Argv() (path string, args []string)
 	// Timeout is how long one verb may run before it is killed.
 	Timeout() time.Duration
 	// Usable is nil when the runtime can run containers on this host.
@@ -92,8 +88,8 @@ func NewCLI(name, path, root string, timeout time.Duration) *CLI {
 // Name implements Runtime.
 func (c *CLI) Name() string { return c.name }
 
-// Command implements Runtime.
-func (c *CLI) Command() (string, []string) { return c.path, []string{"--root", c.root} }
+// Argv implements Runtime.
+func (c *CLI) Argv() (string, []string) { return c.path, []string{"--root", c.root} }
 
 // Timeout implements Runtime.
 func (c *CLI) Timeout() time.Duration { return c.timeout }
@@ -114,15 +110,15 @@ func (c *CLI) run(ctx context.Context, args ...string) ([]byte, error) {
 		if msg == "" {
 			msg = strings.TrimSpace(out.String())
 		}
-		return nil, classifyRuntimeError(fmt.Errorf("%s %s: %w: %s", c.name, args[0], err, msg))
+		return nil, ClassifyError(fmt.Errorf("%s %s: %w: %s", c.name, args[0], err, msg))
 	}
 	return out.Bytes(), nil
 }
 
-// classifyRuntimeError gives a runtime's failure its class: a container the
+// ClassifyError gives a runtime's failure its class: a container the
 // runtime does not know is NotFound (runc says so; crun cannot open its
 // status file), and anything else is the runtime's own fault.
-func classifyRuntimeError(err error) error {
+func ClassifyError(err error) error {
 	msg := err.Error()
 	if strings.Contains(msg, "container does not exist") || (strings.Contains(msg, "/status") && strings.Contains(msg, "No such file or directory")) {
 		return fmt.Errorf("%w: %w", errdefs.ErrNotFound, err)
