@@ -40,6 +40,18 @@ type Sandboxes interface {
 	Get(id string) (*sandbox.Sandbox, error)
 }
 
+// Mounter makes the mounts of containers' files: root filesystems and
+// image volumes.
+type Mounter interface {
+	// Rootfs mounts an overlay of lowers (top first) with its upper and
+	// work directories at target, making the directories it needs.
+	Rootfs(target string, lowers []string, upper, work string) error
+	// ReadOnly shows lowers (top first) at target, read-only.
+	ReadOnly(target string, lowers []string) error
+	// Unmount takes the mount at target down; nothing mounted succeeds.
+	Unmount(target string) error
+}
+
 // Runtimes finds a container's OCI runtime handler.
 type Runtimes interface {
 	// Get returns the handler name ("" is the default), or why there is
@@ -73,6 +85,7 @@ type Controller struct {
 	sandboxes   Sandboxes
 	runtimes    Runtimes
 	monitors    Monitors
+	mounts      Mounter
 	log         *slog.Logger
 	onEvent     func(Event)
 
@@ -91,7 +104,9 @@ type Options struct {
 	Sandboxes   Sandboxes
 	Runtimes    Runtimes
 	Monitors    Monitors
-	Logger      *slog.Logger
+	// Mounter makes the mounts; nil is the host's (tests use a fake).
+	Mounter Mounter
+	Logger  *slog.Logger
 	// OnEvent, when set, hears every lifecycle event; it must not block.
 	OnEvent func(Event)
 }
@@ -108,9 +123,12 @@ func New(o Options) (*Controller, error) {
 	if o.OnEvent == nil {
 		o.OnEvent = func(Event) {}
 	}
+	if o.Mounter == nil {
+		o.Mounter = hostMounts{}
+	}
 	return &Controller{
 		root: o.Root, state: o.State, records: records, images: o.Images, sandboxes: o.Sandboxes,
-		runtimes: o.Runtimes, monitors: o.Monitors, log: o.Logger.With("component", "container"),
+		runtimes: o.Runtimes, monitors: o.Monitors, mounts: o.Mounter, log: o.Logger.With("component", "container"),
 		onEvent: o.OnEvent, containers: map[string]*Container{}, exited: map[string]chan struct{}{},
 	}, nil
 }

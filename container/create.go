@@ -195,10 +195,10 @@ func (c *Controller) prepareRootfs(x *Container, img *imagestore.Image, sb *sand
 			return err
 		}
 	}
-	if err := mountRootfs(x.Rootfs(), lowers, upper, filepath.Join(x.Dir, "work")); err != nil {
+	if err := c.mounts.Rootfs(x.Rootfs(), lowers, upper, filepath.Join(x.Dir, "work")); err != nil {
 		return err
 	}
-	u.Add("rootfs", func(context.Context) error { return unmountRootfs(x.Rootfs()) })
+	u.Add("rootfs", func(context.Context) error { return c.mounts.Unmount(x.Rootfs()) })
 	return nil
 }
 

@@ -75,7 +75,7 @@ func (c *Controller) recordExit(id string, exit *monitor.Exit, lost bool) {
 	if err != nil {
 		return // removed meanwhile
 	}
-	if err := unmountRootfs(x.Rootfs()); err != nil {
+	if err := c.mounts.Unmount(x.Rootfs()); err != nil {
 		c.log.Warn("releasing root filesystem", "id", id, "err", err)
 	}
 	if ch := c.exitedChan(id); ch != nil {

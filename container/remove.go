@@ -44,7 +44,7 @@ func (c *Controller) release(ctx context.Context, x *Container) error {
 		}
 	}
 	crashpoint.Hit(crashpoint.ContainerReleased)
-	if err := unmountRootfs(x.Rootfs()); err != nil {
+	if err := c.mounts.Unmount(x.Rootfs()); err != nil {
 		return err
 	}
 	crashpoint.Hit(crashpoint.ContainerUnmounted)

@@ -9,9 +9,13 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// mountRootfs mounts an overlay of lowers (top layer first) with the
-// container's own upper and work directories at target.
-func mountRootfs(target string, lowers []string, upper, work string) error {
+// hostMounts makes real mounts, as root.
+type hostMounts struct{}
+
+var _ Mounter = hostMounts{}
+
+// Rootfs implements Mounter.
+func (hostMounts) Rootfs(target string, lowers []string, upper, work string) error {
 	for _, d := range []string{target, upper, work} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			return err
@@ -70,6 +74,14 @@ func mountOverlayFsconfig(target string, lowers []string, upper, work string) er
 	defer unix.Close(mfd)
 	return unix.MoveMount(mfd, "", unix.AT_FDCWD, target, unix.MOVE_MOUNT_F_EMPTY_PATH)
 }
+
+// ReadOnly implements Mounter.
+func (hostMounts) ReadOnly(target string, lowers []string) error {
+	return mountReadOnly(target, lowers)
+}
+
+// Unmount implements Mounter.
+func (hostMounts) Unmount(target string) error { return unmountRootfs(target) }
 
 // unmountRootfs succeeds when nothing is mounted.
 func unmountRootfs(target string) error {

@@ -57,10 +57,10 @@ func (c *Controller) mountImageVolumes(x *Container, u *undo.Stack) error {
 		}
 		u.Add("image volume hold", func(context.Context) error { return c.images.Release(owner) })
 		dir := x.volumeDir(i)
-		if err := mountReadOnly(dir, c.layerDirs(img)); err != nil {
+		if err := c.mounts.ReadOnly(dir, c.layerDirs(img)); err != nil {
 			return fmt.Errorf("image volume %s: %w", m.ContainerPath, err)
 		}
-		u.Add("image volume", func(context.Context) error { return unmountRootfs(dir) })
+		u.Add("image volume", func(context.Context) error { return c.mounts.Unmount(dir) })
 		host := dir
 		if m.ImageSubPath != "" {
 			// Resolved inside the image: a symlink in it cannot point
@@ -84,7 +84,7 @@ func (c *Controller) releaseImageVolumes(x *Container) error {
 		if m.Image == "" {
 			continue
 		}
-		if err := unmountRootfs(x.volumeDir(i)); err != nil {
+		if err := c.mounts.Unmount(x.volumeDir(i)); err != nil {
 			return err
 		}
 		if err := c.images.Release(volumeOwner(x.ID, i)); err != nil {
