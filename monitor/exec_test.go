@@ -1,0 +1,92 @@
+package monitor
+
+import (
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/criserver/criserver/internal/errdefs"
+)
+
+func TestCappedBuffersShareOneBudget(t *testing.T) {
+	budget := &outputBudget{left: 10}
+	out, errb := &cappedBuffer{budget: budget}, &cappedBuffer{budget: budget}
+	for _, w := range []struct {
+		b *cappedBuffer
+		s string
+	}{{out, "123456"}, {errb, "abcdef"}, {out, "zzz"}} {
+		if n, err := w.b.Write([]byte(w.s)); n != len(w.s) || err != nil {
+			t.Fatalf("a capped write reports %d, %v: the command must not see its output refused", n, err)
+		}
+	}
+	if string(out.bytes()) != "123456" || string(errb.bytes()) != "abcd" {
+		t.Fatalf("kept %q and %q", out.bytes(), errb.bytes())
+	}
+}
+
+// bundle writes a bundle whose process the exec takes over.
+func bundle(t *testing.T) string {
+	dir := t.TempDir()
+	b, _ := json.Marshal(specs.Spec{Process: &specs.Process{Args: []string{"sleep", "1"}, Cwd: "/srv", Env: []string{"A=1"}, Terminal: true}})
+	if err := os.WriteFile(filepath.Join(dir, "config.json"), b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+func TestExecProcessTakesTheContainersOwn(t *testing.T) {
+	dir := bundle(t)
+	p, err := execProcess(dir, []string{"ls", "-l"}, false)
+	if err != nil || strings.Join(p.Args, " ") != "ls -l" || p.Cwd != "/srv" || p.Env[0] != "A=1" || p.Terminal {
+		t.Fatalf("%+v %v", p, err)
+	}
+	if _, err := execProcess(dir, nil, false); !errors.Is(err, errdefs.ErrInvalidArgument) {
+		t.Fatalf("no command: %v", err)
+	}
+	if _, err := execProcess(t.TempDir(), []string{"ls"}, false); err == nil {
+		t.Fatal("a bundle without a spec")
+	}
+}
+
+// execClient has a shell stand in for the exec-mode monitor, reporting
+// what script says on fd 3.
+func execClient(t *testing.T, script string) *Client {
+	bin := filepath.Join(t.TempDir(), "monitor")
+	if err := os.WriteFile(bin, []byte("#!/bin/sh\n"+script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return &Client{Bin: bin}
+}
+
+func TestExecSync(t *testing.T) {
+	dir := bundle(t)
+	c := execClient(t, `echo "{\"pid\":$$}" >&3; echo out; echo err >&2; echo '{"exitCode":3}' >&3`)
+	res, err := c.ExecSync(ctx(t), &fakeRuntime{}, "c", dir, []string{"x"}, 0)
+	if err != nil || res.ExitCode != 3 || string(res.Stdout) != "out\n" || !strings.Contains(string(res.Stderr), "err") {
+		t.Fatalf("%+v %v", res, err)
+	}
+
+	failing := execClient(t, `echo 'level=error msg="exec failed: no such file"' >&2; echo '{"error":"runc exec: exit status 1","class":"runtime"}' >&3`)
+	_, err = failing.ExecSync(ctx(t), &fakeRuntime{}, "c", dir, []string{"x"}, 0)
+	if !errors.Is(err, errdefs.ErrInternal) || !strings.Contains(err.Error(), "exec failed: no such file") {
+		t.Fatalf("a failing runtime: %v", err)
+	}
+
+	slow := execClient(t, `echo "{\"pid\":$$}" >&3; sleep 10 3>&-; echo '{"exitCode":0}' >&3`)
+	begin := time.Now()
+	_, err = slow.ExecSync(ctx(t), &fakeRuntime{}, "c", dir, []string{"x"}, 200*time.Millisecond)
+	if !errors.Is(err, errdefs.ErrDeadlineExceeded) || time.Since(begin) > 5*time.Second {
+		t.Fatalf("a command past its timeout: %v after %s", err, time.Since(begin))
+	}
+
+	silent := execClient(t, `exit 1`)
+	if _, err := silent.ExecSync(ctx(t), &fakeRuntime{}, "c", dir, []string{"x"}, 0); !errors.Is(err, errdefs.ErrInternal) {
+		t.Fatalf("a monitor that ends without a word: %v", err)
+	}
+}
