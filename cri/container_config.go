@@ -9,6 +9,7 @@ import (
 
 	"github.com/criserver/criserver/container"
 	"github.com/criserver/criserver/oci"
+	"github.com/criserver/criserver/pod"
 	"github.com/criserver/criserver/sandbox"
 )
 
@@ -64,7 +65,7 @@ func containerConfig(sb *sandbox.Sandbox, c *runtime.ContainerConfig) (*containe
 		}
 		cfg.Spec.Security, cfg.TargetID = sec, target
 	} else {
-		cfg.Spec.Security.Namespaces = defaultNamespaces(sb)
+		cfg.Spec.Security.Namespaces = pod.DefaultNamespaces(sb)
 	}
 	return cfg, nil
 }
@@ -115,25 +116,6 @@ func resources(r *runtime.LinuxContainerResources) *oci.Resources {
 		out.HugepageLimits[h.PageSize] = h.Limit
 	}
 	return out
-}
-
-// defaultNamespaces follows the pod: its network and IPC, and its PID
-// namespace when it shares one.
-func defaultNamespaces(sb *sandbox.Sandbox) oci.Namespaces {
-	ns := oci.Namespaces{Network: oci.NamespacePod, IPC: oci.NamespacePod, PID: oci.NamespaceContainer}
-	if sb.Config.HostNetwork {
-		ns.Network = oci.NamespaceNode
-	}
-	if sb.Config.HostIPC {
-		ns.IPC = oci.NamespaceNode
-	}
-	switch {
-	case sb.Config.HostPID:
-		ns.PID = oci.NamespaceNode
-	case sb.Config.SharePID:
-		ns.PID = oci.NamespacePod
-	}
-	return ns
 }
 
 func nsModeOf(m runtime.NamespaceMode) oci.NamespaceMode {

@@ -2,8 +2,6 @@ package cri
 
 import (
 	"context"
-	"strconv"
-	"strings"
 
 	runtime "k8s.io/cri-api/pkg/apis/runtime/v1"
 )
@@ -22,22 +20,9 @@ func (s *Server) CreateContainer(ctx context.Context, req *runtime.CreateContain
 	if err != nil {
 		return nil, err
 	}
-	id, err := s.containerNames.Create(ctx, containerName(sb.ID, cfg.Name, cfg.Attempt), func(ctx context.Context) (string, error) {
-		// Held by the creation itself, which outlives a caller that
-		// gives up: the pod's stop and removal wait for it.
-		defer s.pods.RLock(sb.ID)()
-		c, err := s.containers.Create(ctx, cfg)
-		if err != nil {
-			return "", err
-		}
-		return c.ID, nil
-	})
+	id, err := s.pods.CreateContainer(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}
 	return &runtime.CreateContainerResponse{ContainerId: id}, nil
-}
-
-func containerName(sandboxID, name string, attempt uint32) string {
-	return strings.Join([]string{sandboxID, name, strconv.FormatUint(uint64(attempt), 10)}, "_")
 }

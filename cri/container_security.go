@@ -7,13 +7,14 @@ import (
 	runtime "k8s.io/cri-api/pkg/apis/runtime/v1"
 
 	"github.com/criserver/criserver/oci"
+	"github.com/criserver/criserver/pod"
 	"github.com/criserver/criserver/sandbox"
 )
 
 // security translates a container's security context. It returns the ID of
 // the container whose PID namespace a TARGET container joins.
 func security(sc *runtime.LinuxContainerSecurityContext, sb *sandbox.Sandbox) (oci.Security, string, error) {
-	sec := oci.Security{Namespaces: defaultNamespaces(sb)}
+	sec := oci.Security{Namespaces: pod.DefaultNamespaces(sb)}
 	if sc == nil {
 		return sec, "", nil
 	}

@@ -3,13 +3,12 @@ package cri
 import (
 	"context"
 	"strings"
-	"sync"
-	"time"
 
 	"google.golang.org/grpc"
 	runtime "k8s.io/cri-api/pkg/apis/runtime/v1"
 
 	"github.com/criserver/criserver/container"
+	"github.com/criserver/criserver/pod"
 )
 
 // ContainerStats reports one container's resource use.
@@ -72,18 +71,19 @@ func (s *Server) filterContainerStats(f *runtime.ContainerStatsFilter) ([]*runti
 }
 
 func (s *Server) containerStats(c *container.Container) (*runtime.ContainerStats, error) {
-	st, err := s.containers.Stats(c.ID)
+	st, err := s.pods.ContainerStats(c)
 	if err != nil {
 		return nil, err
 	}
-	return criContainerStats(c, st), nil
+	return criContainerStats(st), nil
 }
 
-func criContainerStats(c *container.Container, st *container.Stats) *runtime.ContainerStats {
+func criContainerStats(st *pod.ContainerStats) *runtime.ContainerStats {
+	c := st.Container
 	return &runtime.ContainerStats{
 		Attributes: &runtime.ContainerAttributes{Id: c.ID, Metadata: containerMetadata(c), Labels: c.Config.Labels, Annotations: c.Config.Annotations},
-		Cpu:        cpuStats(c.ID, st),
-		Memory:     memoryStats(st),
+		Cpu:        cpuStats(&st.Stats),
+		Memory:     memoryStats(&st.Stats.Stats),
 		WritableLayer: &runtime.FilesystemUsage{
 			Timestamp: st.Timestamp.UnixNano(), FsId: &runtime.FilesystemIdentifier{Mountpoint: c.Dir},
 			UsedBytes: &runtime.UInt64Value{Value: st.WritableBytes}, InodesUsed: &runtime.UInt64Value{Value: st.WritableInodes},
@@ -102,35 +102,10 @@ func memoryStats(st *container.Stats) *runtime.MemoryUsage {
 	}
 }
 
-// cpuSamples keeps the last CPU reading per object, so that the rate
-// (nano cores) can be reported beside the cumulative figure.
-var cpuSamples = struct {
-	sync.Mutex
-	m map[string]cpuSample
-}{m: map[string]cpuSample{}}
-
-type cpuSample struct {
-	at    time.Time
-	usage uint64
-}
-
-// forgetCPU drops the last reading of a removed object.
-func forgetCPU(key string) {
-	cpuSamples.Lock()
-	delete(cpuSamples.m, key)
-	cpuSamples.Unlock()
-}
-
-func cpuStats(key string, st *container.Stats) *runtime.CpuUsage {
-	cpuSamples.Lock()
-	prev, ok := cpuSamples.m[key]
-	cpuSamples.m[key] = cpuSample{at: st.Timestamp, usage: st.CPUUsageNanos}
-	cpuSamples.Unlock()
+func cpuStats(st *pod.Stats) *runtime.CpuUsage {
 	out := &runtime.CpuUsage{Timestamp: st.Timestamp.UnixNano(), UsageCoreNanoSeconds: &runtime.UInt64Value{Value: st.CPUUsageNanos}}
-	if ok && st.CPUUsageNanos >= prev.usage {
-		if dt := st.Timestamp.Sub(prev.at); dt > 0 {
-			out.UsageNanoCores = &runtime.UInt64Value{Value: uint64(float64(st.CPUUsageNanos-prev.usage) / dt.Seconds())}
-		}
+	if st.NanoCores != nil {
+		out.UsageNanoCores = &runtime.UInt64Value{Value: *st.NanoCores}
 	}
 	return out
 }

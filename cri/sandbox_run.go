@@ -10,6 +10,7 @@ import (
 
 	"github.com/criserver/criserver/cni"
 	"github.com/criserver/criserver/internal/errdefs"
+	"github.com/criserver/criserver/pod"
 	"github.com/criserver/criserver/sandbox"
 )
 
@@ -23,21 +24,11 @@ func (s *Server) RunPodSandbox(ctx context.Context, req *runtime.RunPodSandboxRe
 	if cfg.UserNS != nil && s.noUserNS != "" {
 		return nil, fmt.Errorf("%w: %s", errdefs.ErrFailedPrecondition, s.noUserNS)
 	}
-	id, err := s.sandboxNames.Create(ctx, sandboxName(cfg), func(ctx context.Context) (string, error) {
-		sb, err := s.sandboxes.Run(ctx, cfg)
-		if err != nil {
-			return "", err
-		}
-		return sb.ID, nil
-	})
+	id, err := s.pods.RunPod(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}
 	return &runtime.RunPodSandboxResponse{PodSandboxId: id}, nil
-}
-
-func sandboxName(c *sandbox.Config) string {
-	return strings.Join([]string{c.Name, c.Namespace, c.UID, strconv.FormatUint(uint64(c.Attempt), 10)}, "_")
 }
 
 func sandboxConfig(c *runtime.PodSandboxConfig, handler string) (*sandbox.Config, error) {
@@ -97,6 +88,10 @@ func sandboxConfig(c *runtime.PodSandboxConfig, handler string) (*sandbox.Config
 	}
 	return cfg, nil
 }
+
+// AutoRemoveAnnotation set to "true" on a pod removes it once its
+// containers have all exited (pod.AutoRemove).
+const AutoRemoveAnnotation = pod.AutoRemoveAnnotation
 
 // NetworkAnnotation set to "none" on a pod gives it a network namespace of
 // its own with only lo, and no CNI network: Docker's --network none.

@@ -7,7 +7,6 @@ import (
 	"google.golang.org/grpc"
 	runtime "k8s.io/cri-api/pkg/apis/runtime/v1"
 
-	"github.com/criserver/criserver/container"
 	"github.com/criserver/criserver/sandbox"
 )
 
@@ -69,34 +68,14 @@ func (s *Server) filterSandboxStats(f *runtime.PodSandboxStatsFilter) ([]*runtim
 }
 
 func (s *Server) sandboxStats(sb *sandbox.Sandbox) (*runtime.PodSandboxStats, error) {
-	total := &container.Stats{}
-	linux := &runtime.LinuxPodSandboxStats{}
-	for _, c := range s.containers.List() {
-		if c.Config.SandboxID != sb.ID {
-			continue
-		}
-		st, err := s.containers.Stats(c.ID)
-		if err != nil {
-			return nil, err
-		}
-		linux.Containers = append(linux.Containers, criContainerStats(c, st))
-		total.Timestamp = st.Timestamp
-		total.CPUUsageNanos += st.CPUUsageNanos
-		total.MemoryUsage += st.MemoryUsage
-		total.WorkingSet += st.WorkingSet
-		total.RSS += st.RSS
-		total.PageFaults += st.PageFaults
-		total.MajorPageFaults += st.MajorPageFaults
+	st, err := s.pods.PodStats(sb)
+	if err != nil {
+		return nil, err
 	}
-	if total.Timestamp.IsZero() {
-		st, err := container.CgroupStats(sandbox.CgroupsPath(sb.Config.CgroupParent, sb.ID))
-		if err != nil {
-			return nil, err
-		}
-		total = st
+	linux := &runtime.LinuxPodSandboxStats{Cpu: cpuStats(&st.Total), Memory: memoryStats(&st.Total.Stats)}
+	for _, c := range st.Containers {
+		linux.Containers = append(linux.Containers, criContainerStats(&c))
 	}
-	linux.Cpu = cpuStats("pod/"+sb.ID, total)
-	linux.Memory = memoryStats(total)
 	return &runtime.PodSandboxStats{
 		Attributes: &runtime.PodSandboxAttributes{Id: sb.ID, Metadata: sandboxMetadata(sb), Labels: sb.Config.Labels, Annotations: sb.Config.Annotations},
 		Linux:      linux,

@@ -10,10 +10,9 @@ import (
 
 	"github.com/criserver/criserver/container"
 	"github.com/criserver/criserver/imagestore"
-	"github.com/criserver/criserver/internal/keymutex"
-	"github.com/criserver/criserver/internal/names"
 	"github.com/criserver/criserver/monitor"
 	"github.com/criserver/criserver/oci"
+	"github.com/criserver/criserver/pod"
 	"github.com/criserver/criserver/runtimes"
 	"github.com/criserver/criserver/sandbox"
 )
@@ -34,14 +33,29 @@ type ImageStore interface {
 	Progress(ref string) ([]imagestore.LayerProgress, bool)
 }
 
+// Pods is what the runtime service needs of the pods: whatever spans a
+// sandbox and its containers.
+type Pods interface {
+	// RunPod creates and starts a sandbox under its name.
+	RunPod(ctx context.Context, cfg *sandbox.Config) (string, error)
+	// StopPod stops its containers, then the sandbox.
+	StopPod(ctx context.Context, id string) error
+	// RemovePod removes its containers, then the sandbox.
+	RemovePod(ctx context.Context, id string) error
+	// CreateContainer creates a container in its pod under its name.
+	CreateContainer(ctx context.Context, cfg *container.Config) (string, error)
+	// RemoveContainer removes a container and frees its name.
+	RemoveContainer(ctx context.Context, id string) error
+	// PodStats adds up a pod's resource use.
+	PodStats(sb *sandbox.Sandbox) (*pod.PodStats, error)
+	// ContainerStats reads a container's resource use.
+	ContainerStats(c *container.Container) (*pod.ContainerStats, error)
+	// Events is the hub of container lifecycle events.
+	Events() *pod.Events
+}
+
 // Sandboxes is what the runtime service needs of the pod sandboxes.
 type Sandboxes interface {
-	// Run creates and starts a sandbox.
-	Run(ctx context.Context, cfg *sandbox.Config) (*sandbox.Sandbox, error)
-	// Stop stops it; unknown or stopped sandboxes succeed.
-	Stop(ctx context.Context, id string) error
-	// Remove deletes it; unknown sandboxes succeed.
-	Remove(ctx context.Context, id string) error
 	// Get returns one sandbox.
 	Get(id string) (*sandbox.Sandbox, error)
 	// List returns all sandboxes.
@@ -50,14 +64,10 @@ type Sandboxes interface {
 
 // Containers is what the runtime service needs of the containers.
 type Containers interface {
-	// Create makes a container ready to start.
-	Create(ctx context.Context, cfg *container.Config) (*container.Container, error)
 	// Start runs it.
 	Start(ctx context.Context, id string) error
 	// Stop signals it and kills it after timeout; unknown or stopped ones succeed.
 	Stop(ctx context.Context, id string, timeout time.Duration) error
-	// Remove deletes it; unknown containers succeed.
-	Remove(ctx context.Context, id string) error
 	// Get returns one container.
 	Get(id string) (*container.Container, error)
 	// List returns all containers.
@@ -66,8 +76,6 @@ type Containers interface {
 	ExecSync(ctx context.Context, id string, cmd []string, timeout time.Duration) (*monitor.ExecResult, error)
 	// ReopenLog starts a new log file.
 	ReopenLog(ctx context.Context, id string) error
-	// Stats reports its resource use.
-	Stats(id string) (*container.Stats, error)
 	// Update changes its resource limits.
 	Update(ctx context.Context, id string, r *oci.Resources) error
 }
@@ -84,6 +92,7 @@ var (
 	_ ImageStore = (*imagestore.Store)(nil)
 	_ Sandboxes  = (*sandbox.Controller)(nil)
 	_ Containers = (*container.Controller)(nil)
+	_ Pods       = (*pod.Service)(nil)
 )
 
 // Version is criserver's release, reported by Version and the CLI.
@@ -95,31 +104,24 @@ type Server struct {
 	runtime.UnimplementedImageServiceServer
 
 	images     ImageStore
+	pods       Pods
 	sandboxes  Sandboxes
 	containers Containers
 	network    Network
 	runtimes   runtimes.Registry
-	events     *Events
 	streaming  StreamingServer
 	log        *slog.Logger
 	noUserNS   string
-
-	sandboxNames   *names.Registry
-	containerNames *names.Registry
-	// pods orders container creation (shared) with the pod's stop and
-	// removal (exclusive), so that a cascade sees every container of the
-	// pod and no container is made in a pod being taken down.
-	pods keymutex.Map
 }
 
 // Deps are the parts a Server serves.
 type Deps struct {
 	Images     ImageStore
+	Pods       Pods
 	Sandboxes  Sandboxes
 	Containers Containers
 	Network    Network
 	Runtimes   runtimes.Registry
-	Events     *Events
 	Streaming  StreamingServer
 	Logger     *slog.Logger
 	// NoUserNamespaces, when set, says why pods cannot have user
@@ -134,29 +136,14 @@ type StreamingServer interface {
 	GetPortForward(*runtime.PortForwardRequest) (*runtime.PortForwardResponse, error)
 }
 
-// New returns a server over d, reserving the names of the sandboxes and
-// containers that already exist.
+// New returns a server over d.
 func New(d Deps) *Server {
 	s := &Server{
-		images: d.Images, sandboxes: d.Sandboxes, containers: d.Containers, network: d.Network,
-		runtimes: d.Runtimes, events: d.Events, streaming: d.Streaming, log: d.Logger, noUserNS: d.NoUserNamespaces,
-		sandboxNames: names.New("sandbox"), containerNames: names.New("container"),
+		images: d.Images, pods: d.Pods, sandboxes: d.Sandboxes, containers: d.Containers, network: d.Network,
+		runtimes: d.Runtimes, streaming: d.Streaming, log: d.Logger, noUserNS: d.NoUserNamespaces,
 	}
 	if s.log == nil {
 		s.log = slog.Default()
-	}
-	if s.events == nil {
-		s.events = NewEvents()
-	}
-	if s.sandboxes != nil {
-		for _, sb := range s.sandboxes.List() {
-			s.sandboxNames.Reserve(sandboxName(&sb.Config), sb.ID)
-		}
-	}
-	if s.containers != nil {
-		for _, c := range s.containers.List() {
-			s.containerNames.Reserve(containerName(c.Config.SandboxID, c.Config.Name, c.Config.Attempt), c.ID)
-		}
 	}
 	return s
 }

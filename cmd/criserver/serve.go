@@ -153,7 +153,6 @@ func serve(c config.Config) error {
 	}
 	defer os.Remove(c.Socket)
 	srv := cri.New(rt)
-	go srv.AutoRemove(ctx)
 	g := grpc.NewServer(srv.GRPCOptions()...)
 	srv.Register(g)
 	errc := make(chan error, 1)

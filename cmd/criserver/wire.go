@@ -20,6 +20,7 @@ import (
 	"github.com/criserver/criserver/imagestore"
 	"github.com/criserver/criserver/internal/config"
 	"github.com/criserver/criserver/monitor"
+	"github.com/criserver/criserver/pod"
 	"github.com/criserver/criserver/runtimes"
 	"github.com/criserver/criserver/sandbox"
 )
@@ -56,7 +57,7 @@ func wireRuntime(ctx context.Context, c config.Config, db *bolt.DB, images *imag
 	if err != nil {
 		return cri.Deps{}, err
 	}
-	events := cri.NewEvents()
+	events := pod.NewEvents()
 	containers, err := container.New(container.Options{
 		Root: filepath.Join(c.Root, "containers"), State: filepath.Join(c.State, "containers"), DB: db,
 		Images: images, Sandboxes: sandboxes, Runtimes: handlers, Monitors: monitors, Logger: log,
@@ -75,9 +76,11 @@ func wireRuntime(ctx context.Context, c config.Config, db *bolt.DB, images *imag
 	if err != nil {
 		return cri.Deps{}, err
 	}
+	pods := pod.New(pod.Options{Sandboxes: sandboxes, Containers: containers, Events: events, Logger: log})
+	go pods.AutoRemove(ctx) // for the daemon's life
 	d := cri.Deps{
-		Images: images, Sandboxes: sandboxes, Containers: containers, Network: network,
-		Runtimes: handlers, Events: events, Streaming: stream, Logger: log,
+		Images: images, Pods: pods, Sandboxes: sandboxes, Containers: containers, Network: network,
+		Runtimes: handlers, Streaming: stream, Logger: log,
 	}
 	if err := searchable(c.Root, c.State); err != nil {
 		d.NoUserNamespaces = err.Error()

@@ -1,11 +1,9 @@
-package cri
+package pod
 
 import (
 	"context"
 	"os"
 	"path/filepath"
-
-	runtime "k8s.io/cri-api/pkg/apis/runtime/v1"
 
 	"github.com/criserver/criserver/container"
 )
@@ -20,8 +18,8 @@ const AutoRemoveAnnotation = "io.criserver.auto-remove"
 // AutoRemove removes auto-remove pods whose containers have all exited:
 // those that ended while the daemon was down, then each as it ends, until
 // ctx ends.
-func (s *Server) AutoRemove(ctx context.Context) {
-	ch, cancel := s.events.subscribe()
+func (s *Service) AutoRemove(ctx context.Context) {
+	ch, cancel := s.events.Subscribe()
 	defer cancel()
 	for _, sb := range s.sandboxes.List() {
 		s.autoRemove(ctx, sb.ID)
@@ -38,16 +36,13 @@ func (s *Server) AutoRemove(ctx context.Context) {
 	}
 }
 
-func (s *Server) autoRemove(ctx context.Context, podID string) {
+func (s *Service) autoRemove(ctx context.Context, podID string) {
 	sb, err := s.sandboxes.Get(podID)
 	if err != nil || sb.Config.Annotations[AutoRemoveAnnotation] != "true" {
 		return
 	}
 	var logs []string
-	for _, c := range s.containers.List() {
-		if c.Config.SandboxID != podID {
-			continue
-		}
+	for _, c := range s.containersOf(podID) {
 		if c.State != container.StateExited {
 			return
 		}
@@ -55,11 +50,11 @@ func (s *Server) autoRemove(ctx context.Context, podID string) {
 			logs = append(logs, c.Config.LogPath)
 		}
 	}
-	if _, err := s.StopPodSandbox(ctx, &runtime.StopPodSandboxRequest{PodSandboxId: podID}); err != nil {
+	if err := s.StopPod(ctx, podID); err != nil {
 		s.log.Warn("auto-remove: stop pod", "id", podID, "err", err)
 		return
 	}
-	if _, err := s.RemovePodSandbox(ctx, &runtime.RemovePodSandboxRequest{PodSandboxId: podID}); err != nil {
+	if err := s.RemovePod(ctx, podID); err != nil {
 		s.log.Warn("auto-remove: remove pod", "id", podID, "err", err)
 		return
 	}
