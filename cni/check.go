@@ -16,7 +16,7 @@ func (m *Manager) Check(ctx context.Context, p PodNetwork) error {
 	if err := p.validate(); err != nil {
 		return err
 	}
-	unlock := m.pods.lock(p.ID)
+	unlock := m.pods.Lock(p.ID)
 	defer unlock()
 
 	atts, err := m.cachedAttachments(p.ID, p.NetNSPath)

@@ -13,6 +13,7 @@ import (
 	"github.com/containernetworking/cni/pkg/invoke"
 
 	"github.com/criserver/criserver/internal/errdefs"
+	"github.com/criserver/criserver/internal/keymutex"
 )
 
 // ifName is the pod-side interface of the network.
@@ -30,7 +31,9 @@ type Manager struct {
 	cni      *libcni.CNIConfig
 	// pluginTimeout bounds each plugin run.
 	pluginTimeout time.Duration
-	pods          keyedMutex
+	// pods serialises the calls for one sandbox ID, so that a Teardown
+	// never runs its DEL in the middle of the same pod's ADD.
+	pods keymutex.Map
 
 	mu      sync.Mutex
 	subnets []*net.IPNet // the built-in network's pod CIDR

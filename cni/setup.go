@@ -32,7 +32,7 @@ func (m *Manager) Setup(ctx context.Context, p PodNetwork) (*Result, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: pod network not ready: %w", errdefs.ErrUnavailable, err)
 	}
-	unlock := m.pods.lock(p.ID)
+	unlock := m.pods.Lock(p.ID)
 	defer unlock()
 
 	if res, done, err := m.alreadySetUp(p); done {

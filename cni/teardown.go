@@ -21,7 +21,7 @@ func (m *Manager) Teardown(ctx context.Context, p PodNetwork) error {
 	if err := p.validate(); err != nil {
 		return err
 	}
-	unlock := m.pods.lock(p.ID)
+	unlock := m.pods.Lock(p.ID)
 	defer unlock()
 
 	var err error

@@ -83,6 +83,9 @@ func seccomp(p *runtime.SecurityProfile, path string) (oci.SeccompType, string, 
 				return 0, "", invalid("a Localhost seccomp profile needs a localhost_ref")
 			}
 			return oci.SeccompLocalhost, p.LocalhostRef, nil
+		default:
+			// Unknown, it must not fall back to no profile at all.
+			return 0, "", invalid(fmt.Sprintf("seccomp profile type %d is unknown", p.ProfileType))
 		}
 	}
 	switch {

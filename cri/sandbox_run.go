@@ -118,13 +118,8 @@ func bandwidth(ann map[string]string) (*cni.Bandwidth, error) {
 		}
 		*x.rate = n
 	}
-	// The bandwidth plugin needs a burst; kubelet's old kubenet used this one.
-	if bw.IngressRate > 0 {
-		bw.IngressBurst = 1 << 31
-	}
-	if bw.EgressRate > 0 {
-		bw.EgressBurst = 1 << 31
-	}
+	// No burst: the cni package gives a rate without one the largest the
+	// bandwidth plugin takes.
 	return &bw, nil
 }
 

@@ -3,11 +3,11 @@ package oci
 import (
 	"fmt"
 	"path/filepath"
-	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/criserver/criserver/internal/errdefs"
+	"github.com/criserver/criserver/internal/sysctl"
 )
 
 // nsPlan is the namespaces a container gets and which of the host's it
@@ -113,58 +113,19 @@ func addPID(ns Namespaces, sb SandboxRef, add func(specs.LinuxNamespaceType, str
 	return fmt.Errorf("%w: PID namespace mode %d is unknown", errdefs.ErrInvalidArgument, ns.PID)
 }
 
-// ipcSysctls are the IPC-namespaced sysctls outside fs.mqueue.*.
-var ipcSysctls = map[string]bool{
-	"kernel.shmall": true, "kernel.shmmax": true, "kernel.shmmni": true, "kernel.shm_rmid_forced": true,
-	"kernel.msgmax": true, "kernel.msgmnb": true, "kernel.msgmni": true, "kernel.sem": true,
-}
-
 // checkSysctls allows only sysctls of a namespace the container does not
-// share with the host, so that no pod changes a node-wide setting.
+// share with the host (internal/sysctl), in the dotted form runc takes.
 func checkSysctls(sysctls map[string]string, p nsPlan) (map[string]string, error) {
 	if len(sysctls) == 0 {
 		return nil, nil
 	}
 	out := make(map[string]string, len(sysctls))
 	for name, v := range sysctls {
-		k := dottedSysctl(name)
-		// runc writes the value into /proc/sys as given; CRI-O's helper split
-		// on '+', which let one value set kernel.core_pattern (CVE-2022-0811).
-		if strings.ContainsAny(v, "+=\n\r\x00") {
-			return nil, fmt.Errorf("%w: sysctl %s value %q holds '+', '=', a newline or a NUL", errdefs.ErrInvalidArgument, k, v)
-		}
-		ipc := ipcSysctls[k] || strings.HasPrefix(k, "fs.mqueue.")
-		net := strings.HasPrefix(k, "net.")
-		switch {
-		case k == "" || strings.ContainsAny(k, "\x00\n ") || strings.Contains(k, ".."):
-			return nil, fmt.Errorf("%w: sysctl name %q is malformed", errdefs.ErrInvalidArgument, k)
-		case ipc && p.hostIPC:
-			return nil, fmt.Errorf("%w: sysctl %s needs a private IPC namespace", errdefs.ErrInvalidArgument, k)
-		case net && p.hostNet:
-			return nil, fmt.Errorf("%w: sysctl %s needs a private network namespace", errdefs.ErrInvalidArgument, k)
-		case !ipc && !net:
-			return nil, fmt.Errorf("%w: sysctl %s is not namespaced", errdefs.ErrInvalidArgument, k)
+		k, err := sysctl.Check(name, v, p.hostNet, p.hostIPC)
+		if err != nil {
+			return nil, err
 		}
 		out[k] = v
 	}
 	return out, nil
-}
-
-// dottedSysctl converts the slash form Kubernetes also accepts
-// ("net/ipv4/conf/eth0.100/rp_filter") to the dotted one runc takes
-// ("net.ipv4.conf.eth0/100.rp_filter"), as kubelet's converter does.
-func dottedSysctl(name string) string {
-	dot, slash := strings.IndexByte(name, '.'), strings.IndexByte(name, '/')
-	if slash < 0 || (dot >= 0 && dot < slash) {
-		return name
-	}
-	return strings.Map(func(r rune) rune {
-		switch r {
-		case '.':
-			return '/'
-		case '/':
-			return '.'
-		}
-		return r
-	}, name)
 }
