@@ -5,7 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 
-	runtime "k8s.io/cri-api/pkg/apis/runtime/v1"
+	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
 	"github.com/criserver/criserver/container"
 	"github.com/criserver/criserver/oci"
@@ -14,7 +14,7 @@ import (
 )
 
 // containerConfig translates a CRI container request into plain values.
-func containerConfig(sb *sandbox.Sandbox, c *runtime.ContainerConfig) (*container.Config, error) {
+func containerConfig(sb *sandbox.Sandbox, c *runtimeapi.ContainerConfig) (*container.Config, error) {
 	if c == nil || c.Metadata == nil || c.Metadata.Name == "" {
 		return nil, invalid("container config must include metadata with a name")
 	}
@@ -86,17 +86,17 @@ func containerLogPath(dir, rel string) (string, error) {
 	return p, nil
 }
 
-func propagation(p runtime.MountPropagation) oci.Propagation {
+func propagation(p runtimeapi.MountPropagation) oci.Propagation {
 	switch p {
-	case runtime.MountPropagation_PROPAGATION_HOST_TO_CONTAINER:
+	case runtimeapi.MountPropagation_PROPAGATION_HOST_TO_CONTAINER:
 		return oci.PropagationHostToContainer
-	case runtime.MountPropagation_PROPAGATION_BIDIRECTIONAL:
+	case runtimeapi.MountPropagation_PROPAGATION_BIDIRECTIONAL:
 		return oci.PropagationBidirectional
 	}
 	return oci.PropagationPrivate
 }
 
-func resources(r *runtime.LinuxContainerResources) *oci.Resources {
+func resources(r *runtimeapi.LinuxContainerResources) *oci.Resources {
 	if r == nil {
 		return nil
 	}
@@ -118,13 +118,13 @@ func resources(r *runtime.LinuxContainerResources) *oci.Resources {
 	return out
 }
 
-func nsModeOf(m runtime.NamespaceMode) oci.NamespaceMode {
+func nsModeOf(m runtimeapi.NamespaceMode) oci.NamespaceMode {
 	switch m {
-	case runtime.NamespaceMode_CONTAINER:
+	case runtimeapi.NamespaceMode_CONTAINER:
 		return oci.NamespaceContainer
-	case runtime.NamespaceMode_NODE:
+	case runtimeapi.NamespaceMode_NODE:
 		return oci.NamespaceNode
-	case runtime.NamespaceMode_TARGET:
+	case runtimeapi.NamespaceMode_TARGET:
 		return oci.NamespaceTarget
 	}
 	return oci.NamespacePod

@@ -3,12 +3,12 @@ package cri
 import (
 	"context"
 
-	runtime "k8s.io/cri-api/pkg/apis/runtime/v1"
+	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 )
 
 // CreateContainer creates a container in a ready sandbox. kubelet's retry of
 // a request it gave up on gets that request's container.
-func (s *Server) CreateContainer(ctx context.Context, req *runtime.CreateContainerRequest) (*runtime.CreateContainerResponse, error) {
+func (s *Server) CreateContainer(ctx context.Context, req *runtimeapi.CreateContainerRequest) (*runtimeapi.CreateContainerResponse, error) {
 	if req.PodSandboxId == "" {
 		return nil, invalid("CreateContainer needs a sandbox ID")
 	}
@@ -24,5 +24,5 @@ func (s *Server) CreateContainer(ctx context.Context, req *runtime.CreateContain
 	if err != nil {
 		return nil, err
 	}
-	return &runtime.CreateContainerResponse{ContainerId: id}, nil
+	return &runtimeapi.CreateContainerResponse{ContainerId: id}, nil
 }

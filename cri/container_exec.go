@@ -4,7 +4,7 @@ import (
 	"context"
 	"fmt"
 
-	runtime "k8s.io/cri-api/pkg/apis/runtime/v1"
+	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
 	"github.com/criserver/criserver/container"
 	"github.com/criserver/criserver/internal/errdefs"
@@ -13,7 +13,7 @@ import (
 )
 
 // Exec hands out a single-use URL on the streaming server for an exec.
-func (s *Server) Exec(ctx context.Context, req *runtime.ExecRequest) (*runtime.ExecResponse, error) {
+func (s *Server) Exec(ctx context.Context, req *runtimeapi.ExecRequest) (*runtimeapi.ExecResponse, error) {
 	if req.ContainerId == "" || len(req.Cmd) == 0 {
 		return nil, invalid("Exec needs a container ID and a command")
 	}
@@ -27,7 +27,7 @@ func (s *Server) Exec(ctx context.Context, req *runtime.ExecRequest) (*runtime.E
 }
 
 // Attach hands out a single-use URL on the streaming server for an attach.
-func (s *Server) Attach(ctx context.Context, req *runtime.AttachRequest) (*runtime.AttachResponse, error) {
+func (s *Server) Attach(ctx context.Context, req *runtimeapi.AttachRequest) (*runtimeapi.AttachResponse, error) {
 	if req.ContainerId == "" {
 		return nil, invalid("Attach needs a container ID")
 	}
@@ -39,7 +39,7 @@ func (s *Server) Attach(ctx context.Context, req *runtime.AttachRequest) (*runti
 
 // PortForward hands out a single-use URL on the streaming server for port
 // forwarding into a pod.
-func (s *Server) PortForward(ctx context.Context, req *runtime.PortForwardRequest) (*runtime.PortForwardResponse, error) {
+func (s *Server) PortForward(ctx context.Context, req *runtimeapi.PortForwardRequest) (*runtimeapi.PortForwardResponse, error) {
 	if req.PodSandboxId == "" {
 		return nil, invalid("PortForward needs a sandbox ID")
 	}

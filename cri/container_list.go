@@ -5,23 +5,23 @@ import (
 	"strings"
 
 	"google.golang.org/grpc"
-	runtime "k8s.io/cri-api/pkg/apis/runtime/v1"
+	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 )
 
 // ListContainers lists containers matching the filter, from memory.
-func (s *Server) ListContainers(ctx context.Context, req *runtime.ListContainersRequest) (*runtime.ListContainersResponse, error) {
-	return &runtime.ListContainersResponse{Containers: s.filterContainers(req.GetFilter())}, nil
+func (s *Server) ListContainers(ctx context.Context, req *runtimeapi.ListContainersRequest) (*runtimeapi.ListContainersResponse, error) {
+	return &runtimeapi.ListContainersResponse{Containers: s.filterContainers(req.GetFilter())}, nil
 }
 
 // StreamContainers is ListContainers in batches.
-func (s *Server) StreamContainers(req *runtime.StreamContainersRequest, stream grpc.ServerStreamingServer[runtime.StreamContainersResponse]) error {
-	return sendBatches(s.filterContainers(req.GetFilter()), func(b []*runtime.Container) error {
-		return stream.Send(&runtime.StreamContainersResponse{Containers: b})
+func (s *Server) StreamContainers(req *runtimeapi.StreamContainersRequest, stream grpc.ServerStreamingServer[runtimeapi.StreamContainersResponse]) error {
+	return sendBatches(s.filterContainers(req.GetFilter()), func(b []*runtimeapi.Container) error {
+		return stream.Send(&runtimeapi.StreamContainersResponse{Containers: b})
 	})
 }
 
-func (s *Server) filterContainers(f *runtime.ContainerFilter) []*runtime.Container {
-	var out []*runtime.Container
+func (s *Server) filterContainers(f *runtimeapi.ContainerFilter) []*runtimeapi.Container {
+	var out []*runtimeapi.Container
 	for _, c := range s.containers.List() {
 		state := containerStates[c.State]
 		if f != nil {
@@ -42,9 +42,9 @@ func (s *Server) filterContainers(f *runtime.ContainerFilter) []*runtime.Contain
 		if ref == "" {
 			ref = c.ImageID
 		}
-		out = append(out, &runtime.Container{
+		out = append(out, &runtimeapi.Container{
 			Id: c.ID, PodSandboxId: c.Config.SandboxID, Metadata: containerMetadata(c),
-			Image: &runtime.ImageSpec{Image: c.Config.Image, UserSpecifiedImage: c.Config.UserImage}, ImageRef: ref, ImageId: c.ImageID, State: state,
+			Image: &runtimeapi.ImageSpec{Image: c.Config.Image, UserSpecifiedImage: c.Config.UserImage}, ImageRef: ref, ImageId: c.ImageID, State: state,
 			CreatedAt: nanos(c.CreatedAt), Labels: c.Config.Labels, Annotations: c.Config.Annotations,
 		})
 	}

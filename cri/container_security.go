@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"strings"
 
-	runtime "k8s.io/cri-api/pkg/apis/runtime/v1"
+	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
 	"github.com/criserver/criserver/oci"
 	"github.com/criserver/criserver/pod"
@@ -13,7 +13,7 @@ import (
 
 // security translates a container's security context. It returns the ID of
 // the container whose PID namespace a TARGET container joins.
-func security(sc *runtime.LinuxContainerSecurityContext, sb *sandbox.Sandbox) (oci.Security, string, error) {
+func security(sc *runtimeapi.LinuxContainerSecurityContext, sb *sandbox.Sandbox) (oci.Security, string, error) {
 	sec := oci.Security{Namespaces: pod.DefaultNamespaces(sb)}
 	if sc == nil {
 		return sec, "", nil
@@ -23,7 +23,7 @@ func security(sc *runtime.LinuxContainerSecurityContext, sb *sandbox.Sandbox) (o
 	sec.NoNewPrivs = sc.NoNewPrivs
 	sec.RunAsUsername = sc.RunAsUsername
 	sec.SupplementalGroups = sc.SupplementalGroups
-	sec.StrictSupplementalGroups = sc.SupplementalGroupsPolicy == runtime.SupplementalGroupsPolicy_Strict
+	sec.StrictSupplementalGroups = sc.SupplementalGroupsPolicy == runtimeapi.SupplementalGroupsPolicy_Strict
 	if sc.RunAsUser != nil {
 		v := sc.RunAsUser.Value
 		sec.RunAsUser = &v
@@ -53,7 +53,7 @@ func security(sc *runtime.LinuxContainerSecurityContext, sb *sandbox.Sandbox) (o
 		sec.Namespaces.Network = nsModeOf(ns.Network)
 		sec.Namespaces.IPC = nsModeOf(ns.Ipc)
 		sec.Namespaces.PID = nsModeOf(ns.Pid)
-		if ns.Pid == runtime.NamespaceMode_TARGET {
+		if ns.Pid == runtimeapi.NamespaceMode_TARGET {
 			if ns.TargetId == "" {
 				return sec, "", invalid("PID namespace mode TARGET needs a target container ID")
 			}
@@ -61,7 +61,7 @@ func security(sc *runtime.LinuxContainerSecurityContext, sb *sandbox.Sandbox) (o
 		}
 		// A pod's containers are in its user namespace, if it has one:
 		// the pod's other namespaces belong to it.
-		if u := ns.UsernsOptions; u != nil && u.Mode == runtime.NamespaceMode_POD && sb.Config.UserNS == nil {
+		if u := ns.UsernsOptions; u != nil && u.Mode == runtimeapi.NamespaceMode_POD && sb.Config.UserNS == nil {
 			return sec, "", invalid("the container asks for its pod's user namespace, and the pod has none")
 		}
 	}
@@ -71,14 +71,14 @@ func security(sc *runtime.LinuxContainerSecurityContext, sb *sandbox.Sandbox) (o
 // seccomp reads the profile from the structured field, or else from the
 // deprecated path field ("runtime/default", "unconfined", "localhost/<path>").
 // With neither, the container is unconfined, as kubelet's default expects.
-func seccomp(p *runtime.SecurityProfile, path string) (oci.SeccompType, string, error) {
+func seccomp(p *runtimeapi.SecurityProfile, path string) (oci.SeccompType, string, error) {
 	if p != nil {
 		switch p.ProfileType {
-		case runtime.SecurityProfile_RuntimeDefault:
+		case runtimeapi.SecurityProfile_RuntimeDefault:
 			return oci.SeccompRuntimeDefault, "", nil
-		case runtime.SecurityProfile_Unconfined:
+		case runtimeapi.SecurityProfile_Unconfined:
 			return oci.SeccompUnconfined, "", nil
-		case runtime.SecurityProfile_Localhost:
+		case runtimeapi.SecurityProfile_Localhost:
 			if p.LocalhostRef == "" {
 				return 0, "", invalid("a Localhost seccomp profile needs a localhost_ref")
 			}
@@ -99,12 +99,12 @@ func seccomp(p *runtime.SecurityProfile, path string) (oci.SeccompType, string, 
 	return 0, "", invalid(fmt.Sprintf("seccomp profile %q", path))
 }
 
-func apparmor(p *runtime.SecurityProfile, name string) string {
+func apparmor(p *runtimeapi.SecurityProfile, name string) string {
 	if p != nil {
 		switch p.ProfileType {
-		case runtime.SecurityProfile_Localhost:
+		case runtimeapi.SecurityProfile_Localhost:
 			return "localhost/" + p.LocalhostRef
-		case runtime.SecurityProfile_Unconfined:
+		case runtimeapi.SecurityProfile_Unconfined:
 			return "unconfined"
 		}
 		return "runtime/default"

@@ -5,14 +5,14 @@ import (
 	"strings"
 
 	"google.golang.org/grpc"
-	runtime "k8s.io/cri-api/pkg/apis/runtime/v1"
+	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
 	"github.com/criserver/criserver/container"
 	"github.com/criserver/criserver/pod"
 )
 
 // ContainerStats reports one container's resource use.
-func (s *Server) ContainerStats(ctx context.Context, req *runtime.ContainerStatsRequest) (*runtime.ContainerStatsResponse, error) {
+func (s *Server) ContainerStats(ctx context.Context, req *runtimeapi.ContainerStatsRequest) (*runtimeapi.ContainerStatsResponse, error) {
 	if req.ContainerId == "" {
 		return nil, invalid("ContainerStats needs a container ID")
 	}
@@ -24,31 +24,31 @@ func (s *Server) ContainerStats(ctx context.Context, req *runtime.ContainerStats
 	if err != nil {
 		return nil, err
 	}
-	return &runtime.ContainerStatsResponse{Stats: st}, nil
+	return &runtimeapi.ContainerStatsResponse{Stats: st}, nil
 }
 
 // ListContainerStats reports every matching container's resource use.
-func (s *Server) ListContainerStats(ctx context.Context, req *runtime.ListContainerStatsRequest) (*runtime.ListContainerStatsResponse, error) {
+func (s *Server) ListContainerStats(ctx context.Context, req *runtimeapi.ListContainerStatsRequest) (*runtimeapi.ListContainerStatsResponse, error) {
 	st, err := s.filterContainerStats(req.GetFilter())
 	if err != nil {
 		return nil, err
 	}
-	return &runtime.ListContainerStatsResponse{Stats: st}, nil
+	return &runtimeapi.ListContainerStatsResponse{Stats: st}, nil
 }
 
 // StreamContainerStats is ListContainerStats in batches.
-func (s *Server) StreamContainerStats(req *runtime.StreamContainerStatsRequest, stream grpc.ServerStreamingServer[runtime.StreamContainerStatsResponse]) error {
+func (s *Server) StreamContainerStats(req *runtimeapi.StreamContainerStatsRequest, stream grpc.ServerStreamingServer[runtimeapi.StreamContainerStatsResponse]) error {
 	st, err := s.filterContainerStats(req.GetFilter())
 	if err != nil {
 		return err
 	}
-	return sendBatches(st, func(b []*runtime.ContainerStats) error {
-		return stream.Send(&runtime.StreamContainerStatsResponse{ContainerStats: b})
+	return sendBatches(st, func(b []*runtimeapi.ContainerStats) error {
+		return stream.Send(&runtimeapi.StreamContainerStatsResponse{ContainerStats: b})
 	})
 }
 
-func (s *Server) filterContainerStats(f *runtime.ContainerStatsFilter) ([]*runtime.ContainerStats, error) {
-	var out []*runtime.ContainerStats
+func (s *Server) filterContainerStats(f *runtimeapi.ContainerStatsFilter) ([]*runtimeapi.ContainerStats, error) {
+	var out []*runtimeapi.ContainerStats
 	for _, c := range s.containers.List() {
 		if f != nil {
 			if f.Id != "" && !strings.HasPrefix(c.ID, f.Id) {
@@ -70,7 +70,7 @@ func (s *Server) filterContainerStats(f *runtime.ContainerStatsFilter) ([]*runti
 	return out, nil
 }
 
-func (s *Server) containerStats(c *container.Container) (*runtime.ContainerStats, error) {
+func (s *Server) containerStats(c *container.Container) (*runtimeapi.ContainerStats, error) {
 	st, err := s.pods.ContainerStats(c)
 	if err != nil {
 		return nil, err
@@ -78,34 +78,34 @@ func (s *Server) containerStats(c *container.Container) (*runtime.ContainerStats
 	return criContainerStats(st), nil
 }
 
-func criContainerStats(st *pod.ContainerStats) *runtime.ContainerStats {
+func criContainerStats(st *pod.ContainerStats) *runtimeapi.ContainerStats {
 	c := st.Container
-	return &runtime.ContainerStats{
-		Attributes: &runtime.ContainerAttributes{Id: c.ID, Metadata: containerMetadata(c), Labels: c.Config.Labels, Annotations: c.Config.Annotations},
+	return &runtimeapi.ContainerStats{
+		Attributes: &runtimeapi.ContainerAttributes{Id: c.ID, Metadata: containerMetadata(c), Labels: c.Config.Labels, Annotations: c.Config.Annotations},
 		Cpu:        cpuStats(&st.Stats),
 		Memory:     memoryStats(&st.Stats.Stats),
-		WritableLayer: &runtime.FilesystemUsage{
-			Timestamp: st.Timestamp.UnixNano(), FsId: &runtime.FilesystemIdentifier{Mountpoint: c.Dir},
-			UsedBytes: &runtime.UInt64Value{Value: st.WritableBytes}, InodesUsed: &runtime.UInt64Value{Value: st.WritableInodes},
+		WritableLayer: &runtimeapi.FilesystemUsage{
+			Timestamp: st.Timestamp.UnixNano(), FsId: &runtimeapi.FilesystemIdentifier{Mountpoint: c.Dir},
+			UsedBytes: &runtimeapi.UInt64Value{Value: st.WritableBytes}, InodesUsed: &runtimeapi.UInt64Value{Value: st.WritableInodes},
 		},
 	}
 }
 
-func memoryStats(st *container.Stats) *runtime.MemoryUsage {
-	return &runtime.MemoryUsage{
+func memoryStats(st *container.Stats) *runtimeapi.MemoryUsage {
+	return &runtimeapi.MemoryUsage{
 		Timestamp:       st.Timestamp.UnixNano(),
-		WorkingSetBytes: &runtime.UInt64Value{Value: st.WorkingSet},
-		UsageBytes:      &runtime.UInt64Value{Value: st.MemoryUsage},
-		RssBytes:        &runtime.UInt64Value{Value: st.RSS},
-		PageFaults:      &runtime.UInt64Value{Value: st.PageFaults},
-		MajorPageFaults: &runtime.UInt64Value{Value: st.MajorPageFaults},
+		WorkingSetBytes: &runtimeapi.UInt64Value{Value: st.WorkingSet},
+		UsageBytes:      &runtimeapi.UInt64Value{Value: st.MemoryUsage},
+		RssBytes:        &runtimeapi.UInt64Value{Value: st.RSS},
+		PageFaults:      &runtimeapi.UInt64Value{Value: st.PageFaults},
+		MajorPageFaults: &runtimeapi.UInt64Value{Value: st.MajorPageFaults},
 	}
 }
 
-func cpuStats(st *pod.Stats) *runtime.CpuUsage {
-	out := &runtime.CpuUsage{Timestamp: st.Timestamp.UnixNano(), UsageCoreNanoSeconds: &runtime.UInt64Value{Value: st.CPUUsageNanos}}
+func cpuStats(st *pod.Stats) *runtimeapi.CpuUsage {
+	out := &runtimeapi.CpuUsage{Timestamp: st.Timestamp.UnixNano(), UsageCoreNanoSeconds: &runtimeapi.UInt64Value{Value: st.CPUUsageNanos}}
 	if st.NanoCores != nil {
-		out.UsageNanoCores = &runtime.UInt64Value{Value: *st.NanoCores}
+		out.UsageNanoCores = &runtimeapi.UInt64Value{Value: *st.NanoCores}
 	}
 	return out
 }

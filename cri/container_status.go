@@ -5,14 +5,14 @@ import (
 	"encoding/json"
 	"time"
 
-	runtime "k8s.io/cri-api/pkg/apis/runtime/v1"
+	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
 	"github.com/criserver/criserver/container"
 	"github.com/criserver/criserver/oci"
 )
 
 // ContainerStatus describes a container, from memory.
-func (s *Server) ContainerStatus(ctx context.Context, req *runtime.ContainerStatusRequest) (*runtime.ContainerStatusResponse, error) {
+func (s *Server) ContainerStatus(ctx context.Context, req *runtimeapi.ContainerStatusRequest) (*runtimeapi.ContainerStatusResponse, error) {
 	if req.ContainerId == "" {
 		return nil, invalid("ContainerStatus needs a container ID")
 	}
@@ -20,7 +20,7 @@ func (s *Server) ContainerStatus(ctx context.Context, req *runtime.ContainerStat
 	if err != nil {
 		return nil, err
 	}
-	resp := &runtime.ContainerStatusResponse{Status: s.containerStatus(c)}
+	resp := &runtimeapi.ContainerStatusResponse{Status: s.containerStatus(c)}
 	if req.Verbose {
 		info, err := json.Marshal(map[string]any{
 			"pid": c.Pid, "runtimeHandler": c.RuntimeHandler, "bundle": c.Bundle(),
@@ -34,11 +34,11 @@ func (s *Server) ContainerStatus(ctx context.Context, req *runtime.ContainerStat
 	return resp, nil
 }
 
-var containerStates = map[container.State]runtime.ContainerState{
-	container.StateCreating: runtime.ContainerState_CONTAINER_UNKNOWN,
-	container.StateCreated:  runtime.ContainerState_CONTAINER_CREATED,
-	container.StateRunning:  runtime.ContainerState_CONTAINER_RUNNING,
-	container.StateExited:   runtime.ContainerState_CONTAINER_EXITED,
+var containerStates = map[container.State]runtimeapi.ContainerState{
+	container.StateCreating: runtimeapi.ContainerState_CONTAINER_UNKNOWN,
+	container.StateCreated:  runtimeapi.ContainerState_CONTAINER_CREATED,
+	container.StateRunning:  runtimeapi.ContainerState_CONTAINER_RUNNING,
+	container.StateExited:   runtimeapi.ContainerState_CONTAINER_EXITED,
 }
 
 func nanos(t time.Time) int64 {
@@ -50,12 +50,12 @@ func nanos(t time.Time) int64 {
 
 func nowNanos() int64 { return time.Now().UnixNano() }
 
-func containerMetadata(c *container.Container) *runtime.ContainerMetadata {
-	return &runtime.ContainerMetadata{Name: c.Config.Name, Attempt: c.Config.Attempt}
+func containerMetadata(c *container.Container) *runtimeapi.ContainerMetadata {
+	return &runtimeapi.ContainerMetadata{Name: c.Config.Name, Attempt: c.Config.Attempt}
 }
 
-func (s *Server) containerStatus(c *container.Container) *runtime.ContainerStatus {
-	st := &runtime.ContainerStatus{
+func (s *Server) containerStatus(c *container.Container) *runtimeapi.ContainerStatus {
+	st := &runtimeapi.ContainerStatus{
 		Id:          c.ID,
 		Metadata:    containerMetadata(c),
 		State:       containerStates[c.State],
@@ -63,7 +63,7 @@ func (s *Server) containerStatus(c *container.Container) *runtime.ContainerStatu
 		StartedAt:   nanos(c.StartedAt),
 		FinishedAt:  nanos(c.FinishedAt),
 		ExitCode:    c.ExitCode,
-		Image:       &runtime.ImageSpec{Image: c.Config.Image, UserSpecifiedImage: c.Config.UserImage},
+		Image:       &runtimeapi.ImageSpec{Image: c.Config.Image, UserSpecifiedImage: c.Config.UserImage},
 		ImageRef:    c.ImageRef,
 		ImageId:     c.ImageID,
 		Reason:      c.Reason,
@@ -81,36 +81,36 @@ func (s *Server) containerStatus(c *container.Container) *runtime.ContainerStatu
 		for _, g := range c.User.AdditionalGids {
 			gids = append(gids, int64(g))
 		}
-		st.User = &runtime.ContainerUser{Linux: &runtime.LinuxContainerUser{Uid: int64(c.User.UID), Gid: int64(c.User.GID), SupplementalGroups: gids}}
+		st.User = &runtimeapi.ContainerUser{Linux: &runtimeapi.LinuxContainerUser{Uid: int64(c.User.UID), Gid: int64(c.User.GID), SupplementalGroups: gids}}
 	}
 	for _, m := range c.Config.Spec.Mounts {
-		sm := &runtime.Mount{
+		sm := &runtimeapi.Mount{
 			ContainerPath: m.ContainerPath, HostPath: m.HostPath, Readonly: m.Readonly,
 			RecursiveReadOnly: m.RecursiveReadOnly, Propagation: criPropagation(m.Propagation),
 		}
 		if m.Image != "" {
-			sm.Image, sm.ImageSubPath = &runtime.ImageSpec{Image: m.Image}, m.ImageSubPath
+			sm.Image, sm.ImageSubPath = &runtimeapi.ImageSpec{Image: m.Image}, m.ImageSubPath
 		}
 		st.Mounts = append(st.Mounts, sm)
 	}
 	return st
 }
 
-func criPropagation(p oci.Propagation) runtime.MountPropagation {
+func criPropagation(p oci.Propagation) runtimeapi.MountPropagation {
 	switch p {
 	case oci.PropagationHostToContainer:
-		return runtime.MountPropagation_PROPAGATION_HOST_TO_CONTAINER
+		return runtimeapi.MountPropagation_PROPAGATION_HOST_TO_CONTAINER
 	case oci.PropagationBidirectional:
-		return runtime.MountPropagation_PROPAGATION_BIDIRECTIONAL
+		return runtimeapi.MountPropagation_PROPAGATION_BIDIRECTIONAL
 	}
-	return runtime.MountPropagation_PROPAGATION_PRIVATE
+	return runtimeapi.MountPropagation_PROPAGATION_PRIVATE
 }
 
-func criResources(r *oci.Resources) *runtime.ContainerResources {
+func criResources(r *oci.Resources) *runtimeapi.ContainerResources {
 	if r == nil {
 		return nil
 	}
-	lr := &runtime.LinuxContainerResources{
+	lr := &runtimeapi.LinuxContainerResources{
 		CpuPeriod: r.CPUPeriod, CpuQuota: r.CPUQuota, CpuShares: r.CPUShares,
 		MemoryLimitInBytes: r.MemoryLimitInBytes, MemorySwapLimitInBytes: r.MemorySwapLimit,
 		CpusetCpus: r.CpusetCpus, CpusetMems: r.CpusetMems, Unified: r.Unified,
@@ -119,7 +119,7 @@ func criResources(r *oci.Resources) *runtime.ContainerResources {
 		lr.OomScoreAdj = *r.OomScoreAdj
 	}
 	for size, limit := range r.HugepageLimits {
-		lr.HugepageLimits = append(lr.HugepageLimits, &runtime.HugepageLimit{PageSize: size, Limit: limit})
+		lr.HugepageLimits = append(lr.HugepageLimits, &runtimeapi.HugepageLimit{PageSize: size, Limit: limit})
 	}
-	return &runtime.ContainerResources{Linux: lr}
+	return &runtimeapi.ContainerResources{Linux: lr}
 }

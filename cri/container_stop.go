@@ -5,19 +5,19 @@ import (
 	"math"
 	"time"
 
-	runtime "k8s.io/cri-api/pkg/apis/runtime/v1"
+	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 )
 
 // StopContainer stops a container with the grace period given; an unknown
 // or stopped container succeeds.
-func (s *Server) StopContainer(ctx context.Context, req *runtime.StopContainerRequest) (*runtime.StopContainerResponse, error) {
+func (s *Server) StopContainer(ctx context.Context, req *runtimeapi.StopContainerRequest) (*runtimeapi.StopContainerResponse, error) {
 	if req.ContainerId == "" {
 		return nil, invalid("StopContainer needs a container ID")
 	}
 	if err := s.containers.Stop(ctx, req.ContainerId, seconds(req.Timeout)); err != nil {
 		return nil, err
 	}
-	return &runtime.StopContainerResponse{}, nil
+	return &runtimeapi.StopContainerResponse{}, nil
 }
 
 // seconds turns a CRI timeout into a duration: negative is none, and one

@@ -1,20 +1,20 @@
 package cri
 
 import (
-	runtime "k8s.io/cri-api/pkg/apis/runtime/v1"
+	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
 	"github.com/criserver/criserver/container"
 )
 
-var eventTypes = map[container.EventType]runtime.ContainerEventType{
-	container.EventCreated: runtime.ContainerEventType_CONTAINER_CREATED_EVENT,
-	container.EventStarted: runtime.ContainerEventType_CONTAINER_STARTED_EVENT,
-	container.EventStopped: runtime.ContainerEventType_CONTAINER_STOPPED_EVENT,
-	container.EventDeleted: runtime.ContainerEventType_CONTAINER_DELETED_EVENT,
+var eventTypes = map[container.EventType]runtimeapi.ContainerEventType{
+	container.EventCreated: runtimeapi.ContainerEventType_CONTAINER_CREATED_EVENT,
+	container.EventStarted: runtimeapi.ContainerEventType_CONTAINER_STARTED_EVENT,
+	container.EventStopped: runtimeapi.ContainerEventType_CONTAINER_STOPPED_EVENT,
+	container.EventDeleted: runtimeapi.ContainerEventType_CONTAINER_DELETED_EVENT,
 }
 
 // GetContainerEvents streams lifecycle events until the client leaves.
-func (s *Server) GetContainerEvents(req *runtime.GetEventsRequest, stream runtime.RuntimeService_GetContainerEventsServer) error {
+func (s *Server) GetContainerEvents(req *runtimeapi.GetEventsRequest, stream runtimeapi.RuntimeService_GetContainerEventsServer) error {
 	ch, cancel := s.pods.Events().Subscribe()
 	defer cancel()
 	for {
@@ -22,7 +22,7 @@ func (s *Server) GetContainerEvents(req *runtime.GetEventsRequest, stream runtim
 		case <-stream.Context().Done():
 			return nil
 		case e := <-ch:
-			resp := &runtime.ContainerEventResponse{
+			resp := &runtimeapi.ContainerEventResponse{
 				ContainerId:        e.Container.ID,
 				ContainerEventType: eventTypes[e.Type],
 				CreatedAt:          e.At.UnixNano(),

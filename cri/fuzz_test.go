@@ -9,7 +9,7 @@ import (
 	"testing"
 
 	"google.golang.org/protobuf/proto"
-	runtime "k8s.io/cri-api/pkg/apis/runtime/v1"
+	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
 	"github.com/criserver/criserver/internal/errdefs"
 	"github.com/criserver/criserver/oci"
@@ -23,23 +23,23 @@ import (
 // directory reached through a descriptor.
 func FuzzContainerTranslation(f *testing.F) {
 	uid := int64(1000)
-	for _, c := range []*runtime.ContainerConfig{
-		{Metadata: &runtime.ContainerMetadata{Name: "c"}, Image: &runtime.ImageSpec{Image: "busybox"}, Command: []string{"sleep", "1"}},
+	for _, c := range []*runtimeapi.ContainerConfig{
+		{Metadata: &runtimeapi.ContainerMetadata{Name: "c"}, Image: &runtimeapi.ImageSpec{Image: "busybox"}, Command: []string{"sleep", "1"}},
 		{
-			Metadata: &runtime.ContainerMetadata{Name: "app", Attempt: 2}, Image: &runtime.ImageSpec{Image: "nginx"},
+			Metadata: &runtimeapi.ContainerMetadata{Name: "app", Attempt: 2}, Image: &runtimeapi.ImageSpec{Image: "nginx"},
 			Args: []string{"-g", "daemon off;"}, WorkingDir: "/srv", LogPath: "app/0.log",
-			Envs:    []*runtime.KeyValue{{Key: "A", Value: []byte("1")}},
-			Mounts:  []*runtime.Mount{{ContainerPath: "/data", HostPath: "/tmp", Readonly: true, Propagation: runtime.MountPropagation_PROPAGATION_HOST_TO_CONTAINER}},
-			Devices: []*runtime.Device{{ContainerPath: "/dev/x", HostPath: "/dev/null", Permissions: "rw"}},
+			Envs:    []*runtimeapi.KeyValue{{Key: "A", Value: []byte("1")}},
+			Mounts:  []*runtimeapi.Mount{{ContainerPath: "/data", HostPath: "/tmp", Readonly: true, Propagation: runtimeapi.MountPropagation_PROPAGATION_HOST_TO_CONTAINER}},
+			Devices: []*runtimeapi.Device{{ContainerPath: "/dev/x", HostPath: "/dev/null", Permissions: "rw"}},
 			Labels:  map[string]string{"io.kubernetes.container.name": "app"},
-			Linux: &runtime.LinuxContainerConfig{
-				Resources: &runtime.LinuxContainerResources{CpuShares: 512, CpuQuota: 50000, CpuPeriod: 100000, MemoryLimitInBytes: 64 << 20, CpusetCpus: "0", OomScoreAdj: 10},
-				SecurityContext: &runtime.LinuxContainerSecurityContext{
-					RunAsUser: &runtime.Int64Value{Value: uid}, ReadonlyRootfs: true, NoNewPrivs: true,
-					Capabilities:  &runtime.Capability{AddCapabilities: []string{"NET_ADMIN"}, DropCapabilities: []string{"ALL"}},
+			Linux: &runtimeapi.LinuxContainerConfig{
+				Resources: &runtimeapi.LinuxContainerResources{CpuShares: 512, CpuQuota: 50000, CpuPeriod: 100000, MemoryLimitInBytes: 64 << 20, CpusetCpus: "0", OomScoreAdj: 10},
+				SecurityContext: &runtimeapi.LinuxContainerSecurityContext{
+					RunAsUser: &runtimeapi.Int64Value{Value: uid}, ReadonlyRootfs: true, NoNewPrivs: true,
+					Capabilities:  &runtimeapi.Capability{AddCapabilities: []string{"NET_ADMIN"}, DropCapabilities: []string{"ALL"}},
 					MaskedPaths:   []string{"/proc/kcore"},
 					ReadonlyPaths: []string{"/proc/sys"},
-					Seccomp:       &runtime.SecurityProfile{ProfileType: runtime.SecurityProfile_RuntimeDefault},
+					Seccomp:       &runtimeapi.SecurityProfile{ProfileType: runtimeapi.SecurityProfile_RuntimeDefault},
 				},
 			},
 		},
@@ -61,7 +61,7 @@ func FuzzContainerTranslation(f *testing.F) {
 	}
 
 	f.Fuzz(func(t *testing.T, data []byte) {
-		var req runtime.ContainerConfig
+		var req runtimeapi.ContainerConfig
 		if proto.Unmarshal(data, &req) != nil {
 			return
 		}

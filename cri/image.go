@@ -4,19 +4,19 @@ import (
 	"strconv"
 	"strings"
 
-	runtime "k8s.io/cri-api/pkg/apis/runtime/v1"
+	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
 	"github.com/criserver/criserver/imagestore"
 )
 
 // toCRIImage describes a stored image the way kubelet expects.
-func toCRIImage(im *imagestore.Image) *runtime.Image {
-	out := &runtime.Image{
+func toCRIImage(im *imagestore.Image) *runtimeapi.Image {
+	out := &runtimeapi.Image{
 		Id:          im.ID,
 		RepoTags:    im.RepoTags,
 		RepoDigests: im.RepoDigests,
 		Size:        im.Size,
-		Spec:        &runtime.ImageSpec{Image: im.ID},
+		Spec:        &runtimeapi.ImageSpec{Image: im.ID},
 	}
 	if im.Config != nil {
 		out.Uid, out.Username = imageUser(im.Config.Config.User)
@@ -27,7 +27,7 @@ func toCRIImage(im *imagestore.Image) *runtime.Image {
 
 // imageUser splits an image's USER ("uid", "name", "uid:gid", "name:group")
 // into the numeric UID kubelet checks runAsNonRoot against, or a name.
-func imageUser(user string) (*runtime.Int64Value, string) {
+func imageUser(user string) (*runtimeapi.Int64Value, string) {
 	u, _, _ := strings.Cut(user, ":")
 	if u == "" {
 		return nil, ""
@@ -35,7 +35,7 @@ func imageUser(user string) (*runtime.Int64Value, string) {
 	// A UID over int32 would wrap to 0 in some consumers (CVE-2024-40635):
 	// report it as a name so runAsNonRoot cannot be fooled into root.
 	if id, err := strconv.ParseUint(u, 10, 31); err == nil {
-		return &runtime.Int64Value{Value: int64(id)}, ""
+		return &runtimeapi.Int64Value{Value: int64(id)}, ""
 	}
 	return nil, u
 }

@@ -4,18 +4,18 @@ import (
 	"context"
 
 	"google.golang.org/grpc"
-	runtime "k8s.io/cri-api/pkg/apis/runtime/v1"
+	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
 	"github.com/criserver/criserver/imagestore"
 )
 
 // ListImages lists images, or the one image the filter names.
-func (s *Server) ListImages(ctx context.Context, req *runtime.ListImagesRequest) (*runtime.ListImagesResponse, error) {
+func (s *Server) ListImages(ctx context.Context, req *runtimeapi.ListImagesRequest) (*runtimeapi.ListImagesResponse, error) {
 	images, err := s.filterImages(req.GetFilter())
 	if err != nil {
 		return nil, err
 	}
-	return &runtime.ListImagesResponse{Images: images}, nil
+	return &runtimeapi.ListImagesResponse{Images: images}, nil
 }
 
 // streamBatch is how many items a Stream* response carries: large enough to
@@ -24,14 +24,14 @@ const streamBatch = 500
 
 // StreamImages is ListImages in batches, for nodes with more images than one
 // message can hold.
-func (s *Server) StreamImages(req *runtime.StreamImagesRequest, stream grpc.ServerStreamingServer[runtime.StreamImagesResponse]) error {
+func (s *Server) StreamImages(req *runtimeapi.StreamImagesRequest, stream grpc.ServerStreamingServer[runtimeapi.StreamImagesResponse]) error {
 	images, err := s.filterImages(req.GetFilter())
 	if err != nil {
 		return err
 	}
 	for len(images) > 0 {
 		n := min(streamBatch, len(images))
-		if err := stream.Send(&runtime.StreamImagesResponse{Images: images[:n]}); err != nil {
+		if err := stream.Send(&runtimeapi.StreamImagesResponse{Images: images[:n]}); err != nil {
 			return err
 		}
 		images = images[n:]
@@ -39,7 +39,7 @@ func (s *Server) StreamImages(req *runtime.StreamImagesRequest, stream grpc.Serv
 	return nil
 }
 
-func (s *Server) filterImages(f *runtime.ImageFilter) ([]*runtime.Image, error) {
+func (s *Server) filterImages(f *runtimeapi.ImageFilter) ([]*runtimeapi.Image, error) {
 	if name := f.GetImage().GetImage(); name != "" {
 		im, err := s.images.Get(name)
 		if imagestore.IsNotFound(err) {
@@ -48,10 +48,10 @@ func (s *Server) filterImages(f *runtime.ImageFilter) ([]*runtime.Image, error) 
 		if err != nil {
 			return nil, err
 		}
-		return []*runtime.Image{toCRIImage(im)}, nil
+		return []*runtimeapi.Image{toCRIImage(im)}, nil
 	}
 	all := s.images.List()
-	out := make([]*runtime.Image, 0, len(all))
+	out := make([]*runtimeapi.Image, 0, len(all))
 	for _, im := range all {
 		out = append(out, toCRIImage(im))
 	}

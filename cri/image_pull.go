@@ -3,13 +3,13 @@ package cri
 import (
 	"context"
 
-	runtime "k8s.io/cri-api/pkg/apis/runtime/v1"
+	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
 	"github.com/criserver/criserver/imagestore"
 )
 
 // PullImage pulls an image and answers with its ID.
-func (s *Server) PullImage(ctx context.Context, req *runtime.PullImageRequest) (*runtime.PullImageResponse, error) {
+func (s *Server) PullImage(ctx context.Context, req *runtimeapi.PullImageRequest) (*runtimeapi.PullImageResponse, error) {
 	if req.GetImage().GetImage() == "" {
 		return nil, invalid("PullImage needs an image reference")
 	}
@@ -27,5 +27,5 @@ func (s *Server) PullImage(ctx context.Context, req *runtime.PullImageRequest) (
 	if err != nil {
 		return nil, err
 	}
-	return &runtime.PullImageResponse{ImageRef: im.ID}, nil
+	return &runtimeapi.PullImageResponse{ImageRef: im.ID}, nil
 }

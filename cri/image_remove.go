@@ -3,14 +3,14 @@ package cri
 import (
 	"context"
 
-	runtime "k8s.io/cri-api/pkg/apis/runtime/v1"
+	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
 	"github.com/criserver/criserver/imagestore"
 )
 
 // RemoveImage removes an image and all its tags. Removing an image that is
 // already gone succeeds: the CRI makes this call idempotent.
-func (s *Server) RemoveImage(ctx context.Context, req *runtime.RemoveImageRequest) (*runtime.RemoveImageResponse, error) {
+func (s *Server) RemoveImage(ctx context.Context, req *runtimeapi.RemoveImageRequest) (*runtimeapi.RemoveImageResponse, error) {
 	name := req.GetImage().GetImage()
 	if name == "" {
 		return nil, invalid("RemoveImage needs an image")
@@ -18,5 +18,5 @@ func (s *Server) RemoveImage(ctx context.Context, req *runtime.RemoveImageReques
 	if err := s.images.Remove(name); err != nil && !imagestore.IsNotFound(err) {
 		return nil, err
 	}
-	return &runtime.RemoveImageResponse{}, nil
+	return &runtimeapi.RemoveImageResponse{}, nil
 }

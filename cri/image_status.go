@@ -4,26 +4,26 @@ import (
 	"context"
 	"encoding/json"
 
-	runtime "k8s.io/cri-api/pkg/apis/runtime/v1"
+	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
 	"github.com/criserver/criserver/imagestore"
 )
 
 // ImageStatus describes one image; a missing image is a nil Image, not an
 // error, as the CRI says.
-func (s *Server) ImageStatus(ctx context.Context, req *runtime.ImageStatusRequest) (*runtime.ImageStatusResponse, error) {
+func (s *Server) ImageStatus(ctx context.Context, req *runtimeapi.ImageStatusRequest) (*runtimeapi.ImageStatusResponse, error) {
 	name := req.GetImage().GetImage()
 	if name == "" {
 		return nil, invalid("ImageStatus needs an image")
 	}
 	im, err := s.images.Get(name)
 	if imagestore.IsNotFound(err) {
-		return &runtime.ImageStatusResponse{}, nil
+		return &runtimeapi.ImageStatusResponse{}, nil
 	}
 	if err != nil {
 		return nil, err
 	}
-	resp := &runtime.ImageStatusResponse{Image: toCRIImage(im)}
+	resp := &runtimeapi.ImageStatusResponse{Image: toCRIImage(im)}
 	if req.Verbose {
 		info, err := json.Marshal(map[string]any{
 			"manifest":  im.Manifest,

@@ -6,33 +6,33 @@ import (
 	goruntime "runtime"
 	"strconv"
 
-	runtime "k8s.io/cri-api/pkg/apis/runtime/v1"
+	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 )
 
 // Status reports the runtime's conditions, the pod network's readiness and
 // what each runtime handler can do.
-func (s *Server) Status(ctx context.Context, req *runtime.StatusRequest) (*runtime.StatusResponse, error) {
-	netCond := &runtime.RuntimeCondition{Type: runtime.NetworkReady, Status: true}
+func (s *Server) Status(ctx context.Context, req *runtimeapi.StatusRequest) (*runtimeapi.StatusResponse, error) {
+	netCond := &runtimeapi.RuntimeCondition{Type: runtimeapi.NetworkReady, Status: true}
 	if err := s.network.Ready(); err != nil {
 		netCond.Status, netCond.Reason, netCond.Message = false, "NetworkPluginNotReady", err.Error()
 	}
-	resp := &runtime.StatusResponse{Status: &runtime.RuntimeStatus{Conditions: []*runtime.RuntimeCondition{
-		{Type: runtime.RuntimeReady, Status: true}, netCond,
+	resp := &runtimeapi.StatusResponse{Status: &runtimeapi.RuntimeStatus{Conditions: []*runtimeapi.RuntimeCondition{
+		{Type: runtimeapi.RuntimeReady, Status: true}, netCond,
 	}}}
 	names := s.runtimes.Names()
 	for _, n := range names {
 		f := s.runtimes.Handlers[n].Features(ctx)
-		h := &runtime.RuntimeHandler{Name: n, Features: &runtime.RuntimeHandlerFeatures{
+		h := &runtimeapi.RuntimeHandler{Name: n, Features: &runtimeapi.RuntimeHandlerFeatures{
 			RecursiveReadOnlyMounts: f.RecursiveReadOnlyMounts, UserNamespaces: f.UserNamespaces && s.noUserNS == "",
 		}}
 		resp.RuntimeHandlers = append(resp.RuntimeHandlers, h)
 		if n == s.runtimes.Default {
 			// The default handler is also listed under the empty name,
 			// which is how kubelet asks about pods without a RuntimeClass.
-			resp.RuntimeHandlers = append(resp.RuntimeHandlers, &runtime.RuntimeHandler{Name: "", Features: h.Features})
+			resp.RuntimeHandlers = append(resp.RuntimeHandlers, &runtimeapi.RuntimeHandler{Name: "", Features: h.Features})
 		}
 	}
-	resp.Features = &runtime.RuntimeFeatures{SupplementalGroupsPolicy: true}
+	resp.Features = &runtimeapi.RuntimeFeatures{SupplementalGroupsPolicy: true}
 	if req.Verbose {
 		b, _ := json.Marshal(map[string]any{"defaultRuntime": s.runtimes.Default, "runtimes": names})
 		// The goroutine count shows leaks from outside (make stress).

@@ -5,23 +5,23 @@ import (
 	"strings"
 
 	"google.golang.org/grpc"
-	runtime "k8s.io/cri-api/pkg/apis/runtime/v1"
+	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 )
 
 // ListPodSandbox lists sandboxes matching the filter, from memory.
-func (s *Server) ListPodSandbox(ctx context.Context, req *runtime.ListPodSandboxRequest) (*runtime.ListPodSandboxResponse, error) {
-	return &runtime.ListPodSandboxResponse{Items: s.filterSandboxes(req.GetFilter())}, nil
+func (s *Server) ListPodSandbox(ctx context.Context, req *runtimeapi.ListPodSandboxRequest) (*runtimeapi.ListPodSandboxResponse, error) {
+	return &runtimeapi.ListPodSandboxResponse{Items: s.filterSandboxes(req.GetFilter())}, nil
 }
 
 // StreamPodSandboxes is ListPodSandbox in batches.
-func (s *Server) StreamPodSandboxes(req *runtime.StreamPodSandboxesRequest, stream grpc.ServerStreamingServer[runtime.StreamPodSandboxesResponse]) error {
-	return sendBatches(s.filterSandboxes(req.GetFilter()), func(b []*runtime.PodSandbox) error {
-		return stream.Send(&runtime.StreamPodSandboxesResponse{PodSandboxes: b})
+func (s *Server) StreamPodSandboxes(req *runtimeapi.StreamPodSandboxesRequest, stream grpc.ServerStreamingServer[runtimeapi.StreamPodSandboxesResponse]) error {
+	return sendBatches(s.filterSandboxes(req.GetFilter()), func(b []*runtimeapi.PodSandbox) error {
+		return stream.Send(&runtimeapi.StreamPodSandboxesResponse{PodSandboxes: b})
 	})
 }
 
-func (s *Server) filterSandboxes(f *runtime.PodSandboxFilter) []*runtime.PodSandbox {
-	var out []*runtime.PodSandbox
+func (s *Server) filterSandboxes(f *runtimeapi.PodSandboxFilter) []*runtimeapi.PodSandbox {
+	var out []*runtimeapi.PodSandbox
 	for _, sb := range s.sandboxes.List() {
 		if f != nil {
 			if f.Id != "" && !strings.HasPrefix(sb.ID, f.Id) {
@@ -34,7 +34,7 @@ func (s *Server) filterSandboxes(f *runtime.PodSandboxFilter) []*runtime.PodSand
 				continue
 			}
 		}
-		out = append(out, &runtime.PodSandbox{
+		out = append(out, &runtimeapi.PodSandbox{
 			Id: sb.ID, Metadata: sandboxMetadata(sb), State: sandboxState(sb), CreatedAt: sb.CreatedAt.UnixNano(),
 			Labels: sb.Config.Labels, Annotations: sb.Config.Annotations, RuntimeHandler: sb.RuntimeHandler,
 		})

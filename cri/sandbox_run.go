@@ -6,7 +6,7 @@ import (
 	"strconv"
 	"strings"
 
-	runtime "k8s.io/cri-api/pkg/apis/runtime/v1"
+	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
 	"github.com/criserver/criserver/cni"
 	"github.com/criserver/criserver/internal/errdefs"
@@ -16,7 +16,7 @@ import (
 
 // RunPodSandbox creates and starts a pod sandbox. kubelet's retry of a
 // request it gave up on gets that request's sandbox.
-func (s *Server) RunPodSandbox(ctx context.Context, req *runtime.RunPodSandboxRequest) (*runtime.RunPodSandboxResponse, error) {
+func (s *Server) RunPodSandbox(ctx context.Context, req *runtimeapi.RunPodSandboxRequest) (*runtimeapi.RunPodSandboxResponse, error) {
 	cfg, err := sandboxConfig(req.GetConfig(), req.RuntimeHandler)
 	if err != nil {
 		return nil, err
@@ -28,10 +28,10 @@ func (s *Server) RunPodSandbox(ctx context.Context, req *runtime.RunPodSandboxRe
 	if err != nil {
 		return nil, err
 	}
-	return &runtime.RunPodSandboxResponse{PodSandboxId: id}, nil
+	return &runtimeapi.RunPodSandboxResponse{PodSandboxId: id}, nil
 }
 
-func sandboxConfig(c *runtime.PodSandboxConfig, handler string) (*sandbox.Config, error) {
+func sandboxConfig(c *runtimeapi.PodSandboxConfig, handler string) (*sandbox.Config, error) {
 	if c == nil {
 		return nil, invalid("RunPodSandbox needs a sandbox config")
 	}
@@ -58,10 +58,10 @@ func sandboxConfig(c *runtime.PodSandboxConfig, handler string) (*sandbox.Config
 		cfg.CgroupParent = l.CgroupParent
 		cfg.Sysctls = l.Sysctls
 		if ns := l.GetSecurityContext().GetNamespaceOptions(); ns != nil {
-			cfg.HostNetwork = ns.Network == runtime.NamespaceMode_NODE
-			cfg.HostIPC = ns.Ipc == runtime.NamespaceMode_NODE
-			cfg.HostPID = ns.Pid == runtime.NamespaceMode_NODE
-			cfg.SharePID = ns.Pid == runtime.NamespaceMode_POD
+			cfg.HostNetwork = ns.Network == runtimeapi.NamespaceMode_NODE
+			cfg.HostIPC = ns.Ipc == runtimeapi.NamespaceMode_NODE
+			cfg.HostPID = ns.Pid == runtimeapi.NamespaceMode_NODE
+			cfg.SharePID = ns.Pid == runtimeapi.NamespaceMode_POD
 			var err error
 			if cfg.UserNS, err = userNamespace(ns.UsernsOptions); err != nil {
 				return nil, err
@@ -141,18 +141,18 @@ func parseBits(v string) (uint64, error) {
 // userNamespace reads kubelet's user namespace request: the node's (no
 // namespace of the pod's own), or the pod's own with exactly one mapping for
 // users and one for groups, each mapping the pod's root.
-func userNamespace(u *runtime.UserNamespace) (*sandbox.UserNS, error) {
+func userNamespace(u *runtimeapi.UserNamespace) (*sandbox.UserNS, error) {
 	if u == nil {
 		return nil, nil // POD is the enum's zero: no options is the node's
 	}
 	switch u.Mode {
-	case runtime.NamespaceMode_NODE:
+	case runtimeapi.NamespaceMode_NODE:
 		return nil, nil
-	case runtime.NamespaceMode_POD:
+	case runtimeapi.NamespaceMode_POD:
 	default:
 		return nil, invalid(fmt.Sprintf("user namespace mode %s: a pod's user namespace is the node's or its own", u.GetMode()))
 	}
-	one := func(kind string, ms []*runtime.IDMapping) (sandbox.IDMap, error) {
+	one := func(kind string, ms []*runtimeapi.IDMapping) (sandbox.IDMap, error) {
 		if len(ms) != 1 {
 			return sandbox.IDMap{}, invalid(fmt.Sprintf("user namespace: %d %s mappings, want one", len(ms), kind))
 		}

@@ -5,14 +5,14 @@ import (
 	"strings"
 
 	"google.golang.org/grpc"
-	runtime "k8s.io/cri-api/pkg/apis/runtime/v1"
+	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
 	"github.com/criserver/criserver/sandbox"
 )
 
 // PodSandboxStats reports a pod's resource use: its containers' figures
 // added up, and each container's.
-func (s *Server) PodSandboxStats(ctx context.Context, req *runtime.PodSandboxStatsRequest) (*runtime.PodSandboxStatsResponse, error) {
+func (s *Server) PodSandboxStats(ctx context.Context, req *runtimeapi.PodSandboxStatsRequest) (*runtimeapi.PodSandboxStatsResponse, error) {
 	if req.PodSandboxId == "" {
 		return nil, invalid("PodSandboxStats needs a sandbox ID")
 	}
@@ -24,31 +24,31 @@ func (s *Server) PodSandboxStats(ctx context.Context, req *runtime.PodSandboxSta
 	if err != nil {
 		return nil, err
 	}
-	return &runtime.PodSandboxStatsResponse{Stats: st}, nil
+	return &runtimeapi.PodSandboxStatsResponse{Stats: st}, nil
 }
 
 // ListPodSandboxStats reports every matching pod's resource use.
-func (s *Server) ListPodSandboxStats(ctx context.Context, req *runtime.ListPodSandboxStatsRequest) (*runtime.ListPodSandboxStatsResponse, error) {
+func (s *Server) ListPodSandboxStats(ctx context.Context, req *runtimeapi.ListPodSandboxStatsRequest) (*runtimeapi.ListPodSandboxStatsResponse, error) {
 	st, err := s.filterSandboxStats(req.GetFilter())
 	if err != nil {
 		return nil, err
 	}
-	return &runtime.ListPodSandboxStatsResponse{Stats: st}, nil
+	return &runtimeapi.ListPodSandboxStatsResponse{Stats: st}, nil
 }
 
 // StreamPodSandboxStats is ListPodSandboxStats in batches.
-func (s *Server) StreamPodSandboxStats(req *runtime.StreamPodSandboxStatsRequest, stream grpc.ServerStreamingServer[runtime.StreamPodSandboxStatsResponse]) error {
+func (s *Server) StreamPodSandboxStats(req *runtimeapi.StreamPodSandboxStatsRequest, stream grpc.ServerStreamingServer[runtimeapi.StreamPodSandboxStatsResponse]) error {
 	st, err := s.filterSandboxStats(req.GetFilter())
 	if err != nil {
 		return err
 	}
-	return sendBatches(st, func(b []*runtime.PodSandboxStats) error {
-		return stream.Send(&runtime.StreamPodSandboxStatsResponse{PodSandboxStats: b})
+	return sendBatches(st, func(b []*runtimeapi.PodSandboxStats) error {
+		return stream.Send(&runtimeapi.StreamPodSandboxStatsResponse{PodSandboxStats: b})
 	})
 }
 
-func (s *Server) filterSandboxStats(f *runtime.PodSandboxStatsFilter) ([]*runtime.PodSandboxStats, error) {
-	var out []*runtime.PodSandboxStats
+func (s *Server) filterSandboxStats(f *runtimeapi.PodSandboxStatsFilter) ([]*runtimeapi.PodSandboxStats, error) {
+	var out []*runtimeapi.PodSandboxStats
 	for _, sb := range s.sandboxes.List() {
 		if f != nil {
 			if f.Id != "" && !strings.HasPrefix(sb.ID, f.Id) {
@@ -67,17 +67,17 @@ func (s *Server) filterSandboxStats(f *runtime.PodSandboxStatsFilter) ([]*runtim
 	return out, nil
 }
 
-func (s *Server) sandboxStats(sb *sandbox.Sandbox) (*runtime.PodSandboxStats, error) {
+func (s *Server) sandboxStats(sb *sandbox.Sandbox) (*runtimeapi.PodSandboxStats, error) {
 	st, err := s.pods.PodStats(sb)
 	if err != nil {
 		return nil, err
 	}
-	linux := &runtime.LinuxPodSandboxStats{Cpu: cpuStats(&st.Total), Memory: memoryStats(&st.Total.Stats)}
+	linux := &runtimeapi.LinuxPodSandboxStats{Cpu: cpuStats(&st.Total), Memory: memoryStats(&st.Total.Stats)}
 	for _, c := range st.Containers {
 		linux.Containers = append(linux.Containers, criContainerStats(&c))
 	}
-	return &runtime.PodSandboxStats{
-		Attributes: &runtime.PodSandboxAttributes{Id: sb.ID, Metadata: sandboxMetadata(sb), Labels: sb.Config.Labels, Annotations: sb.Config.Annotations},
+	return &runtimeapi.PodSandboxStats{
+		Attributes: &runtimeapi.PodSandboxAttributes{Id: sb.ID, Metadata: sandboxMetadata(sb), Labels: sb.Config.Labels, Annotations: sb.Config.Annotations},
 		Linux:      linux,
 	}, nil
 }

@@ -4,13 +4,13 @@ import (
 	"context"
 	"encoding/json"
 
-	runtime "k8s.io/cri-api/pkg/apis/runtime/v1"
+	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
 	"github.com/criserver/criserver/sandbox"
 )
 
 // PodSandboxStatus describes a sandbox, from memory.
-func (s *Server) PodSandboxStatus(ctx context.Context, req *runtime.PodSandboxStatusRequest) (*runtime.PodSandboxStatusResponse, error) {
+func (s *Server) PodSandboxStatus(ctx context.Context, req *runtimeapi.PodSandboxStatusRequest) (*runtimeapi.PodSandboxStatusResponse, error) {
 	if req.PodSandboxId == "" {
 		return nil, invalid("PodSandboxStatus needs a sandbox ID")
 	}
@@ -18,7 +18,7 @@ func (s *Server) PodSandboxStatus(ctx context.Context, req *runtime.PodSandboxSt
 	if err != nil {
 		return nil, err
 	}
-	resp := &runtime.PodSandboxStatusResponse{Status: s.sandboxStatus(sb)}
+	resp := &runtimeapi.PodSandboxStatusResponse{Status: s.sandboxStatus(sb)}
 	if req.Verbose {
 		info, err := json.Marshal(map[string]any{
 			"pid":            sb.InfraPID,
@@ -40,15 +40,15 @@ func (s *Server) PodSandboxStatus(ctx context.Context, req *runtime.PodSandboxSt
 	return resp, nil
 }
 
-func sandboxState(sb *sandbox.Sandbox) runtime.PodSandboxState {
+func sandboxState(sb *sandbox.Sandbox) runtimeapi.PodSandboxState {
 	if sb.State == sandbox.StateReady {
-		return runtime.PodSandboxState_SANDBOX_READY
+		return runtimeapi.PodSandboxState_SANDBOX_READY
 	}
-	return runtime.PodSandboxState_SANDBOX_NOTREADY
+	return runtimeapi.PodSandboxState_SANDBOX_NOTREADY
 }
 
-func (s *Server) sandboxStatus(sb *sandbox.Sandbox) *runtime.PodSandboxStatus {
-	st := &runtime.PodSandboxStatus{
+func (s *Server) sandboxStatus(sb *sandbox.Sandbox) *runtimeapi.PodSandboxStatus {
+	st := &runtimeapi.PodSandboxStatus{
 		Id:             sb.ID,
 		Metadata:       sandboxMetadata(sb),
 		State:          sandboxState(sb),
@@ -56,39 +56,39 @@ func (s *Server) sandboxStatus(sb *sandbox.Sandbox) *runtime.PodSandboxStatus {
 		Labels:         sb.Config.Labels,
 		Annotations:    sb.Config.Annotations,
 		RuntimeHandler: sb.RuntimeHandler,
-		Linux: &runtime.LinuxPodSandboxStatus{Namespaces: &runtime.Namespace{Options: &runtime.NamespaceOption{
+		Linux: &runtimeapi.LinuxPodSandboxStatus{Namespaces: &runtimeapi.Namespace{Options: &runtimeapi.NamespaceOption{
 			Network: nsMode(sb.Config.HostNetwork),
 			Ipc:     nsMode(sb.Config.HostIPC),
 			Pid:     pidMode(sb.Config),
 		}}},
-		Network: &runtime.PodSandboxNetworkStatus{},
+		Network: &runtimeapi.PodSandboxNetworkStatus{},
 	}
 	if len(sb.IPs) > 0 && sb.State == sandbox.StateReady {
 		st.Network.Ip = sb.IPs[0]
 		for _, ip := range sb.IPs[1:] {
-			st.Network.AdditionalIps = append(st.Network.AdditionalIps, &runtime.PodIP{Ip: ip})
+			st.Network.AdditionalIps = append(st.Network.AdditionalIps, &runtimeapi.PodIP{Ip: ip})
 		}
 	}
 	return st
 }
 
-func sandboxMetadata(sb *sandbox.Sandbox) *runtime.PodSandboxMetadata {
-	return &runtime.PodSandboxMetadata{Name: sb.Config.Name, Namespace: sb.Config.Namespace, Uid: sb.Config.UID, Attempt: sb.Config.Attempt}
+func sandboxMetadata(sb *sandbox.Sandbox) *runtimeapi.PodSandboxMetadata {
+	return &runtimeapi.PodSandboxMetadata{Name: sb.Config.Name, Namespace: sb.Config.Namespace, Uid: sb.Config.UID, Attempt: sb.Config.Attempt}
 }
 
-func nsMode(host bool) runtime.NamespaceMode {
+func nsMode(host bool) runtimeapi.NamespaceMode {
 	if host {
-		return runtime.NamespaceMode_NODE
+		return runtimeapi.NamespaceMode_NODE
 	}
-	return runtime.NamespaceMode_POD
+	return runtimeapi.NamespaceMode_POD
 }
 
-func pidMode(c sandbox.Config) runtime.NamespaceMode {
+func pidMode(c sandbox.Config) runtimeapi.NamespaceMode {
 	switch {
 	case c.HostPID:
-		return runtime.NamespaceMode_NODE
+		return runtimeapi.NamespaceMode_NODE
 	case c.SharePID:
-		return runtime.NamespaceMode_POD
+		return runtimeapi.NamespaceMode_POD
 	}
-	return runtime.NamespaceMode_CONTAINER
+	return runtimeapi.NamespaceMode_CONTAINER
 }

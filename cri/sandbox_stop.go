@@ -3,17 +3,17 @@ package cri
 import (
 	"context"
 
-	runtime "k8s.io/cri-api/pkg/apis/runtime/v1"
+	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 )
 
 // StopPodSandbox stops the pod's containers, then the sandbox. An unknown
 // or already stopped sandbox succeeds: the CRI makes this call idempotent.
-func (s *Server) StopPodSandbox(ctx context.Context, req *runtime.StopPodSandboxRequest) (*runtime.StopPodSandboxResponse, error) {
+func (s *Server) StopPodSandbox(ctx context.Context, req *runtimeapi.StopPodSandboxRequest) (*runtimeapi.StopPodSandboxResponse, error) {
 	if req.PodSandboxId == "" {
 		return nil, invalid("StopPodSandbox needs a sandbox ID")
 	}
 	if err := s.pods.StopPod(ctx, req.PodSandboxId); err != nil {
 		return nil, err
 	}
-	return &runtime.StopPodSandboxResponse{}, nil
+	return &runtimeapi.StopPodSandboxResponse{}, nil
 }

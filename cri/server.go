@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
-	runtime "k8s.io/cri-api/pkg/apis/runtime/v1"
+	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
 	"github.com/criserver/criserver/container"
 	"github.com/criserver/criserver/imagestore"
@@ -100,8 +100,8 @@ var Version = "0.1.0"
 
 // Server implements both CRI services.
 type Server struct {
-	runtime.UnimplementedRuntimeServiceServer
-	runtime.UnimplementedImageServiceServer
+	runtimeapi.UnimplementedRuntimeServiceServer
+	runtimeapi.UnimplementedImageServiceServer
 
 	images     ImageStore
 	pods       Pods
@@ -131,9 +131,9 @@ type Deps struct {
 
 // StreamingServer hands out URLs for exec, attach and port forwarding.
 type StreamingServer interface {
-	GetExec(*runtime.ExecRequest) (*runtime.ExecResponse, error)
-	GetAttach(*runtime.AttachRequest) (*runtime.AttachResponse, error)
-	GetPortForward(*runtime.PortForwardRequest) (*runtime.PortForwardResponse, error)
+	GetExec(*runtimeapi.ExecRequest) (*runtimeapi.ExecResponse, error)
+	GetAttach(*runtimeapi.AttachRequest) (*runtimeapi.AttachResponse, error)
+	GetPortForward(*runtimeapi.PortForwardRequest) (*runtimeapi.PortForwardResponse, error)
 }
 
 // New returns a server over d.
@@ -150,8 +150,8 @@ func New(d Deps) *Server {
 
 // Register adds both services to g.
 func (s *Server) Register(g *grpc.Server) {
-	runtime.RegisterRuntimeServiceServer(g, s)
-	runtime.RegisterImageServiceServer(g, s)
+	runtimeapi.RegisterRuntimeServiceServer(g, s)
+	runtimeapi.RegisterImageServiceServer(g, s)
 	g.RegisterService(&pullProgressDesc, s)
 }
 

@@ -10,7 +10,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
-	runtime "k8s.io/cri-api/pkg/apis/runtime/v1"
+	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
 	"github.com/criserver/criserver/container"
 	"github.com/criserver/criserver/internal/errdefs"
@@ -19,16 +19,16 @@ import (
 )
 
 func TestSandboxConfig(t *testing.T) {
-	c := &runtime.PodSandboxConfig{
-		Metadata: &runtime.PodSandboxMetadata{Name: "web", Namespace: "default", Uid: "u1", Attempt: 2},
+	c := &runtimeapi.PodSandboxConfig{
+		Metadata: &runtimeapi.PodSandboxMetadata{Name: "web", Namespace: "default", Uid: "u1", Attempt: 2},
 		Hostname: "web-0", LogDirectory: "/var/log/pods/x",
-		DnsConfig:    &runtime.DNSConfig{Servers: []string{"1.1.1.1"}, Searches: []string{"svc"}, Options: []string{"ndots:5"}},
-		PortMappings: []*runtime.PortMapping{{Protocol: runtime.Protocol_UDP, ContainerPort: 53, HostPort: 5353, HostIp: "127.0.0.1"}, {ContainerPort: 80}},
+		DnsConfig:    &runtimeapi.DNSConfig{Servers: []string{"1.1.1.1"}, Searches: []string{"svc"}, Options: []string{"ndots:5"}},
+		PortMappings: []*runtimeapi.PortMapping{{Protocol: runtimeapi.Protocol_UDP, ContainerPort: 53, HostPort: 5353, HostIp: "127.0.0.1"}, {ContainerPort: 80}},
 		Annotations:  map[string]string{"kubernetes.io/ingress-bandwidth": "10M", "kubernetes.io/egress-bandwidth": "1Gi"},
-		Linux: &runtime.LinuxPodSandboxConfig{
+		Linux: &runtimeapi.LinuxPodSandboxConfig{
 			CgroupParent: "/kubepods/pod1", Sysctls: map[string]string{"net.ipv4.ip_forward": "1"},
-			SecurityContext: &runtime.LinuxSandboxSecurityContext{NamespaceOptions: &runtime.NamespaceOption{
-				Network: runtime.NamespaceMode_NODE, Ipc: runtime.NamespaceMode_POD, Pid: runtime.NamespaceMode_POD,
+			SecurityContext: &runtimeapi.LinuxSandboxSecurityContext{NamespaceOptions: &runtimeapi.NamespaceOption{
+				Network: runtimeapi.NamespaceMode_NODE, Ipc: runtimeapi.NamespaceMode_POD, Pid: runtimeapi.NamespaceMode_POD,
 			}},
 		},
 	}
@@ -47,19 +47,19 @@ func TestSandboxConfig(t *testing.T) {
 		t.Fatalf("bandwidth %+v", cfg.Bandwidth)
 	}
 
-	none := &runtime.PodSandboxConfig{Metadata: c.Metadata, Annotations: map[string]string{NetworkAnnotation: "none"}}
+	none := &runtimeapi.PodSandboxConfig{Metadata: c.Metadata, Annotations: map[string]string{NetworkAnnotation: "none"}}
 	if cfg, err := sandboxConfig(none, ""); err != nil || !cfg.NoNetwork {
 		t.Fatalf("network none: %+v %v", cfg, err)
 	}
-	for name, bad := range map[string]*runtime.PodSandboxConfig{
+	for name, bad := range map[string]*runtimeapi.PodSandboxConfig{
 		"no config":        nil,
 		"no metadata":      {},
 		"bad bandwidth":    {Metadata: c.Metadata, Annotations: map[string]string{"kubernetes.io/egress-bandwidth": "fast"}},
 		"unknown network":  {Metadata: c.Metadata, Annotations: map[string]string{NetworkAnnotation: "bridge"}},
 		"none on the host": {Metadata: c.Metadata, Annotations: map[string]string{NetworkAnnotation: "none"}, Linux: c.Linux},
 		"none with ports":  {Metadata: c.Metadata, Annotations: map[string]string{NetworkAnnotation: "none"}, PortMappings: c.PortMappings},
-		"userns container mode": {Metadata: c.Metadata, Linux: &runtime.LinuxPodSandboxConfig{SecurityContext: &runtime.LinuxSandboxSecurityContext{
-			NamespaceOptions: &runtime.NamespaceOption{UsernsOptions: &runtime.UserNamespace{Mode: runtime.NamespaceMode_CONTAINER}}}}},
+		"userns container mode": {Metadata: c.Metadata, Linux: &runtimeapi.LinuxPodSandboxConfig{SecurityContext: &runtimeapi.LinuxSandboxSecurityContext{
+			NamespaceOptions: &runtimeapi.NamespaceOption{UsernsOptions: &runtimeapi.UserNamespace{Mode: runtimeapi.NamespaceMode_CONTAINER}}}}},
 	} {
 		if _, err := sandboxConfig(bad, ""); status.Code(toStatus(err)) != codes.InvalidArgument {
 			t.Errorf("%s: %v", name, err)
@@ -81,22 +81,22 @@ func TestParseBits(t *testing.T) {
 }
 
 func TestUserNamespace(t *testing.T) {
-	m := func(c, h, n uint32) []*runtime.IDMapping {
-		return []*runtime.IDMapping{{ContainerId: c, HostId: h, Length: n}}
+	m := func(c, h, n uint32) []*runtimeapi.IDMapping {
+		return []*runtimeapi.IDMapping{{ContainerId: c, HostId: h, Length: n}}
 	}
-	got, err := userNamespace(&runtime.UserNamespace{Mode: runtime.NamespaceMode_POD, Uids: m(0, 65536, 65536), Gids: m(0, 65536, 65536)})
+	got, err := userNamespace(&runtimeapi.UserNamespace{Mode: runtimeapi.NamespaceMode_POD, Uids: m(0, 65536, 65536), Gids: m(0, 65536, 65536)})
 	if err != nil || got.UID.HostID != 65536 || got.GID.Size != 65536 {
 		t.Fatalf("%+v %v", got, err)
 	}
-	if got, err := userNamespace(&runtime.UserNamespace{Mode: runtime.NamespaceMode_NODE}); got != nil || err != nil {
+	if got, err := userNamespace(&runtimeapi.UserNamespace{Mode: runtimeapi.NamespaceMode_NODE}); got != nil || err != nil {
 		t.Fatalf("the node's: %+v %v", got, err)
 	}
-	for name, bad := range map[string]*runtime.UserNamespace{
-		"two mappings":  {Mode: runtime.NamespaceMode_POD, Uids: append(m(0, 1, 1), m(1, 2, 1)...), Gids: m(0, 1, 1)},
-		"not from 0":    {Mode: runtime.NamespaceMode_POD, Uids: m(1, 1, 1), Gids: m(0, 1, 1)},
-		"empty":         {Mode: runtime.NamespaceMode_POD, Uids: m(0, 1, 0), Gids: m(0, 1, 1)},
-		"past the last": {Mode: runtime.NamespaceMode_POD, Uids: m(0, 1<<32-1, 2), Gids: m(0, 1, 1)},
-		"target":        {Mode: runtime.NamespaceMode_TARGET},
+	for name, bad := range map[string]*runtimeapi.UserNamespace{
+		"two mappings":  {Mode: runtimeapi.NamespaceMode_POD, Uids: append(m(0, 1, 1), m(1, 2, 1)...), Gids: m(0, 1, 1)},
+		"not from 0":    {Mode: runtimeapi.NamespaceMode_POD, Uids: m(1, 1, 1), Gids: m(0, 1, 1)},
+		"empty":         {Mode: runtimeapi.NamespaceMode_POD, Uids: m(0, 1, 0), Gids: m(0, 1, 1)},
+		"past the last": {Mode: runtimeapi.NamespaceMode_POD, Uids: m(0, 1<<32-1, 2), Gids: m(0, 1, 1)},
+		"target":        {Mode: runtimeapi.NamespaceMode_TARGET},
 	} {
 		if _, err := userNamespace(bad); err == nil {
 			t.Errorf("%s accepted", name)
@@ -109,20 +109,20 @@ func testSandbox() *sandbox.Sandbox {
 }
 
 func TestContainerConfig(t *testing.T) {
-	uid := &runtime.Int64Value{Value: 1000}
-	c := &runtime.ContainerConfig{
-		Metadata: &runtime.ContainerMetadata{Name: "app", Attempt: 1}, Image: &runtime.ImageSpec{Image: "nginx", UserSpecifiedImage: "nginx:1"},
+	uid := &runtimeapi.Int64Value{Value: 1000}
+	c := &runtimeapi.ContainerConfig{
+		Metadata: &runtimeapi.ContainerMetadata{Name: "app", Attempt: 1}, Image: &runtimeapi.ImageSpec{Image: "nginx", UserSpecifiedImage: "nginx:1"},
 		Command: []string{"nginx"}, Args: []string{"-g", "x"}, WorkingDir: "/srv", LogPath: "app/1.log", Tty: true, Stdin: true, StdinOnce: true,
-		Envs:    []*runtime.KeyValue{{Key: "A", Value: []byte("b=c")}},
-		Mounts:  []*runtime.Mount{{ContainerPath: "/data", HostPath: "/tmp", Readonly: true, Propagation: runtime.MountPropagation_PROPAGATION_BIDIRECTIONAL}, {ContainerPath: "/img", Image: &runtime.ImageSpec{Image: "busybox"}, ImageSubPath: "bin"}},
-		Devices: []*runtime.Device{{ContainerPath: "/dev/x", HostPath: "/dev/null", Permissions: "r"}},
-		Linux: &runtime.LinuxContainerConfig{
-			Resources: &runtime.LinuxContainerResources{CpuShares: 512, OomScoreAdj: 100, HugepageLimits: []*runtime.HugepageLimit{{PageSize: "2MB", Limit: 1 << 21}}},
-			SecurityContext: &runtime.LinuxContainerSecurityContext{
-				RunAsUser: uid, RunAsGroup: uid, SupplementalGroups: []int64{5}, SupplementalGroupsPolicy: runtime.SupplementalGroupsPolicy_Strict,
-				Capabilities:     &runtime.Capability{AddCapabilities: []string{"NET_ADMIN"}},
-				Seccomp:          &runtime.SecurityProfile{ProfileType: runtime.SecurityProfile_Localhost, LocalhostRef: "/etc/seccomp.json"},
-				NamespaceOptions: &runtime.NamespaceOption{Pid: runtime.NamespaceMode_TARGET, TargetId: "other"},
+		Envs:    []*runtimeapi.KeyValue{{Key: "A", Value: []byte("b=c")}},
+		Mounts:  []*runtimeapi.Mount{{ContainerPath: "/data", HostPath: "/tmp", Readonly: true, Propagation: runtimeapi.MountPropagation_PROPAGATION_BIDIRECTIONAL}, {ContainerPath: "/img", Image: &runtimeapi.ImageSpec{Image: "busybox"}, ImageSubPath: "bin"}},
+		Devices: []*runtimeapi.Device{{ContainerPath: "/dev/x", HostPath: "/dev/null", Permissions: "r"}},
+		Linux: &runtimeapi.LinuxContainerConfig{
+			Resources: &runtimeapi.LinuxContainerResources{CpuShares: 512, OomScoreAdj: 100, HugepageLimits: []*runtimeapi.HugepageLimit{{PageSize: "2MB", Limit: 1 << 21}}},
+			SecurityContext: &runtimeapi.LinuxContainerSecurityContext{
+				RunAsUser: uid, RunAsGroup: uid, SupplementalGroups: []int64{5}, SupplementalGroupsPolicy: runtimeapi.SupplementalGroupsPolicy_Strict,
+				Capabilities:     &runtimeapi.Capability{AddCapabilities: []string{"NET_ADMIN"}},
+				Seccomp:          &runtimeapi.SecurityProfile{ProfileType: runtimeapi.SecurityProfile_Localhost, LocalhostRef: "/etc/seccomp.json"},
+				NamespaceOptions: &runtimeapi.NamespaceOption{Pid: runtimeapi.NamespaceMode_TARGET, TargetId: "other"},
 			},
 		},
 	}
@@ -141,24 +141,24 @@ func TestContainerConfig(t *testing.T) {
 		t.Fatalf("%+v\n%+v", cfg, s)
 	}
 	// Without a security context, the pod's namespaces.
-	plain := &runtime.ContainerConfig{Metadata: c.Metadata, Image: c.Image}
+	plain := &runtimeapi.ContainerConfig{Metadata: c.Metadata, Image: c.Image}
 	if cfg, err := containerConfig(testSandbox(), plain); err != nil || cfg.Spec.Security.Namespaces.PID != oci.NamespacePod || cfg.LogPath != "" {
 		t.Fatalf("plain: %+v %v", cfg, err)
 	}
-	for name, edit := range map[string]func(*runtime.ContainerConfig){
-		"no metadata":       func(c *runtime.ContainerConfig) { c.Metadata = nil },
-		"no image":          func(c *runtime.ContainerConfig) { c.Image = nil },
-		"absolute log path": func(c *runtime.ContainerConfig) { c.LogPath = "/etc/x" },
-		"climbing log path": func(c *runtime.ContainerConfig) { c.LogPath = "../x" },
-		"env name with =":   func(c *runtime.ContainerConfig) { c.Envs = []*runtime.KeyValue{{Key: "A=B"}} },
-		"image with a host": func(c *runtime.ContainerConfig) {
-			c.Mounts = []*runtime.Mount{{ContainerPath: "/x", HostPath: "/y", Image: &runtime.ImageSpec{Image: "i"}}}
+	for name, edit := range map[string]func(*runtimeapi.ContainerConfig){
+		"no metadata":       func(c *runtimeapi.ContainerConfig) { c.Metadata = nil },
+		"no image":          func(c *runtimeapi.ContainerConfig) { c.Image = nil },
+		"absolute log path": func(c *runtimeapi.ContainerConfig) { c.LogPath = "/etc/x" },
+		"climbing log path": func(c *runtimeapi.ContainerConfig) { c.LogPath = "../x" },
+		"env name with =":   func(c *runtimeapi.ContainerConfig) { c.Envs = []*runtimeapi.KeyValue{{Key: "A=B"}} },
+		"image with a host": func(c *runtimeapi.ContainerConfig) {
+			c.Mounts = []*runtimeapi.Mount{{ContainerPath: "/x", HostPath: "/y", Image: &runtimeapi.ImageSpec{Image: "i"}}}
 		},
-		"target without id": func(c *runtime.ContainerConfig) { c.Linux.SecurityContext.NamespaceOptions.TargetId = "" },
-		"unknown seccomp": func(c *runtime.ContainerConfig) {
-			c.Linux.SecurityContext.Seccomp = &runtime.SecurityProfile{ProfileType: 9}
+		"target without id": func(c *runtimeapi.ContainerConfig) { c.Linux.SecurityContext.NamespaceOptions.TargetId = "" },
+		"unknown seccomp": func(c *runtimeapi.ContainerConfig) {
+			c.Linux.SecurityContext.Seccomp = &runtimeapi.SecurityProfile{ProfileType: 9}
 		},
-		"localhost, no path": func(c *runtime.ContainerConfig) { c.Linux.SecurityContext.Seccomp.LocalhostRef = "" },
+		"localhost, no path": func(c *runtimeapi.ContainerConfig) { c.Linux.SecurityContext.Seccomp.LocalhostRef = "" },
 	} {
 		cc := protoClone(c)
 		edit(cc)
@@ -226,6 +226,6 @@ func TestContainerStatusRoundTrip(t *testing.T) {
 	}
 }
 
-func protoClone(c *runtime.ContainerConfig) *runtime.ContainerConfig {
-	return proto.Clone(c).(*runtime.ContainerConfig)
+func protoClone(c *runtimeapi.ContainerConfig) *runtimeapi.ContainerConfig {
+	return proto.Clone(c).(*runtimeapi.ContainerConfig)
 }

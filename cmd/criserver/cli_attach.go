@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	cri "k8s.io/cri-api/pkg/apis/runtime/v1"
+	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
 	"github.com/criserver/criserver/internal/remotecmd"
 )
@@ -30,14 +30,14 @@ func attachCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if ct.State != cri.ContainerState_CONTAINER_RUNNING {
+			if ct.State != runtimeapi.ContainerState_CONTAINER_RUNNING {
 				return fmt.Errorf("container %s is not running", args[0])
 			}
 			tty, stdin, err := c.stdio(ctx, ct.Id)
 			if err != nil {
 				return err
 			}
-			resp, err := c.rt.Attach(ctx, &cri.AttachRequest{ContainerId: ct.Id, Stdin: stdin && !noStdin, Stdout: true, Stderr: !tty, Tty: tty})
+			resp, err := c.rt.Attach(ctx, &runtimeapi.AttachRequest{ContainerId: ct.Id, Stdin: stdin && !noStdin, Stdout: true, Stderr: !tty, Tty: tty})
 			if err != nil {
 				return callError(err)
 			}
@@ -67,7 +67,7 @@ func attachCommand() *cobra.Command {
 // stdio reads from the daemon's verbose status whether a container has a
 // terminal and an open stdin: an attach must ask for what the container has.
 func (c *client) stdio(ctx context.Context, id string) (tty, stdin bool, err error) {
-	st, err := c.rt.ContainerStatus(ctx, &cri.ContainerStatusRequest{ContainerId: id, Verbose: true})
+	st, err := c.rt.ContainerStatus(ctx, &runtimeapi.ContainerStatusRequest{ContainerId: id, Verbose: true})
 	if err != nil {
 		return false, false, callError(err)
 	}

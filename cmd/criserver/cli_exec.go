@@ -4,7 +4,7 @@ import (
 	"io"
 
 	"github.com/spf13/cobra"
-	cri "k8s.io/cri-api/pkg/apis/runtime/v1"
+	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 )
 
 func execCommand() *cobra.Command {
@@ -19,7 +19,7 @@ func execCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			resp, err := c.rt.Exec(cmd.Context(), &cri.ExecRequest{
+			resp, err := c.rt.Exec(cmd.Context(), &runtimeapi.ExecRequest{
 				ContainerId: ct.Id, Cmd: args[1:], Tty: tty,
 				Stdin: interactive, Stdout: true, Stderr: !tty,
 			})

@@ -6,7 +6,7 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
-	cri "k8s.io/cri-api/pkg/apis/runtime/v1"
+	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 )
 
 func imageCommands() []*cobra.Command {
@@ -32,7 +32,7 @@ func imageCommands() []*cobra.Command {
 			if err != nil {
 				return err
 			}
-			resp, err := c.img.ListImages(cmd.Context(), &cri.ListImagesRequest{})
+			resp, err := c.img.ListImages(cmd.Context(), &runtimeapi.ListImagesRequest{})
 			if err != nil {
 				return callError(err)
 			}
@@ -58,14 +58,14 @@ func imageCommands() []*cobra.Command {
 		Args:  cobra.MinimumNArgs(1),
 		RunE: withClient(func(cmd *cobra.Command, c *client, args []string) error {
 			for _, a := range args {
-				st, err := c.img.ImageStatus(cmd.Context(), &cri.ImageStatusRequest{Image: &cri.ImageSpec{Image: a}})
+				st, err := c.img.ImageStatus(cmd.Context(), &runtimeapi.ImageStatusRequest{Image: &runtimeapi.ImageSpec{Image: a}})
 				if err != nil {
 					return callError(err)
 				}
 				if st.Image == nil {
 					return fmt.Errorf("no such image: %s", a)
 				}
-				if _, err := c.img.RemoveImage(cmd.Context(), &cri.RemoveImageRequest{Image: &cri.ImageSpec{Image: a}}); err != nil {
+				if _, err := c.img.RemoveImage(cmd.Context(), &runtimeapi.RemoveImageRequest{Image: &runtimeapi.ImageSpec{Image: a}}); err != nil {
 					return callError(err)
 				}
 				fmt.Fprintln(cmd.OutOrStdout(), "Deleted:", st.Image.Id)

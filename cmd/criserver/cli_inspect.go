@@ -9,7 +9,7 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
-	cri "k8s.io/cri-api/pkg/apis/runtime/v1"
+	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 )
 
 func inspectCommand() *cobra.Command {
@@ -55,7 +55,7 @@ func (c *client) inspect(cmd *cobra.Command, ref string) (*inspectDoc, error) {
 	var nf *notFoundError
 	ct, err := c.findContainer(ctx, ref)
 	if err == nil {
-		st, err := c.rt.ContainerStatus(ctx, &cri.ContainerStatusRequest{ContainerId: ct.Id, Verbose: true})
+		st, err := c.rt.ContainerStatus(ctx, &runtimeapi.ContainerStatusRequest{ContainerId: ct.Id, Verbose: true})
 		if err != nil {
 			return nil, callError(err)
 		}
@@ -66,7 +66,7 @@ func (c *client) inspect(cmd *cobra.Command, ref string) (*inspectDoc, error) {
 	}
 	p, err := c.findPod(ctx, ref)
 	if err == nil {
-		st, err := c.rt.PodSandboxStatus(ctx, &cri.PodSandboxStatusRequest{PodSandboxId: p.Id, Verbose: true})
+		st, err := c.rt.PodSandboxStatus(ctx, &runtimeapi.PodSandboxStatusRequest{PodSandboxId: p.Id, Verbose: true})
 		if err != nil {
 			return nil, callError(err)
 		}
@@ -75,7 +75,7 @@ func (c *client) inspect(cmd *cobra.Command, ref string) (*inspectDoc, error) {
 	if !errors.As(err, &nf) {
 		return nil, err
 	}
-	im, err := c.img.ImageStatus(ctx, &cri.ImageStatusRequest{Image: &cri.ImageSpec{Image: ref}, Verbose: true})
+	im, err := c.img.ImageStatus(ctx, &runtimeapi.ImageStatusRequest{Image: &runtimeapi.ImageSpec{Image: ref}, Verbose: true})
 	if err != nil {
 		return nil, callError(err)
 	}
@@ -114,15 +114,15 @@ func infoCommand() *cobra.Command {
 				return err
 			}
 			ctx := cmd.Context()
-			v, err := c.rt.Version(ctx, &cri.VersionRequest{})
+			v, err := c.rt.Version(ctx, &runtimeapi.VersionRequest{})
 			if err != nil {
 				return callError(err)
 			}
-			st, err := c.rt.Status(ctx, &cri.StatusRequest{Verbose: true})
+			st, err := c.rt.Status(ctx, &runtimeapi.StatusRequest{Verbose: true})
 			if err != nil {
 				return callError(err)
 			}
-			fs, err := c.img.ImageFsInfo(ctx, &cri.ImageFsInfoRequest{})
+			fs, err := c.img.ImageFsInfo(ctx, &runtimeapi.ImageFsInfoRequest{})
 			if err != nil {
 				return callError(err)
 			}
@@ -140,7 +140,7 @@ func infoCommand() *cobra.Command {
 	return cmd
 }
 
-func printInfo(w io.Writer, endpoint string, v *cri.VersionResponse, st *cri.StatusResponse, fs *cri.ImageFsInfoResponse) {
+func printInfo(w io.Writer, endpoint string, v *runtimeapi.VersionResponse, st *runtimeapi.StatusResponse, fs *runtimeapi.ImageFsInfoResponse) {
 	fmt.Fprintf(w, "Endpoint:   %s\n", endpoint)
 	fmt.Fprintf(w, "Runtime:    %s %s (CRI %s)\n", v.RuntimeName, v.RuntimeVersion, v.RuntimeApiVersion)
 	fmt.Fprintln(w, "Conditions:")

@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	cri "k8s.io/cri-api/pkg/apis/runtime/v1"
+	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 )
 
 func logsCommand() *cobra.Command {
@@ -48,7 +48,7 @@ type logOptions struct {
 // printLogs prints a container's CRI log file, as crictl does: the CLI runs
 // on the node, and the file is the record of everything the container wrote.
 func (c *client) printLogs(ctx context.Context, id string, o logOptions, stdout, stderr io.Writer) error {
-	st, err := c.rt.ContainerStatus(ctx, &cri.ContainerStatusRequest{ContainerId: id})
+	st, err := c.rt.ContainerStatus(ctx, &runtimeapi.ContainerStatusRequest{ContainerId: id})
 	if err != nil {
 		return callError(err)
 	}
@@ -59,8 +59,8 @@ func (c *client) printLogs(ctx context.Context, id string, o logOptions, stdout,
 	// Following lasts while the container may still write: a created one
 	// has yet to start.
 	running := func() bool {
-		st, err := c.rt.ContainerStatus(ctx, &cri.ContainerStatusRequest{ContainerId: id})
-		return err == nil && (st.Status.State == cri.ContainerState_CONTAINER_RUNNING || st.Status.State == cri.ContainerState_CONTAINER_CREATED)
+		st, err := c.rt.ContainerStatus(ctx, &runtimeapi.ContainerStatusRequest{ContainerId: id})
+		return err == nil && (st.Status.State == runtimeapi.ContainerState_CONTAINER_RUNNING || st.Status.State == runtimeapi.ContainerState_CONTAINER_CREATED)
 	}
 	if !o.follow {
 		running = func() bool { return false }

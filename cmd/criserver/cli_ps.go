@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	cri "k8s.io/cri-api/pkg/apis/runtime/v1"
+	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 )
 
 func psCommand() *cobra.Command {
@@ -21,9 +21,9 @@ func psCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			req := &cri.ListContainersRequest{}
+			req := &runtimeapi.ListContainersRequest{}
 			if all, _ := cmd.Flags().GetBool("all"); !all {
-				req.Filter = &cri.ContainerFilter{State: &cri.ContainerStateValue{State: cri.ContainerState_CONTAINER_RUNNING}}
+				req.Filter = &runtimeapi.ContainerFilter{State: &runtimeapi.ContainerStateValue{State: runtimeapi.ContainerState_CONTAINER_RUNNING}}
 			}
 			resp, err := c.rt.ListContainers(cmd.Context(), req)
 			if err != nil {
@@ -64,7 +64,7 @@ func podsCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			resp, err := c.rt.ListPodSandbox(cmd.Context(), &cri.ListPodSandboxRequest{})
+			resp, err := c.rt.ListPodSandbox(cmd.Context(), &runtimeapi.ListPodSandboxRequest{})
 			if err != nil {
 				return callError(err)
 			}
@@ -103,7 +103,7 @@ func ago(unixNano int64) string {
 
 // imageName is the image as the user named it when the daemon knows that;
 // kubelet names images by ID, shortened here as IDs are.
-func imageName(im *cri.ImageSpec) string {
+func imageName(im *runtimeapi.ImageSpec) string {
 	if u := im.GetUserSpecifiedImage(); u != "" {
 		return u
 	}
@@ -115,12 +115,12 @@ func imageName(im *cri.ImageSpec) string {
 
 // stateText is a container's state as ps shows it; an exited one also says
 // its exit code, which only its status holds.
-func (c *client) stateText(ctx context.Context, ct *cri.Container) string {
+func (c *client) stateText(ctx context.Context, ct *runtimeapi.Container) string {
 	state := strings.ToLower(strings.TrimPrefix(ct.State.String(), "CONTAINER_"))
-	if ct.State != cri.ContainerState_CONTAINER_EXITED {
+	if ct.State != runtimeapi.ContainerState_CONTAINER_EXITED {
 		return state
 	}
-	st, err := c.rt.ContainerStatus(ctx, &cri.ContainerStatusRequest{ContainerId: ct.Id})
+	st, err := c.rt.ContainerStatus(ctx, &runtimeapi.ContainerStatusRequest{ContainerId: ct.Id})
 	if err != nil {
 		return state
 	}

@@ -11,7 +11,7 @@ import (
 	"golang.org/x/term"
 	"google.golang.org/protobuf/types/known/structpb"
 	"google.golang.org/protobuf/types/known/wrapperspb"
-	cri "k8s.io/cri-api/pkg/apis/runtime/v1"
+	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
 	criserver "github.com/criserver/criserver/cri"
 )
@@ -31,7 +31,7 @@ func (c *client) pull(ctx context.Context, image string, out io.Writer) (string,
 	}
 	done := make(chan result, 1)
 	go func() {
-		resp, err := c.img.PullImage(ctx, &cri.PullImageRequest{Image: &cri.ImageSpec{Image: image}})
+		resp, err := c.img.PullImage(ctx, &runtimeapi.PullImageRequest{Image: &runtimeapi.ImageSpec{Image: image}})
 		done <- result{resp.GetImageRef(), callError(err)}
 	}()
 	fmt.Fprintf(out, "Pulling %s\n", image)

@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/creack/pty"
-	cri "k8s.io/cri-api/pkg/apis/runtime/v1"
+	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
 	"github.com/criserver/criserver/internal/testimage"
 )
@@ -49,7 +49,7 @@ func TestCLIPullShowsLayerProgress(t *testing.T) {
 	}
 
 	// On a terminal: a bar redrawn in place.
-	if _, err := d.img.RemoveImage(d.ctx(), &cri.RemoveImageRequest{Image: &cri.ImageSpec{Image: "busybox"}}); err != nil {
+	if _, err := d.img.RemoveImage(d.ctx(), &runtimeapi.RemoveImageRequest{Image: &runtimeapi.ImageSpec{Image: "busybox"}}); err != nil {
 		t.Fatal(err)
 	}
 	cmd = exec.Command(binary, "pull", "busybox")

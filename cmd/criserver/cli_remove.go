@@ -8,7 +8,7 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
-	cri "k8s.io/cri-api/pkg/apis/runtime/v1"
+	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 )
 
 func stopCommand() *cobra.Command {
@@ -27,7 +27,7 @@ func stopCommand() *cobra.Command {
 				if err != nil {
 					return err
 				}
-				if _, err := c.rt.StopContainer(cmd.Context(), &cri.StopContainerRequest{ContainerId: ct.Id, Timeout: timeout}); err != nil {
+				if _, err := c.rt.StopContainer(cmd.Context(), &runtimeapi.StopContainerRequest{ContainerId: ct.Id, Timeout: timeout}); err != nil {
 					return callError(err)
 				}
 				fmt.Fprintln(cmd.OutOrStdout(), ref)
@@ -98,11 +98,11 @@ func (c *client) remove(ctx context.Context, ref string, force bool) error {
 	if err != nil {
 		return err
 	}
-	if ct.State == cri.ContainerState_CONTAINER_RUNNING && !force {
+	if ct.State == runtimeapi.ContainerState_CONTAINER_RUNNING && !force {
 		return fmt.Errorf("container %s is running: stop it first, or use rm -f", ref)
 	}
 	if ct.Labels[cliLabel] != "" {
-		pods, err := c.rt.ListPodSandbox(ctx, &cri.ListPodSandboxRequest{Filter: &cri.PodSandboxFilter{Id: ct.PodSandboxId}})
+		pods, err := c.rt.ListPodSandbox(ctx, &runtimeapi.ListPodSandboxRequest{Filter: &runtimeapi.PodSandboxFilter{Id: ct.PodSandboxId}})
 		if err != nil {
 			return callError(err)
 		}
@@ -110,23 +110,23 @@ func (c *client) remove(ctx context.Context, ref string, force bool) error {
 			return c.removeWholePod(ctx, pods.Items[0], true)
 		}
 	}
-	if _, err := c.rt.StopContainer(ctx, &cri.StopContainerRequest{ContainerId: ct.Id}); err != nil {
+	if _, err := c.rt.StopContainer(ctx, &runtimeapi.StopContainerRequest{ContainerId: ct.Id}); err != nil {
 		return callError(err)
 	}
-	_, err = c.rt.RemoveContainer(ctx, &cri.RemoveContainerRequest{ContainerId: ct.Id})
+	_, err = c.rt.RemoveContainer(ctx, &runtimeapi.RemoveContainerRequest{ContainerId: ct.Id})
 	return callError(err)
 }
 
 // removeWholePod removes a pod and its containers, and, for a pod `run`
 // made, its log directory.
-func (c *client) removeWholePod(ctx context.Context, p *cri.PodSandbox, force bool) error {
-	resp, err := c.rt.ListContainers(ctx, &cri.ListContainersRequest{Filter: &cri.ContainerFilter{PodSandboxId: p.Id}})
+func (c *client) removeWholePod(ctx context.Context, p *runtimeapi.PodSandbox, force bool) error {
+	resp, err := c.rt.ListContainers(ctx, &runtimeapi.ListContainersRequest{Filter: &runtimeapi.ContainerFilter{PodSandboxId: p.Id}})
 	if err != nil {
 		return callError(err)
 	}
 	logDir := ""
 	for _, ct := range resp.Containers {
-		if ct.State == cri.ContainerState_CONTAINER_RUNNING && !force {
+		if ct.State == runtimeapi.ContainerState_CONTAINER_RUNNING && !force {
 			return fmt.Errorf("pod %s has running container %s: stop it first, or use rm -f", p.Metadata.GetName(), ct.Metadata.GetName())
 		}
 	}
@@ -140,12 +140,12 @@ func (c *client) removeWholePod(ctx context.Context, p *cri.PodSandbox, force bo
 // log path, and only when it has the name run gives it: the CLI never
 // removes a directory it did not make. A pod whose container was never made
 // has its directory where run puts them.
-func (c *client) cliLogDir(ctx context.Context, p *cri.PodSandbox, cts []*cri.Container) string {
+func (c *client) cliLogDir(ctx context.Context, p *runtimeapi.PodSandbox, cts []*runtimeapi.Container) string {
 	if len(cts) == 0 {
 		return filepath.Join(logRoot(), podLogDir(p.Metadata))
 	}
 	for _, ct := range cts {
-		st, err := c.rt.ContainerStatus(ctx, &cri.ContainerStatusRequest{ContainerId: ct.Id})
+		st, err := c.rt.ContainerStatus(ctx, &runtimeapi.ContainerStatusRequest{ContainerId: ct.Id})
 		if err != nil || st.Status.GetLogPath() == "" {
 			continue
 		}

@@ -15,7 +15,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	cri "k8s.io/cri-api/pkg/apis/runtime/v1"
+	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
 	"github.com/criserver/criserver/internal/remotecmd"
 )
@@ -119,7 +119,7 @@ func (c *client) run(ctx context.Context, o *runOptions, image string, args []st
 // nameFree refuses a name another CLI container has, as Docker does; pods
 // made by kubelet live in their own namespaces and may share it.
 func (c *client) nameFree(ctx context.Context, name string) error {
-	resp, err := c.rt.ListPodSandbox(ctx, &cri.ListPodSandboxRequest{Filter: &cri.PodSandboxFilter{LabelSelector: map[string]string{cliLabel: "run"}}})
+	resp, err := c.rt.ListPodSandbox(ctx, &runtimeapi.ListPodSandboxRequest{Filter: &runtimeapi.PodSandboxFilter{LabelSelector: map[string]string{cliLabel: "run"}}})
 	if err != nil {
 		return callError(err)
 	}
@@ -134,7 +134,7 @@ func (c *client) nameFree(ctx context.Context, name string) error {
 // ensureImage applies the pull policy and returns the image to create from.
 func (c *client) ensureImage(ctx context.Context, image, policy string, progress io.Writer) (string, error) {
 	if policy != "always" {
-		st, err := c.img.ImageStatus(ctx, &cri.ImageStatusRequest{Image: &cri.ImageSpec{Image: image}})
+		st, err := c.img.ImageStatus(ctx, &runtimeapi.ImageStatusRequest{Image: &runtimeapi.ImageSpec{Image: image}})
 		if err != nil {
 			return "", callError(err)
 		}
@@ -150,11 +150,11 @@ func (c *client) ensureImage(ctx context.Context, image, policy string, progress
 
 // create makes the pod and the container and starts it; on any failure it
 // removes what it made, so that a failed run leaves nothing behind.
-func (c *client) create(ctx context.Context, o *runOptions, pod *cri.PodSandboxConfig, ctr *cri.ContainerConfig) (id, podID string, err error) {
+func (c *client) create(ctx context.Context, o *runOptions, pod *runtimeapi.PodSandboxConfig, ctr *runtimeapi.ContainerConfig) (id, podID string, err error) {
 	if err := os.MkdirAll(pod.LogDirectory, 0o755); err != nil {
 		return "", "", fmt.Errorf("log directory: %w", err)
 	}
-	resp, err := c.rt.RunPodSandbox(ctx, &cri.RunPodSandboxRequest{Config: pod, RuntimeHandler: o.runtime})
+	resp, err := c.rt.RunPodSandbox(ctx, &runtimeapi.RunPodSandboxRequest{Config: pod, RuntimeHandler: o.runtime})
 	if err != nil {
 		_ = os.RemoveAll(pod.LogDirectory)
 		return "", "", callError(err)
@@ -165,11 +165,11 @@ func (c *client) create(ctx context.Context, o *runOptions, pod *cri.PodSandboxC
 			_ = c.removePod(context.WithoutCancel(ctx), made, pod.LogDirectory)
 		}
 	}()
-	cr, err := c.rt.CreateContainer(ctx, &cri.CreateContainerRequest{PodSandboxId: made, Config: ctr, SandboxConfig: pod})
+	cr, err := c.rt.CreateContainer(ctx, &runtimeapi.CreateContainerRequest{PodSandboxId: made, Config: ctr, SandboxConfig: pod})
 	if err != nil {
 		return "", "", callError(err)
 	}
-	if _, err := c.rt.StartContainer(ctx, &cri.StartContainerRequest{ContainerId: cr.ContainerId}); err != nil {
+	if _, err := c.rt.StartContainer(ctx, &runtimeapi.StartContainerRequest{ContainerId: cr.ContainerId}); err != nil {
 		return "", "", callError(err)
 	}
 	return cr.ContainerId, made, nil
@@ -190,7 +190,7 @@ func (c *client) follow(ctx context.Context, o *runOptions, id string) (int, err
 	}()
 	go func() {
 		if _, ok := <-sig; ok {
-			_, _ = c.rt.StopContainer(context.WithoutCancel(ctx), &cri.StopContainerRequest{ContainerId: id, Timeout: 10})
+			_, _ = c.rt.StopContainer(context.WithoutCancel(ctx), &runtimeapi.StopContainerRequest{ContainerId: id, Timeout: 10})
 		}
 	}()
 	if o.interactive {
@@ -215,12 +215,12 @@ func (c *client) attach(ctx context.Context, id string, o *runOptions) error {
 	// A command quicker than the attach refuses it: then its output is
 	// all in the log, and nothing came through the session.
 	exited := func(err error) error {
-		if st, _ := c.rt.ContainerStatus(ctx, &cri.ContainerStatusRequest{ContainerId: id}); st.GetStatus().GetState() == cri.ContainerState_CONTAINER_EXITED {
+		if st, _ := c.rt.ContainerStatus(ctx, &runtimeapi.ContainerStatusRequest{ContainerId: id}); st.GetStatus().GetState() == runtimeapi.ContainerState_CONTAINER_EXITED {
 			return errExited
 		}
 		return err
 	}
-	resp, err := c.rt.Attach(ctx, &cri.AttachRequest{ContainerId: id, Stdin: true, Stdout: true, Stderr: !o.tty, Tty: o.tty})
+	resp, err := c.rt.Attach(ctx, &runtimeapi.AttachRequest{ContainerId: id, Stdin: true, Stdout: true, Stderr: !o.tty, Tty: o.tty})
 	if err != nil {
 		return exited(callError(err))
 	}
@@ -239,11 +239,11 @@ func (c *client) attach(ctx context.Context, id string, o *runOptions) error {
 func (c *client) waitExit(ctx context.Context, id string) (int, error) {
 	var wait pacer
 	for {
-		st, err := c.rt.ContainerStatus(ctx, &cri.ContainerStatusRequest{ContainerId: id})
+		st, err := c.rt.ContainerStatus(ctx, &runtimeapi.ContainerStatusRequest{ContainerId: id})
 		if err != nil {
 			return 0, callError(err)
 		}
-		if st.Status.State == cri.ContainerState_CONTAINER_EXITED {
+		if st.Status.State == runtimeapi.ContainerState_CONTAINER_EXITED {
 			return int(st.Status.ExitCode), nil
 		}
 		select {
@@ -257,10 +257,10 @@ func (c *client) waitExit(ctx context.Context, id string) (int, error) {
 // removePod stops and removes a pod with its containers, and the log
 // directory the CLI made for it.
 func (c *client) removePod(ctx context.Context, podID, logDir string) error {
-	if _, err := c.rt.StopPodSandbox(ctx, &cri.StopPodSandboxRequest{PodSandboxId: podID}); err != nil {
+	if _, err := c.rt.StopPodSandbox(ctx, &runtimeapi.StopPodSandboxRequest{PodSandboxId: podID}); err != nil {
 		return callError(err)
 	}
-	if _, err := c.rt.RemovePodSandbox(ctx, &cri.RemovePodSandboxRequest{PodSandboxId: podID}); err != nil {
+	if _, err := c.rt.RemovePodSandbox(ctx, &runtimeapi.RemovePodSandboxRequest{PodSandboxId: podID}); err != nil {
 		return callError(err)
 	}
 	if logDir != "" {
@@ -281,7 +281,7 @@ func logRoot() string {
 }
 
 // podLogDir is kubelet's layout for a pod's logs: <namespace>_<name>_<uid>.
-func podLogDir(m *cri.PodSandboxMetadata) string {
+func podLogDir(m *runtimeapi.PodSandboxMetadata) string {
 	return m.Namespace + "_" + m.Name + "_" + m.Uid
 }
 

@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	cri "k8s.io/cri-api/pkg/apis/runtime/v1"
+	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 )
 
 func statsCommand() *cobra.Command {
@@ -44,7 +44,7 @@ func statsCommand() *cobra.Command {
 // stats reads the named containers' stats, or every running container's.
 // The CPU rate needs two readings: the first call gives the daemon one, and
 // the second, a moment later, the rate over that moment.
-func (c *client) stats(ctx context.Context, refs []string) ([]*cri.ContainerStats, error) {
+func (c *client) stats(ctx context.Context, refs []string) ([]*runtimeapi.ContainerStats, error) {
 	var ids []string
 	for _, ref := range refs {
 		ct, err := c.findContainer(ctx, ref)
@@ -53,15 +53,15 @@ func (c *client) stats(ctx context.Context, refs []string) ([]*cri.ContainerStat
 		}
 		ids = append(ids, ct.Id)
 	}
-	read := func() ([]*cri.ContainerStats, error) {
-		resp, err := c.rt.ListContainerStats(ctx, &cri.ListContainerStatsRequest{})
+	read := func() ([]*runtimeapi.ContainerStats, error) {
+		resp, err := c.rt.ListContainerStats(ctx, &runtimeapi.ListContainerStatsRequest{})
 		if err != nil {
 			return nil, callError(err)
 		}
 		if len(ids) == 0 {
 			return resp.Stats, nil
 		}
-		var out []*cri.ContainerStats
+		var out []*runtimeapi.ContainerStats
 		for _, id := range ids {
 			for _, s := range resp.Stats {
 				if s.Attributes.GetId() == id {

@@ -14,7 +14,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
-	cri "k8s.io/cri-api/pkg/apis/runtime/v1"
+	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
 	"github.com/criserver/criserver/internal/config"
 )
@@ -24,8 +24,8 @@ import (
 type client struct {
 	endpoint string
 	conn     *grpc.ClientConn
-	rt       cri.RuntimeServiceClient
-	img      cri.ImageServiceClient
+	rt       runtimeapi.RuntimeServiceClient
+	img      runtimeapi.ImageServiceClient
 }
 
 // endpoint is --endpoint, else $CRISERVER_ENDPOINT, else the default socket.
@@ -58,10 +58,10 @@ func dial(cmd *cobra.Command) (*client, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &client{endpoint: ep, conn: conn, rt: cri.NewRuntimeServiceClient(conn), img: cri.NewImageServiceClient(conn)}
+	c := &client{endpoint: ep, conn: conn, rt: runtimeapi.NewRuntimeServiceClient(conn), img: runtimeapi.NewImageServiceClient(conn)}
 	ctx, cancel := context.WithTimeout(cmd.Context(), 5*time.Second)
 	defer cancel()
-	if _, err := c.rt.Version(ctx, &cri.VersionRequest{}); err != nil {
+	if _, err := c.rt.Version(ctx, &runtimeapi.VersionRequest{}); err != nil {
 		conn.Close()
 		return nil, fmt.Errorf("the criserver daemon at %s does not answer (%s); is it running? start one with: criserver serve", ep, status.Convert(err).Message())
 	}

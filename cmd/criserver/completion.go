@@ -4,7 +4,7 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
-	cri "k8s.io/cri-api/pkg/apis/runtime/v1"
+	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 )
 
 // completeContainers offers container names for shell completion (cobra's
@@ -21,9 +21,9 @@ func completeContainers(runningOnly bool) cobra.CompletionFunc {
 			return nil, cobra.ShellCompDirectiveNoFileComp
 		}
 		defer c.conn.Close()
-		req := &cri.ListContainersRequest{}
+		req := &runtimeapi.ListContainersRequest{}
 		if runningOnly {
-			req.Filter = &cri.ContainerFilter{State: &cri.ContainerStateValue{State: cri.ContainerState_CONTAINER_RUNNING}}
+			req.Filter = &runtimeapi.ContainerFilter{State: &runtimeapi.ContainerStateValue{State: runtimeapi.ContainerState_CONTAINER_RUNNING}}
 		}
 		resp, err := c.rt.ListContainers(cmd.Context(), req)
 		if err != nil {

@@ -8,7 +8,7 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
-	runtime "k8s.io/cri-api/pkg/apis/runtime/v1"
+	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
 	"github.com/criserver/criserver/cri"
 	"github.com/criserver/criserver/internal/remotecmd"
@@ -80,7 +80,7 @@ func versionCommand() *cobra.Command {
 				return
 			}
 			defer c.conn.Close()
-			if v, err := c.rt.Version(cmd.Context(), &runtime.VersionRequest{}); err == nil {
+			if v, err := c.rt.Version(cmd.Context(), &runtimeapi.VersionRequest{}); err == nil {
 				fmt.Fprintf(cmd.OutOrStdout(), "server: %s %s (CRI %s) at %s\n", v.RuntimeName, v.RuntimeVersion, v.RuntimeApiVersion, c.endpoint)
 			}
 		},

@@ -5,15 +5,15 @@ import (
 	"fmt"
 	"strings"
 
-	cri "k8s.io/cri-api/pkg/apis/runtime/v1"
+	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 )
 
 // Containers and pods are addressed as Docker users address them: by full
 // ID, by name, or by an ID prefix that only one of them has. A Kubernetes
 // pod's containers share names across pods, so "pod/container" also works.
 
-func (c *client) findContainer(ctx context.Context, ref string) (*cri.Container, error) {
-	resp, err := c.rt.ListContainers(ctx, &cri.ListContainersRequest{})
+func (c *client) findContainer(ctx context.Context, ref string) (*runtimeapi.Container, error) {
+	resp, err := c.rt.ListContainers(ctx, &runtimeapi.ListContainersRequest{})
 	if err != nil {
 		return nil, callError(err)
 	}
@@ -23,7 +23,7 @@ func (c *client) findContainer(ctx context.Context, ref string) (*cri.Container,
 			return nil, err
 		}
 	}
-	return pick("container", ref, resp.Containers, func(ct *cri.Container) (string, []string) {
+	return pick("container", ref, resp.Containers, func(ct *runtimeapi.Container) (string, []string) {
 		names := []string{ct.Metadata.GetName()}
 		if pods != nil {
 			names = append(names, pods[ct.PodSandboxId]+"/"+ct.Metadata.GetName())
@@ -32,19 +32,19 @@ func (c *client) findContainer(ctx context.Context, ref string) (*cri.Container,
 	})
 }
 
-func (c *client) findPod(ctx context.Context, ref string) (*cri.PodSandbox, error) {
-	resp, err := c.rt.ListPodSandbox(ctx, &cri.ListPodSandboxRequest{})
+func (c *client) findPod(ctx context.Context, ref string) (*runtimeapi.PodSandbox, error) {
+	resp, err := c.rt.ListPodSandbox(ctx, &runtimeapi.ListPodSandboxRequest{})
 	if err != nil {
 		return nil, callError(err)
 	}
-	return pick("pod", ref, resp.Items, func(p *cri.PodSandbox) (string, []string) {
+	return pick("pod", ref, resp.Items, func(p *runtimeapi.PodSandbox) (string, []string) {
 		return p.Id, []string{p.Metadata.GetName(), p.Metadata.GetNamespace() + "/" + p.Metadata.GetName()}
 	})
 }
 
 // podNames maps pod IDs to "namespace/name".
 func (c *client) podNames(ctx context.Context) (map[string]string, error) {
-	resp, err := c.rt.ListPodSandbox(ctx, &cri.ListPodSandboxRequest{})
+	resp, err := c.rt.ListPodSandbox(ctx, &runtimeapi.ListPodSandboxRequest{})
 	if err != nil {
 		return nil, callError(err)
 	}

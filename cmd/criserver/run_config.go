@@ -6,14 +6,14 @@ import (
 	"fmt"
 	"path/filepath"
 
-	cri "k8s.io/cri-api/pkg/apis/runtime/v1"
+	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
 	criserver "github.com/criserver/criserver/cri"
 )
 
 // configs turns the options into the pod and container CRI configs. Every
 // flag is checked before -v makes a missing host directory.
-func (o *runOptions) configs(image string, args []string) (*cri.PodSandboxConfig, *cri.ContainerConfig, error) {
+func (o *runOptions) configs(image string, args []string) (*runtimeapi.PodSandboxConfig, *runtimeapi.ContainerConfig, error) {
 	switch o.pull {
 	case "missing", "always", "never":
 	default:
@@ -37,18 +37,18 @@ func (o *runOptions) configs(image string, args []string) (*cri.PodSandboxConfig
 	return pod, ctr, nil
 }
 
-func (o *runOptions) podConfig() (*cri.PodSandboxConfig, error) {
+func (o *runOptions) podConfig() (*runtimeapi.PodSandboxConfig, error) {
 	uid := make([]byte, 16)
 	_, _ = rand.Read(uid)
-	meta := &cri.PodSandboxMetadata{Name: o.name, Namespace: cliNamespace, Uid: hex.EncodeToString(uid)}
-	pod := &cri.PodSandboxConfig{
+	meta := &runtimeapi.PodSandboxMetadata{Name: o.name, Namespace: cliNamespace, Uid: hex.EncodeToString(uid)}
+	pod := &runtimeapi.PodSandboxConfig{
 		Metadata: meta, Hostname: hostname(o.name), Labels: map[string]string{cliLabel: "run"},
 		LogDirectory: filepath.Join(o.logRoot, podLogDir(meta)),
 		Annotations:  map[string]string{},
 		// Each container its own PID namespace, as in Docker and as
 		// kubelet asks; a shared one (CRI's zero value) needs an infra process.
-		Linux: &cri.LinuxPodSandboxConfig{SecurityContext: &cri.LinuxSandboxSecurityContext{
-			NamespaceOptions: &cri.NamespaceOption{Pid: cri.NamespaceMode_CONTAINER},
+		Linux: &runtimeapi.LinuxPodSandboxConfig{SecurityContext: &runtimeapi.LinuxSandboxSecurityContext{
+			NamespaceOptions: &runtimeapi.NamespaceOption{Pid: runtimeapi.NamespaceMode_CONTAINER},
 		}},
 	}
 	if o.rm && o.detach {
@@ -58,7 +58,7 @@ func (o *runOptions) podConfig() (*cri.PodSandboxConfig, error) {
 	switch o.network {
 	case "default", "":
 	case "host":
-		pod.Linux.SecurityContext.NamespaceOptions.Network = cri.NamespaceMode_NODE
+		pod.Linux.SecurityContext.NamespaceOptions.Network = runtimeapi.NamespaceMode_NODE
 		pod.Hostname = ""
 	case "none":
 		pod.Annotations[criserver.NetworkAnnotation] = "none"
@@ -78,22 +78,22 @@ func (o *runOptions) podConfig() (*cri.PodSandboxConfig, error) {
 	return pod, nil
 }
 
-func (o *runOptions) containerConfig(image string, args []string, labels map[string]string) (*cri.ContainerConfig, error) {
+func (o *runOptions) containerConfig(image string, args []string, labels map[string]string) (*runtimeapi.ContainerConfig, error) {
 	envs, err := parseEnv(o.env, o.envFiles)
 	if err != nil {
 		return nil, err
 	}
-	ctr := &cri.ContainerConfig{
-		Metadata: &cri.ContainerMetadata{Name: o.name},
-		Image:    &cri.ImageSpec{Image: image, UserSpecifiedImage: image},
+	ctr := &runtimeapi.ContainerConfig{
+		Metadata: &runtimeapi.ContainerMetadata{Name: o.name},
+		Image:    &runtimeapi.ImageSpec{Image: image, UserSpecifiedImage: image},
 		Args:     args, WorkingDir: o.workdir, Envs: envs, Labels: labels,
 		LogPath: filepath.Join(o.name, "0.log"),
 		// Run in the foreground, -i is one session; detached, stdin stays
 		// open for every attach, as in Docker.
 		Stdin: o.interactive, StdinOnce: o.interactive && !o.detach, Tty: o.tty,
-		Linux: &cri.LinuxContainerConfig{
-			Resources:       &cri.LinuxContainerResources{},
-			SecurityContext: &cri.LinuxContainerSecurityContext{},
+		Linux: &runtimeapi.LinuxContainerConfig{
+			Resources:       &runtimeapi.LinuxContainerResources{},
+			SecurityContext: &runtimeapi.LinuxContainerSecurityContext{},
 		},
 	}
 	if o.entrypoint != "" {

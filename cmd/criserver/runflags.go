@@ -10,7 +10,7 @@ import (
 	"strings"
 
 	units "github.com/docker/go-units"
-	cri "k8s.io/cri-api/pkg/apis/runtime/v1"
+	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 )
 
 // The parsers below turn `run`'s Docker-style flags into CRI values. Each
@@ -19,8 +19,8 @@ import (
 
 // parseEnv reads -e values and --env-file files. A bare NAME takes its value
 // from the CLI's own environment, and is left out when unset, as in Docker.
-func parseEnv(flags, files []string) ([]*cri.KeyValue, error) {
-	var kvs []*cri.KeyValue
+func parseEnv(flags, files []string) ([]*runtimeapi.KeyValue, error) {
+	var kvs []*runtimeapi.KeyValue
 	add := func(s, where string) error {
 		k, v, ok := strings.Cut(s, "=")
 		if k == "" || strings.ContainsAny(k, " \t") {
@@ -31,7 +31,7 @@ func parseEnv(flags, files []string) ([]*cri.KeyValue, error) {
 				return nil
 			}
 		}
-		kvs = append(kvs, &cri.KeyValue{Key: k, Value: []byte(v)})
+		kvs = append(kvs, &runtimeapi.KeyValue{Key: k, Value: []byte(v)})
 		return nil
 	}
 	for _, file := range files {
@@ -66,9 +66,9 @@ func parseEnv(flags, files []string) ([]*cri.KeyValue, error) {
 // parseVolume reads -v HOST:CONTAINER[:ro|rw]. A relative host path is taken
 // from the current directory, and a missing host directory is created, as
 // Docker does for bind mounts given with -v.
-func parseVolume(s string) (*cri.Mount, error) {
+func parseVolume(s string) (*runtimeapi.Mount, error) {
 	parts := strings.Split(s, ":")
-	m := &cri.Mount{}
+	m := &runtimeapi.Mount{}
 	switch len(parts) {
 	case 3:
 		switch parts[2] {
@@ -100,16 +100,16 @@ func parseVolume(s string) (*cri.Mount, error) {
 }
 
 // parsePort reads -p [HOSTIP:]HOSTPORT:CONTAINERPORT[/tcp|udp|sctp].
-func parsePort(s string) (*cri.PortMapping, error) {
+func parsePort(s string) (*runtimeapi.PortMapping, error) {
 	spec, proto, _ := strings.Cut(s, "/")
-	pm := &cri.PortMapping{}
+	pm := &runtimeapi.PortMapping{}
 	switch strings.ToLower(proto) {
 	case "", "tcp":
-		pm.Protocol = cri.Protocol_TCP
+		pm.Protocol = runtimeapi.Protocol_TCP
 	case "udp":
-		pm.Protocol = cri.Protocol_UDP
+		pm.Protocol = runtimeapi.Protocol_UDP
 	case "sctp":
-		pm.Protocol = cri.Protocol_SCTP
+		pm.Protocol = runtimeapi.Protocol_SCTP
 	default:
 		return nil, fmt.Errorf("-p %s: protocol %q is not tcp, udp or sctp", s, proto)
 	}
@@ -166,13 +166,13 @@ func parseCPUs(s string) (quota int64, err error) {
 }
 
 // parseUser reads --user UID[:GID] or NAME[:GID] into a security context.
-func parseUser(s string, sc *cri.LinuxContainerSecurityContext) error {
+func parseUser(s string, sc *runtimeapi.LinuxContainerSecurityContext) error {
 	user, group, hasGroup := strings.Cut(s, ":")
 	if user == "" {
 		return fmt.Errorf("--user %s: want UID[:GID] or NAME[:GID]", s)
 	}
 	if uid, err := strconv.ParseUint(user, 10, 32); err == nil {
-		sc.RunAsUser = &cri.Int64Value{Value: int64(uid)}
+		sc.RunAsUser = &runtimeapi.Int64Value{Value: int64(uid)}
 	} else {
 		sc.RunAsUsername = user
 	}
@@ -181,7 +181,7 @@ func parseUser(s string, sc *cri.LinuxContainerSecurityContext) error {
 		if err != nil {
 			return fmt.Errorf("--user %s: the group must be a number", s)
 		}
-		sc.RunAsGroup = &cri.Int64Value{Value: int64(gid)}
+		sc.RunAsGroup = &runtimeapi.Int64Value{Value: int64(gid)}
 	}
 	return nil
 }

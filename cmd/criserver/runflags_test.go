@@ -6,15 +6,15 @@ import (
 	"strings"
 	"testing"
 
-	cri "k8s.io/cri-api/pkg/apis/runtime/v1"
+	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 )
 
 func TestParsePort(t *testing.T) {
-	for in, want := range map[string]*cri.PortMapping{
-		"8080:80":           {HostPort: 8080, ContainerPort: 80, Protocol: cri.Protocol_TCP},
-		"53:53/udp":         {HostPort: 53, ContainerPort: 53, Protocol: cri.Protocol_UDP},
-		"127.0.0.1:8080:80": {HostIp: "127.0.0.1", HostPort: 8080, ContainerPort: 80, Protocol: cri.Protocol_TCP},
-		"[::1]:8080:80/tcp": {HostIp: "::1", HostPort: 8080, ContainerPort: 80, Protocol: cri.Protocol_TCP},
+	for in, want := range map[string]*runtimeapi.PortMapping{
+		"8080:80":           {HostPort: 8080, ContainerPort: 80, Protocol: runtimeapi.Protocol_TCP},
+		"53:53/udp":         {HostPort: 53, ContainerPort: 53, Protocol: runtimeapi.Protocol_UDP},
+		"127.0.0.1:8080:80": {HostIp: "127.0.0.1", HostPort: 8080, ContainerPort: 80, Protocol: runtimeapi.Protocol_TCP},
+		"[::1]:8080:80/tcp": {HostIp: "::1", HostPort: 8080, ContainerPort: 80, Protocol: runtimeapi.Protocol_TCP},
 	} {
 		got, err := parsePort(in)
 		if err != nil || got.HostIp != want.HostIp || got.HostPort != want.HostPort || got.ContainerPort != want.ContainerPort || got.Protocol != want.Protocol {
@@ -86,15 +86,15 @@ func TestParseLimitsAndUser(t *testing.T) {
 			t.Errorf("--cpus %s accepted", bad)
 		}
 	}
-	sc := &cri.LinuxContainerSecurityContext{}
+	sc := &runtimeapi.LinuxContainerSecurityContext{}
 	if err := parseUser("1000:2000", sc); err != nil || sc.RunAsUser.GetValue() != 1000 || sc.RunAsGroup.GetValue() != 2000 {
 		t.Errorf("1000:2000: %v %v", sc, err)
 	}
-	sc = &cri.LinuxContainerSecurityContext{}
+	sc = &runtimeapi.LinuxContainerSecurityContext{}
 	if err := parseUser("nobody", sc); err != nil || sc.RunAsUsername != "nobody" || sc.RunAsUser != nil {
 		t.Errorf("nobody: %v %v", sc, err)
 	}
-	if err := parseUser("1000:staff", &cri.LinuxContainerSecurityContext{}); err == nil {
+	if err := parseUser("1000:staff", &runtimeapi.LinuxContainerSecurityContext{}); err == nil {
 		t.Error("a named group was accepted")
 	}
 }

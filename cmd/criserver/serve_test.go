@@ -18,7 +18,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
-	cri "k8s.io/cri-api/pkg/apis/runtime/v1"
+	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
@@ -56,8 +56,8 @@ type daemon struct {
 	cmd                 *exec.Cmd
 	log                 *strings.Builder
 	conn                *grpc.ClientConn
-	rt                  cri.RuntimeServiceClient
-	img                 cri.ImageServiceClient
+	rt                  runtimeapi.RuntimeServiceClient
+	img                 runtimeapi.ImageServiceClient
 }
 
 func needRoot(t *testing.T) {
@@ -92,12 +92,12 @@ func (d *daemon) start() {
 	if err != nil {
 		d.t.Fatal(err)
 	}
-	d.conn, d.rt, d.img = conn, cri.NewRuntimeServiceClient(conn), cri.NewImageServiceClient(conn)
+	d.conn, d.rt, d.img = conn, runtimeapi.NewRuntimeServiceClient(conn), runtimeapi.NewImageServiceClient(conn)
 	// A killed daemon leaves its socket file: wait for an answer, not a file.
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		ctx, cancel := context.WithTimeout(d.t.Context(), time.Second)
-		_, err := d.rt.Version(ctx, &cri.VersionRequest{}, grpc.WaitForReady(true))
+		_, err := d.rt.Version(ctx, &runtimeapi.VersionRequest{}, grpc.WaitForReady(true))
 		cancel()
 		if err == nil {
 			return
@@ -133,20 +133,20 @@ func TestDaemonServesImages(t *testing.T) {
 	reg, img := busyboxRegistry(t, "library/busybox", "latest")
 	d := newDaemon(t, "--registry-mirror", "docker.io="+reg.URL)
 
-	v, err := d.rt.Version(d.ctx(), &cri.VersionRequest{})
+	v, err := d.rt.Version(d.ctx(), &runtimeapi.VersionRequest{})
 	if err != nil || v.RuntimeName != "criserver" || v.RuntimeApiVersion != "v1" {
 		t.Fatalf("Version: %v %v", v, err)
 	}
-	st, err := d.rt.Status(d.ctx(), &cri.StatusRequest{})
-	if err != nil || !st.Status.Conditions[0].Status || st.Status.Conditions[0].Type != cri.RuntimeReady {
+	st, err := d.rt.Status(d.ctx(), &runtimeapi.StatusRequest{})
+	if err != nil || !st.Status.Conditions[0].Status || st.Status.Conditions[0].Type != runtimeapi.RuntimeReady {
 		t.Fatalf("Status: %v %v", st, err)
 	}
-	rc, err := d.rt.RuntimeConfig(d.ctx(), &cri.RuntimeConfigRequest{})
-	if err != nil || rc.Linux.CgroupDriver != cri.CgroupDriver_CGROUPFS {
+	rc, err := d.rt.RuntimeConfig(d.ctx(), &runtimeapi.RuntimeConfigRequest{})
+	if err != nil || rc.Linux.CgroupDriver != runtimeapi.CgroupDriver_CGROUPFS {
 		t.Fatalf("RuntimeConfig: %v %v", rc, err)
 	}
 
-	pulled, err := d.img.PullImage(d.ctx(), &cri.PullImageRequest{Image: &cri.ImageSpec{Image: "busybox"}})
+	pulled, err := d.img.PullImage(d.ctx(), &runtimeapi.PullImageRequest{Image: &runtimeapi.ImageSpec{Image: "busybox"}})
 	if err != nil {
 		t.Fatalf("PullImage: %v\n%s", err, d.log)
 	}
@@ -154,15 +154,15 @@ func TestDaemonServesImages(t *testing.T) {
 	if pulled.ImageRef != cfg.String() {
 		t.Fatalf("ImageRef %s, want %s", pulled.ImageRef, cfg)
 	}
-	list, err := d.img.ListImages(d.ctx(), &cri.ListImagesRequest{})
+	list, err := d.img.ListImages(d.ctx(), &runtimeapi.ListImagesRequest{})
 	if err != nil || len(list.Images) != 1 || list.Images[0].RepoTags[0] != "docker.io/library/busybox:latest" || list.Images[0].Size == 0 {
 		t.Fatalf("ListImages: %v %v", list, err)
 	}
-	filtered, err := d.img.ListImages(d.ctx(), &cri.ListImagesRequest{Filter: &cri.ImageFilter{Image: &cri.ImageSpec{Image: "busybox:latest"}}})
+	filtered, err := d.img.ListImages(d.ctx(), &runtimeapi.ListImagesRequest{Filter: &runtimeapi.ImageFilter{Image: &runtimeapi.ImageSpec{Image: "busybox:latest"}}})
 	if err != nil || len(filtered.Images) != 1 {
 		t.Fatalf("filtered ListImages: %v %v", filtered, err)
 	}
-	stream, err := d.img.StreamImages(d.ctx(), &cri.StreamImagesRequest{})
+	stream, err := d.img.StreamImages(d.ctx(), &runtimeapi.StreamImagesRequest{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -170,41 +170,41 @@ func TestDaemonServesImages(t *testing.T) {
 	if err != nil || len(first.Images) != 1 {
 		t.Fatalf("StreamImages: %v %v", first, err)
 	}
-	status1, err := d.img.ImageStatus(d.ctx(), &cri.ImageStatusRequest{Image: &cri.ImageSpec{Image: pulled.ImageRef}, Verbose: true})
+	status1, err := d.img.ImageStatus(d.ctx(), &runtimeapi.ImageStatusRequest{Image: &runtimeapi.ImageSpec{Image: pulled.ImageRef}, Verbose: true})
 	if err != nil || status1.Image.Id != pulled.ImageRef || !strings.Contains(status1.Info["info"], `"chainIDs"`) {
 		t.Fatalf("ImageStatus: %v %v", status1, err)
 	}
-	fs, err := d.img.ImageFsInfo(d.ctx(), &cri.ImageFsInfoRequest{})
+	fs, err := d.img.ImageFsInfo(d.ctx(), &runtimeapi.ImageFsInfoRequest{})
 	if err != nil || fs.ImageFilesystems[0].UsedBytes.Value < list.Images[0].Size || fs.ImageFilesystems[0].InodesUsed.Value == 0 {
 		t.Fatalf("ImageFsInfo: %v %v", fs, err)
 	}
 
 	// Bad input gets the right code.
-	_, err = d.img.PullImage(d.ctx(), &cri.PullImageRequest{Image: &cri.ImageSpec{Image: "Not/A:Valid:Ref"}})
+	_, err = d.img.PullImage(d.ctx(), &runtimeapi.PullImageRequest{Image: &runtimeapi.ImageSpec{Image: "Not/A:Valid:Ref"}})
 	wantCode(t, err, codes.InvalidArgument)
-	_, err = d.img.PullImage(d.ctx(), &cri.PullImageRequest{Image: &cri.ImageSpec{Image: reg.Host + "/library/busybox:missing"}})
+	_, err = d.img.PullImage(d.ctx(), &runtimeapi.PullImageRequest{Image: &runtimeapi.ImageSpec{Image: reg.Host + "/library/busybox:missing"}})
 	wantCode(t, err, codes.NotFound)
-	missing, err := d.img.ImageStatus(d.ctx(), &cri.ImageStatusRequest{Image: &cri.ImageSpec{Image: "nothing:here"}})
+	missing, err := d.img.ImageStatus(d.ctx(), &runtimeapi.ImageStatusRequest{Image: &runtimeapi.ImageSpec{Image: "nothing:here"}})
 	if err != nil || missing.Image != nil {
 		t.Fatalf("ImageStatus of a missing image: %v %v", missing, err)
 	}
-	_, err = d.rt.RunPodSandbox(d.ctx(), &cri.RunPodSandboxRequest{})
+	_, err = d.rt.RunPodSandbox(d.ctx(), &runtimeapi.RunPodSandboxRequest{})
 	wantCode(t, err, codes.InvalidArgument)
 
 	// Restart: the same image with the same ID and size.
 	d.stop()
 	d.start()
-	again, err := d.img.ListImages(d.ctx(), &cri.ListImagesRequest{})
+	again, err := d.img.ListImages(d.ctx(), &runtimeapi.ListImagesRequest{})
 	if err != nil || len(again.Images) != 1 || again.Images[0].Id != list.Images[0].Id || again.Images[0].Size != list.Images[0].Size {
 		t.Fatalf("after restart: %v %v", again, err)
 	}
 
 	for range 2 { // idempotent
-		if _, err := d.img.RemoveImage(d.ctx(), &cri.RemoveImageRequest{Image: &cri.ImageSpec{Image: "busybox"}}); err != nil {
+		if _, err := d.img.RemoveImage(d.ctx(), &runtimeapi.RemoveImageRequest{Image: &runtimeapi.ImageSpec{Image: "busybox"}}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if l, _ := d.img.ListImages(d.ctx(), &cri.ListImagesRequest{}); len(l.Images) != 0 {
+	if l, _ := d.img.ListImages(d.ctx(), &runtimeapi.ListImagesRequest{}); len(l.Images) != 0 {
 		t.Fatalf("images left after removal: %v", l.Images)
 	}
 }
@@ -237,10 +237,10 @@ func TestSecondDaemonOnSameRootRefuses(t *testing.T) {
 	}
 	// A daemon with its own directories runs beside the first.
 	other := newDaemon(t)
-	if _, err := other.rt.Version(other.ctx(), &cri.VersionRequest{}); err != nil {
+	if _, err := other.rt.Version(other.ctx(), &runtimeapi.VersionRequest{}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := d.rt.Version(d.ctx(), &cri.VersionRequest{}); err != nil {
+	if _, err := d.rt.Version(d.ctx(), &runtimeapi.VersionRequest{}); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -261,7 +261,7 @@ func TestKilledMidPullLeavesNothing(t *testing.T) {
 		next.ServeHTTP(w, r)
 	}
 	d := newDaemon(t)
-	go d.img.PullImage(d.ctx(), &cri.PullImageRequest{Image: &cri.ImageSpec{Image: reg.Host + "/app:v1"}})
+	go d.img.PullImage(d.ctx(), &runtimeapi.PullImageRequest{Image: &runtimeapi.ImageSpec{Image: reg.Host + "/app:v1"}})
 	for !stalled.Load() {
 		time.Sleep(10 * time.Millisecond)
 	}
@@ -271,7 +271,7 @@ func TestKilledMidPullLeavesNothing(t *testing.T) {
 	d.conn.Close()
 
 	d.start()
-	if l, err := d.img.ListImages(d.ctx(), &cri.ListImagesRequest{}); err != nil || len(l.Images) != 0 {
+	if l, err := d.img.ListImages(d.ctx(), &runtimeapi.ListImagesRequest{}); err != nil || len(l.Images) != 0 {
 		t.Fatalf("after the crash: %v %v", l, err)
 	}
 	for _, sub := range []string{"blobs/sha256", "layers", "tmp"} {

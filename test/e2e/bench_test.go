@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	cri "k8s.io/cri-api/pkg/apis/runtime/v1"
+	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 )
 
 // BenchmarkPodStart times what kubelet waits for when a pod starts:
@@ -35,8 +35,8 @@ func BenchmarkPodStart(b *testing.B) {
 			rss, pss = monitorMemory(id)
 		}
 		b.StopTimer()
-		d.rt.StopPodSandbox(d.ctx(), &cri.StopPodSandboxRequest{PodSandboxId: pod})
-		d.rt.RemovePodSandbox(d.ctx(), &cri.RemovePodSandboxRequest{PodSandboxId: pod})
+		d.rt.StopPodSandbox(d.ctx(), &runtimeapi.StopPodSandboxRequest{PodSandboxId: pod})
+		d.rt.RemovePodSandbox(d.ctx(), &runtimeapi.RemovePodSandboxRequest{PodSandboxId: pod})
 		b.StartTimer()
 	}
 	b.ReportMetric(float64(startTotal.Milliseconds())/float64(b.N), "ms/pod-start")

@@ -15,7 +15,7 @@ import (
 	"testing"
 	"time"
 
-	cri "k8s.io/cri-api/pkg/apis/runtime/v1"
+	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 )
 
 // The CLI tests run the built criserver binary as a user would, against a
@@ -61,7 +61,7 @@ func (d *daemon) mustCLI(args ...string) string {
 // podsAndLogsGone reports whether every pod and log directory has gone:
 // the daemon deletes an auto-removed pod's logs after the pod.
 func (d *daemon) podsAndLogsGone() bool {
-	pods, err := d.rt.ListPodSandbox(d.ctx(), &cri.ListPodSandboxRequest{})
+	pods, err := d.rt.ListPodSandbox(d.ctx(), &runtimeapi.ListPodSandboxRequest{})
 	ents, _ := os.ReadDir(d.logDir)
 	return err == nil && len(pods.Items) == 0 && len(ents) == 0
 }
@@ -69,11 +69,11 @@ func (d *daemon) podsAndLogsGone() bool {
 // wantNothingLeft checks that no pod, container or log directory remains.
 func (d *daemon) wantNothingLeft(t *testing.T) {
 	t.Helper()
-	pods, err := d.rt.ListPodSandbox(d.ctx(), &cri.ListPodSandboxRequest{})
+	pods, err := d.rt.ListPodSandbox(d.ctx(), &runtimeapi.ListPodSandboxRequest{})
 	if err != nil || len(pods.Items) != 0 {
 		t.Errorf("pods left: %v %v", pods, err)
 	}
-	cts, err := d.rt.ListContainers(d.ctx(), &cri.ListContainersRequest{})
+	cts, err := d.rt.ListContainers(d.ctx(), &runtimeapi.ListContainersRequest{})
 	if err != nil || len(cts.Containers) != 0 {
 		t.Errorf("containers left: %v %v", cts, err)
 	}

@@ -4,7 +4,7 @@ import (
 	"syscall"
 	"testing"
 
-	cri "k8s.io/cri-api/pkg/apis/runtime/v1"
+	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
 	"github.com/criserver/criserver/internal/crashpoint"
 )
@@ -19,35 +19,35 @@ func TestKillAtEveryStep(t *testing.T) {
 	}
 	d := newDaemon(t)
 	d.pull()
-	sharedPID := func(name string) *cri.PodSandboxConfig {
+	sharedPID := func(name string) *runtimeapi.PodSandboxConfig {
 		pc := podConfig(d, name)
-		pc.Linux.SecurityContext = &cri.LinuxSandboxSecurityContext{NamespaceOptions: &cri.NamespaceOption{Pid: cri.NamespaceMode_POD}}
-		pc.PortMappings = []*cri.PortMapping{{Protocol: cri.Protocol_TCP, ContainerPort: 80, HostPort: 31998}}
+		pc.Linux.SecurityContext = &runtimeapi.LinuxSandboxSecurityContext{NamespaceOptions: &runtimeapi.NamespaceOption{Pid: runtimeapi.NamespaceMode_POD}}
+		pc.PortMappings = []*runtimeapi.PortMapping{{Protocol: runtimeapi.Protocol_TCP, ContainerPort: 80, HostPort: 31998}}
 		return pc
 	}
-	ctrIn := func(name string) *cri.ContainerConfig {
+	ctrIn := func(name string) *runtimeapi.ContainerConfig {
 		cfg := ctrConfig(name, "sleep", "1000")
-		cfg.Linux.SecurityContext = &cri.LinuxContainerSecurityContext{NamespaceOptions: &cri.NamespaceOption{Pid: cri.NamespaceMode_POD}}
+		cfg.Linux.SecurityContext = &runtimeapi.LinuxContainerSecurityContext{NamespaceOptions: &runtimeapi.NamespaceOption{Pid: runtimeapi.NamespaceMode_POD}}
 		return cfg
 	}
 	// A lifecycle first, so lazily made state is there before counting.
-	lifecycle := func(pc *cri.PodSandboxConfig) error {
-		resp, err := d.rt.RunPodSandbox(d.ctx(), &cri.RunPodSandboxRequest{Config: pc})
+	lifecycle := func(pc *runtimeapi.PodSandboxConfig) error {
+		resp, err := d.rt.RunPodSandbox(d.ctx(), &runtimeapi.RunPodSandboxRequest{Config: pc})
 		if err != nil {
 			return err
 		}
 		pod := resp.PodSandboxId
-		c, err := d.rt.CreateContainer(d.ctx(), &cri.CreateContainerRequest{PodSandboxId: pod, Config: ctrIn("c"), SandboxConfig: pc})
+		c, err := d.rt.CreateContainer(d.ctx(), &runtimeapi.CreateContainerRequest{PodSandboxId: pod, Config: ctrIn("c"), SandboxConfig: pc})
 		if err != nil {
 			return err
 		}
-		if _, err := d.rt.StartContainer(d.ctx(), &cri.StartContainerRequest{ContainerId: c.ContainerId}); err != nil {
+		if _, err := d.rt.StartContainer(d.ctx(), &runtimeapi.StartContainerRequest{ContainerId: c.ContainerId}); err != nil {
 			return err
 		}
-		if _, err := d.rt.StopPodSandbox(d.ctx(), &cri.StopPodSandboxRequest{PodSandboxId: pod}); err != nil {
+		if _, err := d.rt.StopPodSandbox(d.ctx(), &runtimeapi.StopPodSandboxRequest{PodSandboxId: pod}); err != nil {
 			return err
 		}
-		_, err = d.rt.RemovePodSandbox(d.ctx(), &cri.RemovePodSandboxRequest{PodSandboxId: pod})
+		_, err = d.rt.RemovePodSandbox(d.ctx(), &runtimeapi.RemovePodSandboxRequest{PodSandboxId: pod})
 		return err
 	}
 	if err := lifecycle(sharedPID("warm")); err != nil {
@@ -74,12 +74,12 @@ func TestKillAtEveryStep(t *testing.T) {
 		}
 		d.env = nil
 		d.start()
-		if st := d.status(survivor); st.State != cri.ContainerState_CONTAINER_RUNNING {
+		if st := d.status(survivor); st.State != runtimeapi.ContainerState_CONTAINER_RUNNING {
 			t.Fatalf("%s: the pod that ran before the kill is %v", point, st.State)
 		}
 		d.exec(survivor, "true")
 		// kubelet removes what it no longer wants.
-		pods, err := d.rt.ListPodSandbox(d.ctx(), &cri.ListPodSandboxRequest{})
+		pods, err := d.rt.ListPodSandbox(d.ctx(), &runtimeapi.ListPodSandboxRequest{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -87,14 +87,14 @@ func TestKillAtEveryStep(t *testing.T) {
 			if p.Id == survivorPod {
 				continue
 			}
-			if _, err := d.rt.StopPodSandbox(d.ctx(), &cri.StopPodSandboxRequest{PodSandboxId: p.Id}); err != nil {
+			if _, err := d.rt.StopPodSandbox(d.ctx(), &runtimeapi.StopPodSandboxRequest{PodSandboxId: p.Id}); err != nil {
 				t.Fatalf("%s: StopPodSandbox after the restart: %v", point, err)
 			}
-			if _, err := d.rt.RemovePodSandbox(d.ctx(), &cri.RemovePodSandboxRequest{PodSandboxId: p.Id}); err != nil {
+			if _, err := d.rt.RemovePodSandbox(d.ctx(), &runtimeapi.RemovePodSandboxRequest{PodSandboxId: p.Id}); err != nil {
 				t.Fatalf("%s: RemovePodSandbox after the restart: %v", point, err)
 			}
 		}
-		if ctrs, _ := d.rt.ListContainers(d.ctx(), &cri.ListContainersRequest{}); len(ctrs.GetContainers()) != 1 {
+		if ctrs, _ := d.rt.ListContainers(d.ctx(), &runtimeapi.ListContainersRequest{}); len(ctrs.GetContainers()) != 1 {
 			t.Fatalf("%s: containers after the clean-up: %v", point, ctrs.GetContainers())
 		}
 		if f := d.settledFootprint(base); f != base {

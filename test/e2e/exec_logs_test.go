@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"google.golang.org/grpc/codes"
-	cri "k8s.io/cri-api/pkg/apis/runtime/v1"
+	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
 	"github.com/criserver/criserver/monitor"
 )
@@ -24,7 +24,7 @@ func TestExecSync(t *testing.T) {
 		t.Fatalf("ExecSync: %q %q %d", r.Stdout, r.Stderr, r.ExitCode)
 	}
 	start := time.Now()
-	_, err := d.rt.ExecSync(d.ctx(), &cri.ExecSyncRequest{ContainerId: id, Cmd: []string{"sleep", "60"}, Timeout: 1})
+	_, err := d.rt.ExecSync(d.ctx(), &runtimeapi.ExecSyncRequest{ContainerId: id, Cmd: []string{"sleep", "60"}, Timeout: 1})
 	wantCode(t, err, codes.DeadlineExceeded)
 	if time.Since(start) > 15*time.Second {
 		t.Fatalf("timed-out exec took %s", time.Since(start))
@@ -68,7 +68,7 @@ func TestLogSplitAndReopen(t *testing.T) {
 	if err := os.Rename(path, path+".1"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := d.rt.ReopenContainerLog(d.ctx(), &cri.ReopenContainerLogRequest{ContainerId: id}); err != nil {
+	if _, err := d.rt.ReopenContainerLog(d.ctx(), &runtimeapi.ReopenContainerLogRequest{ContainerId: id}); err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, "second line in the new file", func() bool {
@@ -80,8 +80,8 @@ func TestLogSplitAndReopen(t *testing.T) {
 		t.Fatalf("rotated file: %q", old)
 	}
 	// Reopening the log of a stopped container is refused.
-	d.rt.StopContainer(d.ctx(), &cri.StopContainerRequest{ContainerId: id})
-	_, err := d.rt.ReopenContainerLog(d.ctx(), &cri.ReopenContainerLogRequest{ContainerId: id})
+	d.rt.StopContainer(d.ctx(), &runtimeapi.StopContainerRequest{ContainerId: id})
+	_, err := d.rt.ReopenContainerLog(d.ctx(), &runtimeapi.ReopenContainerLogRequest{ContainerId: id})
 	wantCode(t, err, codes.FailedPrecondition)
 }
 
@@ -91,9 +91,9 @@ func TestStatsOfBusyContainer(t *testing.T) {
 	pc := podConfig(d, "stats")
 	pod := d.runPod(pc)
 	id := d.run(pod, pc, ctrConfig("busy", "sh", "-c", "while true; do :; done"))
-	var st *cri.ContainerStats
+	var st *runtimeapi.ContainerStats
 	eventually(t, "CPU use", func() bool {
-		resp, err := d.rt.ContainerStats(d.ctx(), &cri.ContainerStatsRequest{ContainerId: id})
+		resp, err := d.rt.ContainerStats(d.ctx(), &runtimeapi.ContainerStatsRequest{ContainerId: id})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -103,11 +103,11 @@ func TestStatsOfBusyContainer(t *testing.T) {
 	if st.Memory.WorkingSetBytes.Value == 0 || st.WritableLayer == nil {
 		t.Fatalf("stats: %v", st)
 	}
-	list, err := d.rt.ListContainerStats(d.ctx(), &cri.ListContainerStatsRequest{})
+	list, err := d.rt.ListContainerStats(d.ctx(), &runtimeapi.ListContainerStatsRequest{})
 	if err != nil || len(list.Stats) != 1 {
 		t.Fatalf("ListContainerStats: %v %v", list, err)
 	}
-	ps, err := d.rt.PodSandboxStats(d.ctx(), &cri.PodSandboxStatsRequest{PodSandboxId: pod})
+	ps, err := d.rt.PodSandboxStats(d.ctx(), &runtimeapi.PodSandboxStatsRequest{PodSandboxId: pod})
 	if err != nil || ps.Stats.Linux.Cpu.UsageCoreNanoSeconds.Value == 0 || len(ps.Stats.Linux.Containers) != 1 {
 		t.Fatalf("PodSandboxStats: %v %v", ps, err)
 	}

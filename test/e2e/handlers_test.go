@@ -6,7 +6,7 @@ import (
 	"testing"
 
 	"google.golang.org/grpc/codes"
-	cri "k8s.io/cri-api/pkg/apis/runtime/v1"
+	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
 	"github.com/criserver/criserver/runtimes"
 )
@@ -14,7 +14,7 @@ import (
 func TestRuntimeHandlers(t *testing.T) {
 	d := newDaemon(t)
 	d.pull()
-	st, err := d.rt.Status(d.ctx(), &cri.StatusRequest{})
+	st, err := d.rt.Status(d.ctx(), &runtimeapi.StatusRequest{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -36,7 +36,7 @@ func TestRuntimeHandlers(t *testing.T) {
 		t.Skip("crun is not installed")
 	}
 	pc := podConfig(d, "crunpod")
-	resp, err := d.rt.RunPodSandbox(d.ctx(), &cri.RunPodSandboxRequest{Config: pc, RuntimeHandler: "crun"})
+	resp, err := d.rt.RunPodSandbox(d.ctx(), &runtimeapi.RunPodSandboxRequest{Config: pc, RuntimeHandler: "crun"})
 	if why := runtimes.NewCLI("crun", crun, t.TempDir(), 0).Usable(); why != nil {
 		// This host's cgroup layout is one crun cannot drive: the handler
 		// must say so plainly rather than fail half-way.

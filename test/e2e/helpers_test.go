@@ -8,21 +8,21 @@ import (
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
-	cri "k8s.io/cri-api/pkg/apis/runtime/v1"
+	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 )
 
-func podConfig(d *daemon, name string) *cri.PodSandboxConfig {
-	return &cri.PodSandboxConfig{
-		Metadata:     &cri.PodSandboxMetadata{Name: name, Namespace: "e2e", Uid: name + "-uid"},
+func podConfig(d *daemon, name string) *runtimeapi.PodSandboxConfig {
+	return &runtimeapi.PodSandboxConfig{
+		Metadata:     &runtimeapi.PodSandboxMetadata{Name: name, Namespace: "e2e", Uid: name + "-uid"},
 		Hostname:     name,
 		LogDirectory: d.logDir + "/" + name,
-		Linux:        &cri.LinuxPodSandboxConfig{},
+		Linux:        &runtimeapi.LinuxPodSandboxConfig{},
 	}
 }
 
-func (d *daemon) runPod(cfg *cri.PodSandboxConfig) string {
+func (d *daemon) runPod(cfg *runtimeapi.PodSandboxConfig) string {
 	d.t.Helper()
-	resp, err := d.rt.RunPodSandbox(d.ctx(), &cri.RunPodSandboxRequest{Config: cfg})
+	resp, err := d.rt.RunPodSandbox(d.ctx(), &runtimeapi.RunPodSandboxRequest{Config: cfg})
 	if err != nil {
 		d.t.Fatalf("RunPodSandbox: %v", err)
 	}
@@ -31,24 +31,24 @@ func (d *daemon) runPod(cfg *cri.PodSandboxConfig) string {
 
 func (d *daemon) pull() {
 	d.t.Helper()
-	if _, err := d.img.PullImage(d.ctx(), &cri.PullImageRequest{Image: &cri.ImageSpec{Image: "busybox"}}); err != nil {
+	if _, err := d.img.PullImage(d.ctx(), &runtimeapi.PullImageRequest{Image: &runtimeapi.ImageSpec{Image: "busybox"}}); err != nil {
 		d.t.Fatal(err)
 	}
 }
 
-func ctrConfig(name string, cmd ...string) *cri.ContainerConfig {
-	return &cri.ContainerConfig{
-		Metadata: &cri.ContainerMetadata{Name: name},
-		Image:    &cri.ImageSpec{Image: "busybox"},
+func ctrConfig(name string, cmd ...string) *runtimeapi.ContainerConfig {
+	return &runtimeapi.ContainerConfig{
+		Metadata: &runtimeapi.ContainerMetadata{Name: name},
+		Image:    &runtimeapi.ImageSpec{Image: "busybox"},
 		Command:  cmd,
 		LogPath:  name + ".log",
-		Linux:    &cri.LinuxContainerConfig{},
+		Linux:    &runtimeapi.LinuxContainerConfig{},
 	}
 }
 
-func (d *daemon) create(pod string, podCfg *cri.PodSandboxConfig, cfg *cri.ContainerConfig) string {
+func (d *daemon) create(pod string, podCfg *runtimeapi.PodSandboxConfig, cfg *runtimeapi.ContainerConfig) string {
 	d.t.Helper()
-	resp, err := d.rt.CreateContainer(d.ctx(), &cri.CreateContainerRequest{PodSandboxId: pod, Config: cfg, SandboxConfig: podCfg})
+	resp, err := d.rt.CreateContainer(d.ctx(), &runtimeapi.CreateContainerRequest{PodSandboxId: pod, Config: cfg, SandboxConfig: podCfg})
 	if err != nil {
 		d.t.Fatalf("CreateContainer: %v", err)
 	}
@@ -57,22 +57,22 @@ func (d *daemon) create(pod string, podCfg *cri.PodSandboxConfig, cfg *cri.Conta
 
 func (d *daemon) startCtr(id string) {
 	d.t.Helper()
-	if _, err := d.rt.StartContainer(d.ctx(), &cri.StartContainerRequest{ContainerId: id}); err != nil {
+	if _, err := d.rt.StartContainer(d.ctx(), &runtimeapi.StartContainerRequest{ContainerId: id}); err != nil {
 		d.t.Fatalf("StartContainer: %v", err)
 	}
 }
 
 // run creates and starts a container.
-func (d *daemon) run(pod string, podCfg *cri.PodSandboxConfig, cfg *cri.ContainerConfig) string {
+func (d *daemon) run(pod string, podCfg *runtimeapi.PodSandboxConfig, cfg *runtimeapi.ContainerConfig) string {
 	d.t.Helper()
 	id := d.create(pod, podCfg, cfg)
 	d.startCtr(id)
 	return id
 }
 
-func (d *daemon) status(id string) *cri.ContainerStatus {
+func (d *daemon) status(id string) *runtimeapi.ContainerStatus {
 	d.t.Helper()
-	resp, err := d.rt.ContainerStatus(d.ctx(), &cri.ContainerStatusRequest{ContainerId: id})
+	resp, err := d.rt.ContainerStatus(d.ctx(), &runtimeapi.ContainerStatusRequest{ContainerId: id})
 	if err != nil {
 		d.t.Fatalf("ContainerStatus: %v", err)
 	}
@@ -80,12 +80,12 @@ func (d *daemon) status(id string) *cri.ContainerStatus {
 }
 
 // waitExit waits for the container to exit and returns its status.
-func (d *daemon) waitExit(id string) *cri.ContainerStatus {
+func (d *daemon) waitExit(id string) *runtimeapi.ContainerStatus {
 	d.t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		st := d.status(id)
-		if st.State == cri.ContainerState_CONTAINER_EXITED {
+		if st.State == runtimeapi.ContainerState_CONTAINER_EXITED {
 			return st
 		}
 		if time.Now().After(deadline) {
@@ -95,9 +95,9 @@ func (d *daemon) waitExit(id string) *cri.ContainerStatus {
 	}
 }
 
-func (d *daemon) exec(id string, cmd ...string) *cri.ExecSyncResponse {
+func (d *daemon) exec(id string, cmd ...string) *runtimeapi.ExecSyncResponse {
 	d.t.Helper()
-	resp, err := d.rt.ExecSync(d.ctx(), &cri.ExecSyncRequest{ContainerId: id, Cmd: cmd, Timeout: 30})
+	resp, err := d.rt.ExecSync(d.ctx(), &runtimeapi.ExecSyncRequest{ContainerId: id, Cmd: cmd, Timeout: 30})
 	if err != nil {
 		d.t.Fatalf("ExecSync %v: %v", cmd, err)
 	}

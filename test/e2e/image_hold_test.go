@@ -5,7 +5,7 @@ import (
 	"path/filepath"
 	"testing"
 
-	cri "k8s.io/cri-api/pkg/apis/runtime/v1"
+	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 )
 
 // A client may remove the image of a container (kubelet's image GC does, and
@@ -17,7 +17,7 @@ func TestImageRemovedUnderItsContainer(t *testing.T) {
 	pc := podConfig(d, "held")
 	pod := d.runPod(pc)
 	id := d.run(pod, pc, ctrConfig("c", "sleep", "1000"))
-	if _, err := d.img.RemoveImage(d.ctx(), &cri.RemoveImageRequest{Image: &cri.ImageSpec{Image: "busybox"}}); err != nil {
+	if _, err := d.img.RemoveImage(d.ctx(), &runtimeapi.RemoveImageRequest{Image: &runtimeapi.ImageSpec{Image: "busybox"}}); err != nil {
 		t.Fatal(err)
 	}
 	if r := d.exec(id, "ls", "/bin/busybox"); r.ExitCode != 0 {
@@ -31,11 +31,11 @@ func TestImageRemovedUnderItsContainer(t *testing.T) {
 	// The same image again, and a new container from it.
 	d.pull()
 	d.run(pod, pc, ctrConfig("c2", "true"))
-	d.rt.StopPodSandbox(d.ctx(), &cri.StopPodSandboxRequest{PodSandboxId: pod})
-	if _, err := d.rt.RemovePodSandbox(d.ctx(), &cri.RemovePodSandboxRequest{PodSandboxId: pod}); err != nil {
+	d.rt.StopPodSandbox(d.ctx(), &runtimeapi.StopPodSandboxRequest{PodSandboxId: pod})
+	if _, err := d.rt.RemovePodSandbox(d.ctx(), &runtimeapi.RemovePodSandboxRequest{PodSandboxId: pod}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := d.img.RemoveImage(d.ctx(), &cri.RemoveImageRequest{Image: &cri.ImageSpec{Image: "busybox"}}); err != nil {
+	if _, err := d.img.RemoveImage(d.ctx(), &runtimeapi.RemoveImageRequest{Image: &runtimeapi.ImageSpec{Image: "busybox"}}); err != nil {
 		t.Fatal(err)
 	}
 	if layers, _ := os.ReadDir(filepath.Join(d.root, "images", "layers")); len(layers) != 0 {

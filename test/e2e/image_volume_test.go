@@ -8,7 +8,7 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"google.golang.org/grpc/codes"
-	cri "k8s.io/cri-api/pkg/apis/runtime/v1"
+	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
 	"github.com/criserver/criserver/internal/testimage"
 )
@@ -59,17 +59,17 @@ func TestImageVolumes(t *testing.T) {
 		[]testimage.Entry{{Name: "f", Body: "bottom\n"}, {Name: "only-below", Body: "below\n"}},
 		[]testimage.Entry{{Name: "f", Body: "top\n"}})
 	for _, ref := range []string{data, layered} {
-		if _, err := d.img.PullImage(d.ctx(), &cri.PullImageRequest{Image: &cri.ImageSpec{Image: ref}}); err != nil {
+		if _, err := d.img.PullImage(d.ctx(), &runtimeapi.PullImageRequest{Image: &runtimeapi.ImageSpec{Image: ref}}); err != nil {
 			t.Fatal(err)
 		}
 	}
 	pc := podConfig(d, "vols")
 	pod := d.runPod(pc)
 	cfg := ctrConfig("c", "sleep", "1000")
-	cfg.Mounts = []*cri.Mount{
-		{ContainerPath: "/vol", Image: &cri.ImageSpec{Image: data}},
-		{ContainerPath: "/sub", Image: &cri.ImageSpec{Image: data}, ImageSubPath: "data"},
-		{ContainerPath: "/layered", Image: &cri.ImageSpec{Image: layered}},
+	cfg.Mounts = []*runtimeapi.Mount{
+		{ContainerPath: "/vol", Image: &runtimeapi.ImageSpec{Image: data}},
+		{ContainerPath: "/sub", Image: &runtimeapi.ImageSpec{Image: data}, ImageSubPath: "data"},
+		{ContainerPath: "/layered", Image: &runtimeapi.ImageSpec{Image: layered}},
 	}
 	id := d.run(pod, pc, cfg)
 	for cmd, want := range map[string]string{
@@ -92,7 +92,7 @@ func TestImageVolumes(t *testing.T) {
 	d.kill()
 	d.start()
 	// The image goes; the volume stays while the container does.
-	if _, err := d.img.RemoveImage(d.ctx(), &cri.RemoveImageRequest{Image: &cri.ImageSpec{Image: data}}); err != nil {
+	if _, err := d.img.RemoveImage(d.ctx(), &runtimeapi.RemoveImageRequest{Image: &runtimeapi.ImageSpec{Image: data}}); err != nil {
 		t.Fatal(err)
 	}
 	if r := d.exec(id, "cat", "/vol/data/hello.txt"); r.ExitCode != 0 {
@@ -101,33 +101,33 @@ func TestImageVolumes(t *testing.T) {
 
 	// A sub path the image lacks, or one a symlink in the image points out
 	// of it, fails the create and leaves no mount behind.
-	if _, err := d.img.PullImage(d.ctx(), &cri.PullImageRequest{Image: &cri.ImageSpec{Image: data}}); err != nil {
+	if _, err := d.img.PullImage(d.ctx(), &runtimeapi.PullImageRequest{Image: &runtimeapi.ImageSpec{Image: data}}); err != nil {
 		t.Fatal(err)
 	}
 	before := mountsUnder(d.root)
 	for _, sub := range []string{"missing", "escape/passwd", "../../../../etc"} {
 		bad := ctrConfig("bad", "true")
-		bad.Mounts = []*cri.Mount{{ContainerPath: "/vol", Image: &cri.ImageSpec{Image: data}, ImageSubPath: sub}}
-		_, err := d.rt.CreateContainer(d.ctx(), &cri.CreateContainerRequest{PodSandboxId: pod, Config: bad, SandboxConfig: pc})
+		bad.Mounts = []*runtimeapi.Mount{{ContainerPath: "/vol", Image: &runtimeapi.ImageSpec{Image: data}, ImageSubPath: sub}}
+		_, err := d.rt.CreateContainer(d.ctx(), &runtimeapi.CreateContainerRequest{PodSandboxId: pod, Config: bad, SandboxConfig: pc})
 		wantCode(t, err, codes.InvalidArgument)
 	}
 	if after := mountsUnder(d.root); len(after) != len(before) {
 		t.Fatalf("a failed create left mounts: %v", after)
 	}
 	bad := ctrConfig("bad", "true")
-	bad.Mounts = []*cri.Mount{{ContainerPath: "/vol", Image: &cri.ImageSpec{Image: reg.Host + "/e2e/never-pulled:v1"}}}
-	_, err := d.rt.CreateContainer(d.ctx(), &cri.CreateContainerRequest{PodSandboxId: pod, Config: bad, SandboxConfig: pc})
+	bad.Mounts = []*runtimeapi.Mount{{ContainerPath: "/vol", Image: &runtimeapi.ImageSpec{Image: reg.Host + "/e2e/never-pulled:v1"}}}
+	_, err := d.rt.CreateContainer(d.ctx(), &runtimeapi.CreateContainerRequest{PodSandboxId: pod, Config: bad, SandboxConfig: pc})
 	wantCode(t, err, codes.NotFound)
 
-	d.rt.StopPodSandbox(d.ctx(), &cri.StopPodSandboxRequest{PodSandboxId: pod})
-	if _, err := d.rt.RemovePodSandbox(d.ctx(), &cri.RemovePodSandboxRequest{PodSandboxId: pod}); err != nil {
+	d.rt.StopPodSandbox(d.ctx(), &runtimeapi.StopPodSandboxRequest{PodSandboxId: pod})
+	if _, err := d.rt.RemovePodSandbox(d.ctx(), &runtimeapi.RemovePodSandboxRequest{PodSandboxId: pod}); err != nil {
 		t.Fatal(err)
 	}
 	if left := mountsUnder(d.root); len(left) != 0 {
 		t.Fatalf("mounts left after the pod went: %v", left)
 	}
 	for _, ref := range []string{data, layered, "busybox"} {
-		if _, err := d.img.RemoveImage(d.ctx(), &cri.RemoveImageRequest{Image: &cri.ImageSpec{Image: ref}}); err != nil {
+		if _, err := d.img.RemoveImage(d.ctx(), &runtimeapi.RemoveImageRequest{Image: &runtimeapi.ImageSpec{Image: ref}}); err != nil {
 			t.Fatal(err)
 		}
 	}

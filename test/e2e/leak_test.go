@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	cri "k8s.io/cri-api/pkg/apis/runtime/v1"
+	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 )
 
 // footprint counts what a pod can leave behind on the host.
@@ -88,9 +88,9 @@ func TestFiftyLifecyclesLeaveNothing(t *testing.T) {
 	lifecycle := func(i int, shared bool) {
 		pc := podConfig(d, fmt.Sprintf("leak%d", i))
 		if shared {
-			pc.Linux.SecurityContext = &cri.LinuxSandboxSecurityContext{NamespaceOptions: &cri.NamespaceOption{Pid: cri.NamespaceMode_POD}}
+			pc.Linux.SecurityContext = &runtimeapi.LinuxSandboxSecurityContext{NamespaceOptions: &runtimeapi.NamespaceOption{Pid: runtimeapi.NamespaceMode_POD}}
 		}
-		pc.PortMappings = []*cri.PortMapping{{Protocol: cri.Protocol_TCP, ContainerPort: 80, HostPort: 31000 + int32(i)}}
+		pc.PortMappings = []*runtimeapi.PortMapping{{Protocol: runtimeapi.Protocol_TCP, ContainerPort: 80, HostPort: 31000 + int32(i)}}
 		pod := d.runPod(pc)
 		id := d.run(pod, pc, ctrConfig("c", "sleep", "1000"))
 		d.exec(id, "true")
@@ -103,16 +103,16 @@ func TestFiftyLifecyclesLeaveNothing(t *testing.T) {
 				t.Fatalf("a running pod %+v does not show against an empty node %+v", f, empty)
 			}
 		}
-		if _, err := d.rt.StopContainer(d.ctx(), &cri.StopContainerRequest{ContainerId: id, Timeout: 0}); err != nil {
+		if _, err := d.rt.StopContainer(d.ctx(), &runtimeapi.StopContainerRequest{ContainerId: id, Timeout: 0}); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := d.rt.RemoveContainer(d.ctx(), &cri.RemoveContainerRequest{ContainerId: id}); err != nil {
+		if _, err := d.rt.RemoveContainer(d.ctx(), &runtimeapi.RemoveContainerRequest{ContainerId: id}); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := d.rt.StopPodSandbox(d.ctx(), &cri.StopPodSandboxRequest{PodSandboxId: pod}); err != nil {
+		if _, err := d.rt.StopPodSandbox(d.ctx(), &runtimeapi.StopPodSandboxRequest{PodSandboxId: pod}); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := d.rt.RemovePodSandbox(d.ctx(), &cri.RemovePodSandboxRequest{PodSandboxId: pod}); err != nil {
+		if _, err := d.rt.RemovePodSandbox(d.ctx(), &runtimeapi.RemovePodSandboxRequest{PodSandboxId: pod}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -134,13 +134,13 @@ func TestSharedPIDNamespacePod(t *testing.T) {
 	d := newDaemon(t)
 	d.pull()
 	pc := podConfig(d, "pidpod")
-	pc.Linux.SecurityContext = &cri.LinuxSandboxSecurityContext{NamespaceOptions: &cri.NamespaceOption{Pid: cri.NamespaceMode_POD}}
+	pc.Linux.SecurityContext = &runtimeapi.LinuxSandboxSecurityContext{NamespaceOptions: &runtimeapi.NamespaceOption{Pid: runtimeapi.NamespaceMode_POD}}
 	pod := d.runPod(pc)
 	a := ctrConfig("a", "sleep", "1001")
-	a.Linux.SecurityContext = &cri.LinuxContainerSecurityContext{NamespaceOptions: &cri.NamespaceOption{Pid: cri.NamespaceMode_POD}}
+	a.Linux.SecurityContext = &runtimeapi.LinuxContainerSecurityContext{NamespaceOptions: &runtimeapi.NamespaceOption{Pid: runtimeapi.NamespaceMode_POD}}
 	d.run(pod, pc, a)
 	b := ctrConfig("b", "sleep", "1002")
-	b.Linux.SecurityContext = &cri.LinuxContainerSecurityContext{NamespaceOptions: &cri.NamespaceOption{Pid: cri.NamespaceMode_POD}}
+	b.Linux.SecurityContext = &runtimeapi.LinuxContainerSecurityContext{NamespaceOptions: &runtimeapi.NamespaceOption{Pid: runtimeapi.NamespaceMode_POD}}
 	bid := d.run(pod, pc, b)
 	ps := string(d.exec(bid, "ps").Stdout)
 	if !strings.Contains(ps, "sleep 1001") || !strings.Contains(ps, "/pause") {
@@ -151,7 +151,7 @@ func TestSharedPIDNamespacePod(t *testing.T) {
 func TestContainerEvents(t *testing.T) {
 	d := newDaemon(t)
 	d.pull()
-	stream, err := d.rt.GetContainerEvents(d.ctx(), &cri.GetEventsRequest{})
+	stream, err := d.rt.GetContainerEvents(d.ctx(), &runtimeapi.GetEventsRequest{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -159,10 +159,10 @@ func TestContainerEvents(t *testing.T) {
 	pod := d.runPod(pc)
 	id := d.run(pod, pc, ctrConfig("c", "true"))
 	d.waitExit(id)
-	d.rt.RemoveContainer(d.ctx(), &cri.RemoveContainerRequest{ContainerId: id})
-	want := []cri.ContainerEventType{
-		cri.ContainerEventType_CONTAINER_CREATED_EVENT, cri.ContainerEventType_CONTAINER_STARTED_EVENT,
-		cri.ContainerEventType_CONTAINER_STOPPED_EVENT, cri.ContainerEventType_CONTAINER_DELETED_EVENT,
+	d.rt.RemoveContainer(d.ctx(), &runtimeapi.RemoveContainerRequest{ContainerId: id})
+	want := []runtimeapi.ContainerEventType{
+		runtimeapi.ContainerEventType_CONTAINER_CREATED_EVENT, runtimeapi.ContainerEventType_CONTAINER_STARTED_EVENT,
+		runtimeapi.ContainerEventType_CONTAINER_STOPPED_EVENT, runtimeapi.ContainerEventType_CONTAINER_DELETED_EVENT,
 	}
 	for _, w := range want {
 		e, err := stream.Recv()

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	cri "k8s.io/cri-api/pkg/apis/runtime/v1"
+	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 )
 
 // busyLoops keeps every core busy with shell loops until the test ends:
@@ -45,7 +45,7 @@ func TestShortContainersStartUnderLoad(t *testing.T) {
 	for i := range 200 {
 		name := fmt.Sprintf("c%d", i)
 		id := d.create(pod, pc, ctrConfig(name, "echo", "hi"))
-		if _, err := d.rt.StartContainer(d.ctx(), &cri.StartContainerRequest{ContainerId: id}); err != nil {
+		if _, err := d.rt.StartContainer(d.ctx(), &runtimeapi.StartContainerRequest{ContainerId: id}); err != nil {
 			failed++
 			t.Errorf("container %d: StartContainer: %v", i, err)
 		}
@@ -53,7 +53,7 @@ func TestShortContainersStartUnderLoad(t *testing.T) {
 		if st.ExitCode != 0 || !strings.HasSuffix(d.logLines("short", name)[0], " hi") {
 			t.Errorf("container %d: exit %d, log %q", i, st.ExitCode, d.logLines("short", name))
 		}
-		if _, err := d.rt.RemoveContainer(d.ctx(), &cri.RemoveContainerRequest{ContainerId: id}); err != nil {
+		if _, err := d.rt.RemoveContainer(d.ctx(), &runtimeapi.RemoveContainerRequest{ContainerId: id}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -70,10 +70,10 @@ func TestSharedPIDExitIsPrompt(t *testing.T) {
 	d := newDaemon(t)
 	d.pull()
 	pc := podConfig(d, "sharedexit")
-	pc.Linux.SecurityContext = &cri.LinuxSandboxSecurityContext{NamespaceOptions: &cri.NamespaceOption{Pid: cri.NamespaceMode_POD}}
+	pc.Linux.SecurityContext = &runtimeapi.LinuxSandboxSecurityContext{NamespaceOptions: &runtimeapi.NamespaceOption{Pid: runtimeapi.NamespaceMode_POD}}
 	pod := d.runPod(pc)
-	shared := func(cfg *cri.ContainerConfig) *cri.ContainerConfig {
-		cfg.Linux.SecurityContext = &cri.LinuxContainerSecurityContext{NamespaceOptions: &cri.NamespaceOption{Pid: cri.NamespaceMode_POD}}
+	shared := func(cfg *runtimeapi.ContainerConfig) *runtimeapi.ContainerConfig {
+		cfg.Linux.SecurityContext = &runtimeapi.LinuxContainerSecurityContext{NamespaceOptions: &runtimeapi.NamespaceOption{Pid: runtimeapi.NamespaceMode_POD}}
 		return cfg
 	}
 	watcher := d.run(pod, pc, shared(ctrConfig("watcher", "sleep", "1000")))

@@ -17,7 +17,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/backoff"
 	"google.golang.org/grpc/credentials/insecure"
-	cri "k8s.io/cri-api/pkg/apis/runtime/v1"
+	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
 	"github.com/criserver/criserver/internal/testimage"
 )
@@ -97,8 +97,8 @@ type daemon struct {
 	cmd                      *exec.Cmd
 	log                      *strings.Builder
 	conn                     *grpc.ClientConn
-	rt                       cri.RuntimeServiceClient
-	img                      cri.ImageServiceClient
+	rt                       runtimeapi.RuntimeServiceClient
+	img                      runtimeapi.ImageServiceClient
 }
 
 func newDaemon(t testing.TB, args ...string) *daemon {
@@ -148,11 +148,11 @@ func (d *daemon) start() {
 	if err != nil {
 		d.t.Fatal(err)
 	}
-	d.conn, d.rt, d.img = conn, cri.NewRuntimeServiceClient(conn), cri.NewImageServiceClient(conn)
+	d.conn, d.rt, d.img = conn, runtimeapi.NewRuntimeServiceClient(conn), runtimeapi.NewImageServiceClient(conn)
 	deadline := time.Now().Add(20 * time.Second)
 	for {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		_, err := d.rt.Version(ctx, &cri.VersionRequest{}, grpc.WaitForReady(true))
+		_, err := d.rt.Version(ctx, &runtimeapi.VersionRequest{}, grpc.WaitForReady(true))
 		cancel()
 		if err == nil {
 			return
@@ -175,10 +175,10 @@ func (d *daemon) kill() {
 func (d *daemon) cleanup() {
 	if d.cmd.ProcessState == nil {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		if pods, err := d.rt.ListPodSandbox(ctx, &cri.ListPodSandboxRequest{}); err == nil {
+		if pods, err := d.rt.ListPodSandbox(ctx, &runtimeapi.ListPodSandboxRequest{}); err == nil {
 			for _, p := range pods.Items {
-				d.rt.StopPodSandbox(ctx, &cri.StopPodSandboxRequest{PodSandboxId: p.Id})
-				d.rt.RemovePodSandbox(ctx, &cri.RemovePodSandboxRequest{PodSandboxId: p.Id})
+				d.rt.StopPodSandbox(ctx, &runtimeapi.StopPodSandboxRequest{PodSandboxId: p.Id})
+				d.rt.RemovePodSandbox(ctx, &runtimeapi.RemovePodSandboxRequest{PodSandboxId: p.Id})
 			}
 		}
 		cancel()

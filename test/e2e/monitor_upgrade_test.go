@@ -11,7 +11,7 @@ import (
 	"syscall"
 	"testing"
 
-	cri "k8s.io/cri-api/pkg/apis/runtime/v1"
+	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 )
 
 // monitorPID finds the monitor process of container id.
@@ -72,7 +72,7 @@ func TestMonitorOfAnotherProtocol(t *testing.T) {
 	}()
 
 	d.start()
-	if st := d.status(id); st.State != cri.ContainerState_CONTAINER_RUNNING {
+	if st := d.status(id); st.State != runtimeapi.ContainerState_CONTAINER_RUNNING {
 		t.Fatalf("after the restart the container reads %s (exit %d, %q), want running", st.State, st.ExitCode, st.Message)
 	}
 	exit := `{"exitCode":7,"finishedAt":"2026-11-30T12:00:00Z","oomKilled":false}`
@@ -81,6 +81,6 @@ func TestMonitorOfAnotherProtocol(t *testing.T) {
 	}
 	eventually(t, "the exit file's code is the container's", func() bool {
 		st := d.status(id)
-		return st.State == cri.ContainerState_CONTAINER_EXITED && st.ExitCode == 7
+		return st.State == runtimeapi.ContainerState_CONTAINER_EXITED && st.ExitCode == 7
 	})
 }

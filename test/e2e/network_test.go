@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	cri "k8s.io/cri-api/pkg/apis/runtime/v1"
+	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 )
 
 func TestContainersInOnePodShareLocalhost(t *testing.T) {
@@ -34,10 +34,10 @@ func TestPortMappingFromHost(t *testing.T) {
 	d.pull()
 	pc := podConfig(d, "ports")
 	hostPort := 30000 + int32(subnets.Load())
-	pc.PortMappings = []*cri.PortMapping{{Protocol: cri.Protocol_TCP, ContainerPort: 8080, HostPort: hostPort}}
+	pc.PortMappings = []*runtimeapi.PortMapping{{Protocol: runtimeapi.Protocol_TCP, ContainerPort: 8080, HostPort: hostPort}}
 	pod := d.runPod(pc)
 	d.run(pod, pc, ctrConfig("web", "sh", "-c", "while true; do echo hello-from-pod | nc -l -p 8080; done"))
-	ps, _ := d.rt.PodSandboxStatus(d.ctx(), &cri.PodSandboxStatusRequest{PodSandboxId: pod})
+	ps, _ := d.rt.PodSandboxStatus(d.ctx(), &runtimeapi.PodSandboxStatusRequest{PodSandboxId: pod})
 	gw := gatewayOf(t, ps.Status.Network.Ip)
 	var reply string
 	eventually(t, "the pod through its host port", func() bool {
@@ -50,7 +50,7 @@ func TestPortMappingFromHost(t *testing.T) {
 		reply, _ = bufio.NewReader(conn).ReadString('\n')
 		return strings.Contains(reply, "hello-from-pod")
 	})
-	d.rt.StopPodSandbox(d.ctx(), &cri.StopPodSandboxRequest{PodSandboxId: pod})
+	d.rt.StopPodSandbox(d.ctx(), &runtimeapi.StopPodSandboxRequest{PodSandboxId: pod})
 	out, _ := exec.Command("iptables-save", "-t", "nat").Output()
 	if strings.Contains(string(out), fmt.Sprintf("--dport %d", hostPort)) {
 		t.Fatalf("host port rule left after stop:\n%s", out)

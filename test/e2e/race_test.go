@@ -10,7 +10,7 @@ import (
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
-	cri "k8s.io/cri-api/pkg/apis/runtime/v1"
+	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 )
 
 // CreateContainer issued together with the pod's stop and removal, as
@@ -29,15 +29,15 @@ func TestCreateRacesPodStopAndRemove(t *testing.T) {
 		var wg sync.WaitGroup
 		var createErr, stopErr, removeErr error
 		wg.Go(func() {
-			_, createErr = d.rt.CreateContainer(ctx, &cri.CreateContainerRequest{PodSandboxId: pod, Config: ctrConfig("c", "sleep", "1000"), SandboxConfig: pc})
+			_, createErr = d.rt.CreateContainer(ctx, &runtimeapi.CreateContainerRequest{PodSandboxId: pod, Config: ctrConfig("c", "sleep", "1000"), SandboxConfig: pc})
 		})
 		wg.Go(func() {
 			time.Sleep(time.Duration(rand.IntN(60)) * time.Millisecond)
-			_, stopErr = d.rt.StopPodSandbox(ctx, &cri.StopPodSandboxRequest{PodSandboxId: pod})
+			_, stopErr = d.rt.StopPodSandbox(ctx, &runtimeapi.StopPodSandboxRequest{PodSandboxId: pod})
 		})
 		wg.Go(func() {
 			time.Sleep(time.Duration(rand.IntN(60)) * time.Millisecond)
-			_, removeErr = d.rt.RemovePodSandbox(ctx, &cri.RemovePodSandboxRequest{PodSandboxId: pod})
+			_, removeErr = d.rt.RemovePodSandbox(ctx, &runtimeapi.RemovePodSandboxRequest{PodSandboxId: pod})
 		})
 		wg.Wait()
 		cancel()
@@ -49,7 +49,7 @@ func TestCreateRacesPodStopAndRemove(t *testing.T) {
 		default:
 			t.Fatalf("round %d: CreateContainer: %v", i, createErr)
 		}
-		list, err := d.rt.ListContainers(d.ctx(), &cri.ListContainersRequest{Filter: &cri.ContainerFilter{PodSandboxId: pod}})
+		list, err := d.rt.ListContainers(d.ctx(), &runtimeapi.ListContainersRequest{Filter: &runtimeapi.ContainerFilter{PodSandboxId: pod}})
 		if err != nil || len(list.Containers) != 0 {
 			t.Fatalf("round %d: the removed pod still has containers: %v %v", i, list, err)
 		}

@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"google.golang.org/grpc/codes"
-	cri "k8s.io/cri-api/pkg/apis/runtime/v1"
+	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 )
 
 // useSlowNetwork makes every CNI ADD take two seconds, which keeps a
@@ -24,7 +24,7 @@ func TestRecoveryAfterSIGKILL(t *testing.T) {
 	d := newDaemon(t)
 	d.pull()
 	type podRun struct {
-		cfg           *cri.PodSandboxConfig
+		cfg           *runtimeapi.PodSandboxConfig
 		id, ip        string
 		ticker, quits string
 	}
@@ -32,7 +32,7 @@ func TestRecoveryAfterSIGKILL(t *testing.T) {
 	for i := range 3 {
 		pc := podConfig(d, "rec"+strconv.Itoa(i))
 		p := podRun{cfg: pc, id: d.runPod(pc)}
-		ps, _ := d.rt.PodSandboxStatus(d.ctx(), &cri.PodSandboxStatusRequest{PodSandboxId: p.id})
+		ps, _ := d.rt.PodSandboxStatus(d.ctx(), &runtimeapi.PodSandboxStatusRequest{PodSandboxId: p.id})
 		p.ip = ps.Status.Network.Ip
 		p.ticker = d.run(p.id, pc, ctrConfig("ticker", "sh", "-c", "i=0; while true; do i=$((i+1)); echo $i; sleep 0.05; done"))
 		p.quits = d.run(p.id, pc, ctrConfig("quits", "sh", "-c", "sleep 1; exit 3"))
@@ -42,19 +42,19 @@ func TestRecoveryAfterSIGKILL(t *testing.T) {
 	time.Sleep(2 * time.Second) // the "quits" containers exit while no daemon runs
 	d.start()
 
-	list, err := d.rt.ListPodSandbox(d.ctx(), &cri.ListPodSandboxRequest{})
+	list, err := d.rt.ListPodSandbox(d.ctx(), &runtimeapi.ListPodSandboxRequest{})
 	if err != nil || len(list.Items) != 3 {
 		t.Fatalf("pods after restart: %v %v", list, err)
 	}
 	for _, p := range pods {
-		ps, err := d.rt.PodSandboxStatus(d.ctx(), &cri.PodSandboxStatusRequest{PodSandboxId: p.id})
-		if err != nil || ps.Status.State != cri.PodSandboxState_SANDBOX_READY || ps.Status.Network.Ip != p.ip {
+		ps, err := d.rt.PodSandboxStatus(d.ctx(), &runtimeapi.PodSandboxStatusRequest{PodSandboxId: p.id})
+		if err != nil || ps.Status.State != runtimeapi.PodSandboxState_SANDBOX_READY || ps.Status.Network.Ip != p.ip {
 			t.Fatalf("pod %s after restart: %v %v", p.id, ps, err)
 		}
-		if st := d.status(p.ticker); st.State != cri.ContainerState_CONTAINER_RUNNING {
+		if st := d.status(p.ticker); st.State != runtimeapi.ContainerState_CONTAINER_RUNNING {
 			t.Fatalf("ticker after restart: %v", st.State)
 		}
-		if st := d.status(p.quits); st.State != cri.ContainerState_CONTAINER_EXITED || st.ExitCode != 3 {
+		if st := d.status(p.quits); st.State != runtimeapi.ContainerState_CONTAINER_EXITED || st.ExitCode != 3 {
 			t.Fatalf("container that exited while the daemon was down: %v %d", st.State, st.ExitCode)
 		}
 		d.exec(p.ticker, "true") // still reachable
@@ -70,10 +70,10 @@ func TestRecoveryAfterSIGKILL(t *testing.T) {
 	}
 	// The restarted daemon still stops and removes what the old one made.
 	for _, p := range pods {
-		if _, err := d.rt.StopPodSandbox(d.ctx(), &cri.StopPodSandboxRequest{PodSandboxId: p.id}); err != nil {
+		if _, err := d.rt.StopPodSandbox(d.ctx(), &runtimeapi.StopPodSandboxRequest{PodSandboxId: p.id}); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := d.rt.RemovePodSandbox(d.ctx(), &cri.RemovePodSandboxRequest{PodSandboxId: p.id}); err != nil {
+		if _, err := d.rt.RemovePodSandbox(d.ctx(), &runtimeapi.RemovePodSandboxRequest{PodSandboxId: p.id}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -83,11 +83,11 @@ func TestRecoveryAfterSIGKILL(t *testing.T) {
 func TestHalfMadeSandboxIsUndoneOnRestart(t *testing.T) {
 	d := newDaemon(t)
 	d.useSlowNetwork()
-	go d.rt.RunPodSandbox(d.ctx(), &cri.RunPodSandboxRequest{Config: podConfig(d, "half")})
+	go d.rt.RunPodSandbox(d.ctx(), &runtimeapi.RunPodSandboxRequest{Config: podConfig(d, "half")})
 	time.Sleep(time.Second) // inside the slow CNI ADD
 	d.kill()
 	d.start()
-	if list, _ := d.rt.ListPodSandbox(d.ctx(), &cri.ListPodSandboxRequest{}); len(list.Items) != 0 {
+	if list, _ := d.rt.ListPodSandbox(d.ctx(), &runtimeapi.ListPodSandboxRequest{}); len(list.Items) != 0 {
 		t.Fatalf("a half-made sandbox is listed: %v", list.Items)
 	}
 	d.assertNothingLeft()
@@ -98,17 +98,17 @@ func TestRetryAfterCallerGaveUp(t *testing.T) {
 	d.useSlowNetwork()
 	pc := podConfig(d, "retry")
 	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
-	_, err := d.rt.RunPodSandbox(ctx, &cri.RunPodSandboxRequest{Config: pc})
+	_, err := d.rt.RunPodSandbox(ctx, &runtimeapi.RunPodSandboxRequest{Config: pc})
 	cancel()
 	wantCode(t, err, codes.DeadlineExceeded)
 	// kubelet retries with the same name: it gets the first request's pod.
 	id := d.runPod(pc)
-	list, _ := d.rt.ListPodSandbox(d.ctx(), &cri.ListPodSandboxRequest{})
+	list, _ := d.rt.ListPodSandbox(d.ctx(), &runtimeapi.ListPodSandboxRequest{})
 	if len(list.Items) != 1 || list.Items[0].Id != id {
 		t.Fatalf("after the retry: %v (retry got %s)", list.Items, id)
 	}
 	// Any further request for the name is a real duplicate.
-	_, err = d.rt.RunPodSandbox(d.ctx(), &cri.RunPodSandboxRequest{Config: pc})
+	_, err = d.rt.RunPodSandbox(d.ctx(), &runtimeapi.RunPodSandboxRequest{Config: pc})
 	wantCode(t, err, codes.AlreadyExists)
 }
 

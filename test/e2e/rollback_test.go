@@ -7,7 +7,7 @@ import (
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
-	cri "k8s.io/cri-api/pkg/apis/runtime/v1"
+	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 )
 
 // wantFailure checks a call's code and that its message says why.
@@ -29,7 +29,7 @@ func TestRuntimeFaultsRollBack(t *testing.T) {
 	pod := d.runPod(pc)
 	remove := func(id string) {
 		t.Helper()
-		if _, err := d.rt.RemoveContainer(d.ctx(), &cri.RemoveContainerRequest{ContainerId: id}); err != nil {
+		if _, err := d.rt.RemoveContainer(d.ctx(), &runtimeapi.RemoveContainerRequest{ContainerId: id}); err != nil {
 			t.Fatalf("RemoveContainer: %v", err)
 		}
 	}
@@ -39,7 +39,7 @@ func TestRuntimeFaultsRollBack(t *testing.T) {
 	base = d.settledFootprint(base)
 	noContainers := func(what string) {
 		t.Helper()
-		list, err := d.rt.ListContainers(d.ctx(), &cri.ListContainersRequest{})
+		list, err := d.rt.ListContainers(d.ctx(), &runtimeapi.ListContainersRequest{})
 		if err != nil || len(list.Containers) != 0 {
 			t.Fatalf("%s: containers listed: %v %v", what, list, err)
 		}
@@ -48,7 +48,7 @@ func TestRuntimeFaultsRollBack(t *testing.T) {
 		}
 	}
 	create := func() (string, error) {
-		resp, err := d.rt.CreateContainer(d.ctx(), &cri.CreateContainerRequest{PodSandboxId: pod, Config: ctrConfig("c", "sleep", "1000"), SandboxConfig: pc})
+		resp, err := d.rt.CreateContainer(d.ctx(), &runtimeapi.CreateContainerRequest{PodSandboxId: pod, Config: ctrConfig("c", "sleep", "1000"), SandboxConfig: pc})
 		return resp.GetContainerId(), err
 	}
 
@@ -69,13 +69,13 @@ func TestRuntimeFaultsRollBack(t *testing.T) {
 			t.Fatal(err)
 		}
 		d.fault("start", action)
-		_, err = d.rt.StartContainer(d.ctx(), &cri.StartContainerRequest{ContainerId: id})
+		_, err = d.rt.StartContainer(d.ctx(), &runtimeapi.StartContainerRequest{ContainerId: id})
 		if action == "fail" {
 			wantFailure(t, "start fails", err, codes.Internal, "injected failure of start")
 		} else {
 			wantFailure(t, "start hangs", err, codes.DeadlineExceeded, "start did not finish within 3s")
 		}
-		if st := d.status(id); st.State != cri.ContainerState_CONTAINER_CREATED {
+		if st := d.status(id); st.State != runtimeapi.ContainerState_CONTAINER_CREATED {
 			t.Fatalf("start %s: container is %v", action, st.State)
 		}
 		d.fault("", "")
@@ -87,15 +87,15 @@ func TestRuntimeFaultsRollBack(t *testing.T) {
 	id := d.run(pod, pc, ctrConfig("c", "sleep", "1000"))
 	d.fault("kill", "fail")
 	begin := time.Now()
-	_, err = d.rt.StopContainer(d.ctx(), &cri.StopContainerRequest{ContainerId: id})
+	_, err = d.rt.StopContainer(d.ctx(), &runtimeapi.StopContainerRequest{ContainerId: id})
 	wantFailure(t, "kill fails", err, codes.Internal, "injected failure of kill")
 	if waited := time.Since(begin); waited > 10*time.Second {
 		t.Fatalf("a stop whose kill failed waited %s for an exit", waited)
 	}
 	d.fault("delete", "fail")
-	_, err = d.rt.RemoveContainer(d.ctx(), &cri.RemoveContainerRequest{ContainerId: id})
+	_, err = d.rt.RemoveContainer(d.ctx(), &runtimeapi.RemoveContainerRequest{ContainerId: id})
 	wantFailure(t, "delete fails", err, codes.Internal, "injected failure of delete")
-	if st := d.status(id); st.State != cri.ContainerState_CONTAINER_EXITED {
+	if st := d.status(id); st.State != runtimeapi.ContainerState_CONTAINER_EXITED {
 		t.Fatalf("after a failed removal the container is %v", st.State)
 	}
 	d.fault("", "")
@@ -108,14 +108,14 @@ func TestSandboxRuntimeFaultRollsBack(t *testing.T) {
 	d := newDaemon(t)
 	d.useFakeRuntime("3s")
 	pc := podConfig(d, "infra")
-	pc.Linux.SecurityContext = &cri.LinuxSandboxSecurityContext{NamespaceOptions: &cri.NamespaceOption{Pid: cri.NamespaceMode_POD}}
-	d.rt.RemovePodSandbox(d.ctx(), &cri.RemovePodSandboxRequest{PodSandboxId: d.runPod(pc)})
+	pc.Linux.SecurityContext = &runtimeapi.LinuxSandboxSecurityContext{NamespaceOptions: &runtimeapi.NamespaceOption{Pid: runtimeapi.NamespaceMode_POD}}
+	d.rt.RemovePodSandbox(d.ctx(), &runtimeapi.RemovePodSandboxRequest{PodSandboxId: d.runPod(pc)})
 	base := d.idleFootprint()
 	for _, verb := range []string{"create", "start"} {
 		d.fault(verb, "fail")
-		_, err := d.rt.RunPodSandbox(d.ctx(), &cri.RunPodSandboxRequest{Config: pc})
+		_, err := d.rt.RunPodSandbox(d.ctx(), &runtimeapi.RunPodSandboxRequest{Config: pc})
 		wantFailure(t, "infra "+verb+" fails", err, codes.Internal, "injected failure of "+verb)
-		if list, _ := d.rt.ListPodSandbox(d.ctx(), &cri.ListPodSandboxRequest{}); len(list.GetItems()) != 0 {
+		if list, _ := d.rt.ListPodSandbox(d.ctx(), &runtimeapi.ListPodSandboxRequest{}); len(list.GetItems()) != 0 {
 			t.Fatalf("infra %s fails: pods listed: %v", verb, list.Items)
 		}
 		if f := d.settledFootprint(base); f != base {
@@ -130,11 +130,11 @@ func TestNetworkFaultsRollBack(t *testing.T) {
 	d := newDaemon(t)
 	d.useFakePlugin("3s")
 	pc := podConfig(d, "netfaults")
-	d.rt.RemovePodSandbox(d.ctx(), &cri.RemovePodSandboxRequest{PodSandboxId: d.runPod(pc)})
+	d.rt.RemovePodSandbox(d.ctx(), &runtimeapi.RemovePodSandboxRequest{PodSandboxId: d.runPod(pc)})
 	base := d.idleFootprint()
 	gone := func(what string) {
 		t.Helper()
-		if list, _ := d.rt.ListPodSandbox(d.ctx(), &cri.ListPodSandboxRequest{}); len(list.GetItems()) != 0 {
+		if list, _ := d.rt.ListPodSandbox(d.ctx(), &runtimeapi.ListPodSandboxRequest{}); len(list.GetItems()) != 0 {
 			t.Fatalf("%s: pods listed: %v", what, list.Items)
 		}
 		if f := d.settledFootprint(base); f != base {
@@ -142,22 +142,22 @@ func TestNetworkFaultsRollBack(t *testing.T) {
 		}
 	}
 	d.fault("ADD", "fail")
-	_, err := d.rt.RunPodSandbox(d.ctx(), &cri.RunPodSandboxRequest{Config: pc})
+	_, err := d.rt.RunPodSandbox(d.ctx(), &runtimeapi.RunPodSandboxRequest{Config: pc})
 	wantFailure(t, "ADD fails", err, codes.Internal, "injected failure of ADD")
 	gone("ADD fails")
 
 	d.fault("ADD", "hang")
-	_, err = d.rt.RunPodSandbox(d.ctx(), &cri.RunPodSandboxRequest{Config: pc})
+	_, err = d.rt.RunPodSandbox(d.ctx(), &runtimeapi.RunPodSandboxRequest{Config: pc})
 	wantFailure(t, "ADD hangs", err, codes.DeadlineExceeded, "CNI plugin faultbridge (ADD) did not finish within 3s")
 	gone("ADD hangs")
 
 	d.fault("", "")
 	pod := d.runPod(pc)
 	d.fault("DEL", "fail")
-	_, err = d.rt.StopPodSandbox(d.ctx(), &cri.StopPodSandboxRequest{PodSandboxId: pod})
+	_, err = d.rt.StopPodSandbox(d.ctx(), &runtimeapi.StopPodSandboxRequest{PodSandboxId: pod})
 	wantFailure(t, "DEL fails", err, codes.Internal, "injected failure of DEL")
 	d.fault("", "")
-	if _, err := d.rt.RemovePodSandbox(d.ctx(), &cri.RemovePodSandboxRequest{PodSandboxId: pod}); err != nil {
+	if _, err := d.rt.RemovePodSandbox(d.ctx(), &runtimeapi.RemovePodSandboxRequest{PodSandboxId: pod}); err != nil {
 		t.Fatal(err)
 	}
 	gone("DEL fails")
@@ -171,22 +171,22 @@ func TestKillDuringNetworkSetup(t *testing.T) {
 	d := newDaemon(t)
 	d.useFakePlugin("1m")
 	pc := podConfig(d, "killadd")
-	pc.PortMappings = []*cri.PortMapping{{Protocol: cri.Protocol_TCP, ContainerPort: 80, HostPort: 31999}}
-	d.rt.RemovePodSandbox(d.ctx(), &cri.RemovePodSandboxRequest{PodSandboxId: d.runPod(pc)})
+	pc.PortMappings = []*runtimeapi.PortMapping{{Protocol: runtimeapi.Protocol_TCP, ContainerPort: 80, HostPort: 31999}}
+	d.rt.RemovePodSandbox(d.ctx(), &runtimeapi.RemovePodSandboxRequest{PodSandboxId: d.runPod(pc)})
 	base := d.idleFootprint()
 	for _, round := range []struct {
 		pluginDelay  string        // how long the plugin waits after the kill
 		restartDelay time.Duration // how long the daemon stays down
 	}{{"2", 0}, {"0", 2 * time.Second}, {"0.3", 300 * time.Millisecond}} {
 		d.fault("ADD", "kill-daemon "+round.pluginDelay)
-		if _, err := d.rt.RunPodSandbox(d.ctx(), &cri.RunPodSandboxRequest{Config: pc}); err == nil {
+		if _, err := d.rt.RunPodSandbox(d.ctx(), &runtimeapi.RunPodSandboxRequest{Config: pc}); err == nil {
 			t.Fatal("RunPodSandbox succeeded with its daemon killed")
 		}
 		d.kill()
 		d.fault("", "")
 		time.Sleep(round.restartDelay)
 		d.start()
-		if list, _ := d.rt.ListPodSandbox(d.ctx(), &cri.ListPodSandboxRequest{}); len(list.GetItems()) != 0 {
+		if list, _ := d.rt.ListPodSandbox(d.ctx(), &runtimeapi.ListPodSandboxRequest{}); len(list.GetItems()) != 0 {
 			t.Fatalf("%+v: a half-made pod is listed: %v", round, list.Items)
 		}
 		if f := d.settledFootprint(base); f != base {

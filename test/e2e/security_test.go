@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	cri "k8s.io/cri-api/pkg/apis/runtime/v1"
+	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 )
 
 func TestUserAndGroups(t *testing.T) {
@@ -15,22 +15,22 @@ func TestUserAndGroups(t *testing.T) {
 	pc := podConfig(d, "users")
 	pod := d.runPod(pc)
 	c := ctrConfig("numeric", "sleep", "1000")
-	c.Linux.SecurityContext = &cri.LinuxContainerSecurityContext{
-		RunAsUser: &cri.Int64Value{Value: 1234}, RunAsGroup: &cri.Int64Value{Value: 5678}, SupplementalGroups: []int64{4000},
+	c.Linux.SecurityContext = &runtimeapi.LinuxContainerSecurityContext{
+		RunAsUser: &runtimeapi.Int64Value{Value: 1234}, RunAsGroup: &runtimeapi.Int64Value{Value: 5678}, SupplementalGroups: []int64{4000},
 	}
 	id := d.run(pod, pc, c)
 	if out := strings.TrimSpace(string(d.exec(id, "id").Stdout)); !strings.HasPrefix(out, "uid=1234 gid=5678") || !strings.Contains(out, "4000") {
 		t.Fatalf("id: %q", out)
 	}
 	named := ctrConfig("named", "sleep", "1000")
-	named.Linux.SecurityContext = &cri.LinuxContainerSecurityContext{RunAsUsername: "nobody"}
+	named.Linux.SecurityContext = &runtimeapi.LinuxContainerSecurityContext{RunAsUsername: "nobody"}
 	id = d.run(pod, pc, named)
 	if out := string(d.exec(id, "id").Stdout); !strings.HasPrefix(out, "uid=65534(nobody) gid=65534(nogroup)") {
 		t.Fatalf("id: %q", out)
 	}
 	missing := ctrConfig("missing", "true")
-	missing.Linux.SecurityContext = &cri.LinuxContainerSecurityContext{RunAsUsername: "nosuchuser"}
-	if _, err := d.rt.CreateContainer(d.ctx(), &cri.CreateContainerRequest{PodSandboxId: pod, Config: missing, SandboxConfig: pc}); err == nil || !strings.Contains(err.Error(), "nosuchuser") {
+	missing.Linux.SecurityContext = &runtimeapi.LinuxContainerSecurityContext{RunAsUsername: "nosuchuser"}
+	if _, err := d.rt.CreateContainer(d.ctx(), &runtimeapi.CreateContainerRequest{PodSandboxId: pod, Config: missing, SandboxConfig: pc}); err == nil || !strings.Contains(err.Error(), "nosuchuser") {
 		t.Fatalf("unknown user: %v", err)
 	}
 }
@@ -41,9 +41,9 @@ func TestReadOnlyRootfsAndSeccomp(t *testing.T) {
 	pc := podConfig(d, "locked")
 	pod := d.runPod(pc)
 	c := ctrConfig("ro", "sleep", "1000")
-	c.Linux.SecurityContext = &cri.LinuxContainerSecurityContext{
+	c.Linux.SecurityContext = &runtimeapi.LinuxContainerSecurityContext{
 		ReadonlyRootfs: true,
-		Seccomp:        &cri.SecurityProfile{ProfileType: cri.SecurityProfile_RuntimeDefault},
+		Seccomp:        &runtimeapi.SecurityProfile{ProfileType: runtimeapi.SecurityProfile_RuntimeDefault},
 	}
 	id := d.run(pod, pc, c)
 	r := d.exec(id, "touch", "/newfile")
@@ -58,7 +58,7 @@ func TestReadOnlyRootfsAndSeccomp(t *testing.T) {
 		t.Fatalf("unshare ran under the default seccomp profile: %q", r.Stderr)
 	}
 	free := ctrConfig("free", "sleep", "1000")
-	free.Linux.SecurityContext = &cri.LinuxContainerSecurityContext{Seccomp: &cri.SecurityProfile{ProfileType: cri.SecurityProfile_Unconfined}}
+	free.Linux.SecurityContext = &runtimeapi.LinuxContainerSecurityContext{Seccomp: &runtimeapi.SecurityProfile{ProfileType: runtimeapi.SecurityProfile_Unconfined}}
 	fid := d.run(pod, pc, free)
 	if r := d.exec(fid, "grep", "Seccomp:", "/proc/self/status"); !strings.Contains(string(r.Stdout), "0") {
 		t.Fatalf("unconfined container under seccomp: %q", r.Stdout)
@@ -77,7 +77,7 @@ func TestResourceLimitsAndOOM(t *testing.T) {
 	t.Cleanup(func() { removeCgroupParent(pc.Linux.CgroupParent) })
 	pod := d.runPod(pc)
 	c := ctrConfig("limited", "sleep", "1000")
-	c.Linux.Resources = &cri.LinuxContainerResources{CpuShares: 512, CpuQuota: 50000, CpuPeriod: 100000, MemoryLimitInBytes: 64 << 20}
+	c.Linux.Resources = &runtimeapi.LinuxContainerResources{CpuShares: 512, CpuQuota: 50000, CpuPeriod: 100000, MemoryLimitInBytes: 64 << 20}
 	id := d.run(pod, pc, c)
 	cg := pc.Linux.CgroupParent + "/" + id
 	for file, want := range map[string]string{
@@ -91,7 +91,7 @@ func TestResourceLimitsAndOOM(t *testing.T) {
 		}
 	}
 	// Updates reach the cgroup.
-	if _, err := d.rt.UpdateContainerResources(d.ctx(), &cri.UpdateContainerResourcesRequest{ContainerId: id, Linux: &cri.LinuxContainerResources{MemoryLimitInBytes: 128 << 20, CpuShares: 256}}); err != nil {
+	if _, err := d.rt.UpdateContainerResources(d.ctx(), &runtimeapi.UpdateContainerResourcesRequest{ContainerId: id, Linux: &runtimeapi.LinuxContainerResources{MemoryLimitInBytes: 128 << 20, CpuShares: 256}}); err != nil {
 		t.Fatal(err)
 	}
 	if b, _ := os.ReadFile("/sys/fs/cgroup/memory" + cg + "/memory.limit_in_bytes"); strings.TrimSpace(string(b)) != "134217728" {
@@ -99,7 +99,7 @@ func TestResourceLimitsAndOOM(t *testing.T) {
 	}
 	// A container that outgrows its limit is reported OOMKilled.
 	hog := ctrConfig("hog", "sh", "-c", "x=a; while true; do x=$x$x; done")
-	hog.Linux.Resources = &cri.LinuxContainerResources{MemoryLimitInBytes: 16 << 20}
+	hog.Linux.Resources = &runtimeapi.LinuxContainerResources{MemoryLimitInBytes: 16 << 20}
 	hid := d.run(pod, pc, hog)
 	st := d.waitExit(hid)
 	if st.Reason != "OOMKilled" || st.ExitCode != 137 {

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	cri "k8s.io/cri-api/pkg/apis/runtime/v1"
+	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 )
 
 // TestSoak runs CRISERVER_SOAK pod lifecycles (make soak: 1000), every
@@ -27,16 +27,16 @@ func TestSoak(t *testing.T) {
 		pc := podConfig(d, fmt.Sprintf("soak%d", i))
 		cfg := ctrConfig("c", "sleep", "1000")
 		if i%2 == 1 {
-			pc.Linux.SecurityContext = &cri.LinuxSandboxSecurityContext{NamespaceOptions: &cri.NamespaceOption{Pid: cri.NamespaceMode_POD}}
-			cfg.Linux.SecurityContext = &cri.LinuxContainerSecurityContext{NamespaceOptions: &cri.NamespaceOption{Pid: cri.NamespaceMode_POD}}
+			pc.Linux.SecurityContext = &runtimeapi.LinuxSandboxSecurityContext{NamespaceOptions: &runtimeapi.NamespaceOption{Pid: runtimeapi.NamespaceMode_POD}}
+			cfg.Linux.SecurityContext = &runtimeapi.LinuxContainerSecurityContext{NamespaceOptions: &runtimeapi.NamespaceOption{Pid: runtimeapi.NamespaceMode_POD}}
 		}
 		pod := d.runPod(pc)
 		id := d.run(pod, pc, cfg)
 		d.exec(id, "true")
-		if _, err := d.rt.StopPodSandbox(d.ctx(), &cri.StopPodSandboxRequest{PodSandboxId: pod}); err != nil {
+		if _, err := d.rt.StopPodSandbox(d.ctx(), &runtimeapi.StopPodSandboxRequest{PodSandboxId: pod}); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := d.rt.RemovePodSandbox(d.ctx(), &cri.RemovePodSandboxRequest{PodSandboxId: pod}); err != nil {
+		if _, err := d.rt.RemovePodSandbox(d.ctx(), &runtimeapi.RemovePodSandboxRequest{PodSandboxId: pod}); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -17,7 +17,7 @@ import (
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
-	cri "k8s.io/cri-api/pkg/apis/runtime/v1"
+	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 )
 
 // stressRun is one stress run: clients calling random RPCs on a small set
@@ -26,11 +26,11 @@ type stressRun struct {
 	d *daemon
 
 	mu    sync.Mutex
-	pods  map[string]*cri.PodSandboxConfig // IDs seen, removed or not
-	ctrs  map[string]bool                  // live ones, as far as this run knows
-	gone  []string                         // removed IDs, still asked about now and then
-	codes map[string]map[codes.Code]int    // method -> code -> count
-	bad   []string                         // calls that answered what no race explains
+	pods  map[string]*runtimeapi.PodSandboxConfig // IDs seen, removed or not
+	ctrs  map[string]bool                         // live ones, as far as this run knows
+	gone  []string                                // removed IDs, still asked about now and then
+	codes map[string]map[codes.Code]int           // method -> code -> count
+	bad   []string                                // calls that answered what no race explains
 }
 
 // TestStress runs 32 clients for CRISERVER_STRESS (a duration, e.g. 2m;
@@ -47,7 +47,7 @@ func TestStress(t *testing.T) {
 	level := cmp.Or(os.Getenv("CRISERVER_STRESS_LOG"), "warn") // debug shows every failed call
 	d := newDaemon(t, "--log-level", level)
 	d.pull()
-	s := &stressRun{d: d, pods: map[string]*cri.PodSandboxConfig{}, ctrs: map[string]bool{}, codes: map[string]map[codes.Code]int{}}
+	s := &stressRun{d: d, pods: map[string]*runtimeapi.PodSandboxConfig{}, ctrs: map[string]bool{}, codes: map[string]map[codes.Code]int{}}
 	// One lifecycle first, so lazily made state is there before counting.
 	warm := rand.New(rand.NewPCG(1, 1))
 	s.runPod(warm)
@@ -137,7 +137,7 @@ func (s *stressRun) record(method string, err error) {
 	}
 }
 
-func (s *stressRun) pickPod(r *rand.Rand) (string, *cri.PodSandboxConfig) {
+func (s *stressRun) pickPod(r *rand.Rand) (string, *runtimeapi.PodSandboxConfig) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if len(s.pods) == 0 {
@@ -166,11 +166,11 @@ func (s *stressRun) runPod(r *rand.Rand) {
 	pc := podConfig(s.d, name)
 	pc.Metadata.Attempt = uint32(r.IntN(2))
 	if r.IntN(2) == 0 {
-		pc.Linux.SecurityContext = &cri.LinuxSandboxSecurityContext{NamespaceOptions: &cri.NamespaceOption{Pid: cri.NamespaceMode_POD}}
+		pc.Linux.SecurityContext = &runtimeapi.LinuxSandboxSecurityContext{NamespaceOptions: &runtimeapi.NamespaceOption{Pid: runtimeapi.NamespaceMode_POD}}
 	}
 	ctx, cancel := s.ctx()
 	defer cancel()
-	resp, err := s.d.rt.RunPodSandbox(ctx, &cri.RunPodSandboxRequest{Config: pc})
+	resp, err := s.d.rt.RunPodSandbox(ctx, &runtimeapi.RunPodSandboxRequest{Config: pc})
 	s.record("RunPodSandbox", err)
 	if err == nil {
 		s.mu.Lock()
@@ -184,7 +184,7 @@ func (s *stressRun) createCtr(r *rand.Rand) {
 	if pc == nil {
 		return
 	}
-	var cfg *cri.ContainerConfig
+	var cfg *runtimeapi.ContainerConfig
 	switch r.IntN(3) {
 	case 0:
 		cfg = ctrConfig("c"+strconv.Itoa(r.IntN(3)), "true")
@@ -194,11 +194,11 @@ func (s *stressRun) createCtr(r *rand.Rand) {
 		cfg = ctrConfig("c"+strconv.Itoa(r.IntN(3)), "sleep", "1000")
 	}
 	if pc.Linux.SecurityContext != nil {
-		cfg.Linux.SecurityContext = &cri.LinuxContainerSecurityContext{NamespaceOptions: &cri.NamespaceOption{Pid: cri.NamespaceMode_POD}}
+		cfg.Linux.SecurityContext = &runtimeapi.LinuxContainerSecurityContext{NamespaceOptions: &runtimeapi.NamespaceOption{Pid: runtimeapi.NamespaceMode_POD}}
 	}
 	ctx, cancel := s.ctx()
 	defer cancel()
-	resp, err := s.d.rt.CreateContainer(ctx, &cri.CreateContainerRequest{PodSandboxId: pod, Config: cfg, SandboxConfig: pc})
+	resp, err := s.d.rt.CreateContainer(ctx, &runtimeapi.CreateContainerRequest{PodSandboxId: pod, Config: cfg, SandboxConfig: pc})
 	s.record("CreateContainer", err)
 	if err == nil {
 		s.mu.Lock()
@@ -210,14 +210,14 @@ func (s *stressRun) createCtr(r *rand.Rand) {
 func (s *stressRun) startCtr(r *rand.Rand) {
 	ctx, cancel := s.ctx()
 	defer cancel()
-	_, err := s.d.rt.StartContainer(ctx, &cri.StartContainerRequest{ContainerId: s.pickCtr(r)})
+	_, err := s.d.rt.StartContainer(ctx, &runtimeapi.StartContainerRequest{ContainerId: s.pickCtr(r)})
 	s.record("StartContainer", err)
 }
 
 func (s *stressRun) stopCtr(r *rand.Rand) {
 	ctx, cancel := s.ctx()
 	defer cancel()
-	_, err := s.d.rt.StopContainer(ctx, &cri.StopContainerRequest{ContainerId: s.pickCtr(r), Timeout: int64(r.IntN(2))})
+	_, err := s.d.rt.StopContainer(ctx, &runtimeapi.StopContainerRequest{ContainerId: s.pickCtr(r), Timeout: int64(r.IntN(2))})
 	s.record("StopContainer", err)
 }
 
@@ -225,7 +225,7 @@ func (s *stressRun) removeCtr(r *rand.Rand) {
 	ctx, cancel := s.ctx()
 	defer cancel()
 	id := s.pickCtr(r)
-	_, err := s.d.rt.RemoveContainer(ctx, &cri.RemoveContainerRequest{ContainerId: id})
+	_, err := s.d.rt.RemoveContainer(ctx, &runtimeapi.RemoveContainerRequest{ContainerId: id})
 	s.record("RemoveContainer", err)
 	if err == nil {
 		s.forget(id)
@@ -239,7 +239,7 @@ func (s *stressRun) stopPod(r *rand.Rand) {
 	}
 	ctx, cancel := s.ctx()
 	defer cancel()
-	_, err := s.d.rt.StopPodSandbox(ctx, &cri.StopPodSandboxRequest{PodSandboxId: pod})
+	_, err := s.d.rt.StopPodSandbox(ctx, &runtimeapi.StopPodSandboxRequest{PodSandboxId: pod})
 	s.record("StopPodSandbox", err)
 }
 
@@ -250,7 +250,7 @@ func (s *stressRun) removePod(r *rand.Rand) {
 	}
 	ctx, cancel := s.ctx()
 	defer cancel()
-	_, err := s.d.rt.RemovePodSandbox(ctx, &cri.RemovePodSandboxRequest{PodSandboxId: pod})
+	_, err := s.d.rt.RemovePodSandbox(ctx, &runtimeapi.RemovePodSandboxRequest{PodSandboxId: pod})
 	s.record("RemovePodSandbox", err)
 	if err == nil {
 		s.mu.Lock()
@@ -272,19 +272,19 @@ func (s *stressRun) forget(id string) {
 func (s *stressRun) list() {
 	ctx, cancel := s.ctx()
 	defer cancel()
-	_, err := s.d.rt.ListContainers(ctx, &cri.ListContainersRequest{})
+	_, err := s.d.rt.ListContainers(ctx, &runtimeapi.ListContainersRequest{})
 	s.record("ListContainers", err)
-	_, err = s.d.rt.ListPodSandbox(ctx, &cri.ListPodSandboxRequest{})
+	_, err = s.d.rt.ListPodSandbox(ctx, &runtimeapi.ListPodSandboxRequest{})
 	s.record("ListPodSandbox", err)
 }
 
 func (s *stressRun) status(r *rand.Rand) {
 	ctx, cancel := s.ctx()
 	defer cancel()
-	_, err := s.d.rt.ContainerStatus(ctx, &cri.ContainerStatusRequest{ContainerId: s.pickCtr(r), Verbose: r.IntN(2) == 0})
+	_, err := s.d.rt.ContainerStatus(ctx, &runtimeapi.ContainerStatusRequest{ContainerId: s.pickCtr(r), Verbose: r.IntN(2) == 0})
 	s.record("ContainerStatus", err)
 	if pod, _ := s.pickPod(r); pod != "" {
-		_, err = s.d.rt.PodSandboxStatus(ctx, &cri.PodSandboxStatusRequest{PodSandboxId: pod})
+		_, err = s.d.rt.PodSandboxStatus(ctx, &runtimeapi.PodSandboxStatusRequest{PodSandboxId: pod})
 		s.record("PodSandboxStatus", err)
 	}
 }
@@ -292,7 +292,7 @@ func (s *stressRun) status(r *rand.Rand) {
 func (s *stressRun) exec(r *rand.Rand) {
 	ctx, cancel := s.ctx()
 	defer cancel()
-	_, err := s.d.rt.ExecSync(ctx, &cri.ExecSyncRequest{ContainerId: s.pickCtr(r), Cmd: []string{"true"}, Timeout: 30})
+	_, err := s.d.rt.ExecSync(ctx, &runtimeapi.ExecSyncRequest{ContainerId: s.pickCtr(r), Cmd: []string{"true"}, Timeout: 30})
 	s.record("ExecSync", err)
 }
 
@@ -300,17 +300,17 @@ func (s *stressRun) exec(r *rand.Rand) {
 func (s *stressRun) removeAll() {
 	ctx, cancel := s.ctx()
 	defer cancel()
-	list, err := s.d.rt.ListPodSandbox(ctx, &cri.ListPodSandboxRequest{})
+	list, err := s.d.rt.ListPodSandbox(ctx, &runtimeapi.ListPodSandboxRequest{})
 	if err != nil {
 		s.d.t.Fatal(err)
 	}
 	for _, p := range list.Items {
-		_, err := s.d.rt.StopPodSandbox(ctx, &cri.StopPodSandboxRequest{PodSandboxId: p.Id})
+		_, err := s.d.rt.StopPodSandbox(ctx, &runtimeapi.StopPodSandboxRequest{PodSandboxId: p.Id})
 		s.record("StopPodSandbox", err)
-		_, err = s.d.rt.RemovePodSandbox(ctx, &cri.RemovePodSandboxRequest{PodSandboxId: p.Id})
+		_, err = s.d.rt.RemovePodSandbox(ctx, &runtimeapi.RemovePodSandboxRequest{PodSandboxId: p.Id})
 		s.record("RemovePodSandbox", err)
 	}
-	if list, _ := s.d.rt.ListContainers(ctx, &cri.ListContainersRequest{}); len(list.GetContainers()) != 0 {
+	if list, _ := s.d.rt.ListContainers(ctx, &runtimeapi.ListContainersRequest{}); len(list.GetContainers()) != 0 {
 		s.d.t.Errorf("%d containers outlive their pods", len(list.Containers))
 	}
 }
@@ -347,7 +347,7 @@ func (d *daemon) fds() int {
 
 // goroutines asks the daemon how many goroutines it runs.
 func (d *daemon) goroutines() int {
-	resp, err := d.rt.Status(d.ctx(), &cri.StatusRequest{Verbose: true})
+	resp, err := d.rt.Status(d.ctx(), &runtimeapi.StatusRequest{Verbose: true})
 	if err != nil {
 		d.t.Fatal(err)
 	}

@@ -10,7 +10,7 @@ import (
 	"testing"
 
 	"google.golang.org/grpc/codes"
-	cri "k8s.io/cri-api/pkg/apis/runtime/v1"
+	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 )
 
 // A pod with its own user namespace (kubelet's hostUsers: false): its root
@@ -18,10 +18,10 @@ import (
 // idmapped layers.
 func TestUserNamespacePod(t *testing.T) {
 	d := newDaemon(t)
-	mapping := []*cri.IDMapping{{ContainerId: 0, HostId: 200000, Length: 65536}}
+	mapping := []*runtimeapi.IDMapping{{ContainerId: 0, HostId: 200000, Length: 65536}}
 	pc := podConfig(d, "userns")
-	pc.Linux.SecurityContext = &cri.LinuxSandboxSecurityContext{NamespaceOptions: &cri.NamespaceOption{
-		UsernsOptions: &cri.UserNamespace{Mode: cri.NamespaceMode_POD, Uids: mapping, Gids: mapping},
+	pc.Linux.SecurityContext = &runtimeapi.LinuxSandboxSecurityContext{NamespaceOptions: &runtimeapi.NamespaceOption{
+		UsernsOptions: &runtimeapi.UserNamespace{Mode: runtimeapi.NamespaceMode_POD, Uids: mapping, Gids: mapping},
 	}}
 	// runc mounts a pod's root filesystem as the pod's root, an
 	// unprivileged host ID, which must be able to reach it: under the
@@ -29,7 +29,7 @@ func TestUserNamespacePod(t *testing.T) {
 	if usernsClaimed(t, d) {
 		t.Fatal("user namespaces claimed under a directory others cannot search")
 	}
-	_, err := d.rt.RunPodSandbox(d.ctx(), &cri.RunPodSandboxRequest{Config: pc})
+	_, err := d.rt.RunPodSandbox(d.ctx(), &runtimeapi.RunPodSandboxRequest{Config: pc})
 	wantCode(t, err, codes.FailedPrecondition)
 	for _, dir := range []string{filepath.Dir(d.dir), d.dir} {
 		if err := os.Chmod(dir, 0o711); err != nil {
@@ -44,7 +44,7 @@ func TestUserNamespacePod(t *testing.T) {
 	d.pull()
 	pod := d.runPod(pc)
 	cfg := ctrConfig("c", "sleep", "1000")
-	cfg.Linux.SecurityContext = &cri.LinuxContainerSecurityContext{NamespaceOptions: pc.Linux.SecurityContext.NamespaceOptions}
+	cfg.Linux.SecurityContext = &runtimeapi.LinuxContainerSecurityContext{NamespaceOptions: pc.Linux.SecurityContext.NamespaceOptions}
 	id := d.run(pod, pc, cfg)
 	// A restart finds the pod's pinned user namespace and its container.
 	d.kill()
@@ -64,23 +64,23 @@ func TestUserNamespacePod(t *testing.T) {
 	if status := procStatus(t, d, id); !strings.Contains(status, "Uid:\t200000") {
 		t.Errorf("the container's process on the host: %s", status)
 	}
-	d.rt.StopPodSandbox(d.ctx(), &cri.StopPodSandboxRequest{PodSandboxId: pod})
-	if _, err := d.rt.RemovePodSandbox(d.ctx(), &cri.RemovePodSandboxRequest{PodSandboxId: pod}); err != nil {
+	d.rt.StopPodSandbox(d.ctx(), &runtimeapi.StopPodSandboxRequest{PodSandboxId: pod})
+	if _, err := d.rt.RemovePodSandbox(d.ctx(), &runtimeapi.RemovePodSandboxRequest{PodSandboxId: pod}); err != nil {
 		t.Fatal(err)
 	}
 	if left := mountsUnder(d.dir); len(left) != 0 {
 		t.Fatalf("mounts left: %v", left)
 	}
 
-	for _, bad := range []*cri.UserNamespace{
-		{Mode: cri.NamespaceMode_POD, Uids: []*cri.IDMapping{{ContainerId: 1, HostId: 1000, Length: 100}}, Gids: mapping},
-		{Mode: cri.NamespaceMode_POD, Uids: append(mapping, mapping...), Gids: mapping},
-		{Mode: cri.NamespaceMode_CONTAINER},
-		{Mode: cri.NamespaceMode_TARGET},
+	for _, bad := range []*runtimeapi.UserNamespace{
+		{Mode: runtimeapi.NamespaceMode_POD, Uids: []*runtimeapi.IDMapping{{ContainerId: 1, HostId: 1000, Length: 100}}, Gids: mapping},
+		{Mode: runtimeapi.NamespaceMode_POD, Uids: append(mapping, mapping...), Gids: mapping},
+		{Mode: runtimeapi.NamespaceMode_CONTAINER},
+		{Mode: runtimeapi.NamespaceMode_TARGET},
 	} {
 		bc := podConfig(d, "bad-userns")
-		bc.Linux.SecurityContext = &cri.LinuxSandboxSecurityContext{NamespaceOptions: &cri.NamespaceOption{UsernsOptions: bad}}
-		_, err := d.rt.RunPodSandbox(d.ctx(), &cri.RunPodSandboxRequest{Config: bc})
+		bc.Linux.SecurityContext = &runtimeapi.LinuxSandboxSecurityContext{NamespaceOptions: &runtimeapi.NamespaceOption{UsernsOptions: bad}}
+		_, err := d.rt.RunPodSandbox(d.ctx(), &runtimeapi.RunPodSandboxRequest{Config: bc})
 		wantCode(t, err, codes.InvalidArgument)
 	}
 }
@@ -88,7 +88,7 @@ func TestUserNamespacePod(t *testing.T) {
 // procStatus reads /proc/<pid>/status of container id's process.
 func procStatus(t *testing.T, d *daemon, id string) string {
 	t.Helper()
-	st, err := d.rt.ContainerStatus(d.ctx(), &cri.ContainerStatusRequest{ContainerId: id, Verbose: true})
+	st, err := d.rt.ContainerStatus(d.ctx(), &runtimeapi.ContainerStatusRequest{ContainerId: id, Verbose: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -103,7 +103,7 @@ func procStatus(t *testing.T, d *daemon, id string) string {
 // usernsClaimed reports whether Status claims user namespaces for runc.
 func usernsClaimed(t *testing.T, d *daemon) bool {
 	t.Helper()
-	st, err := d.rt.Status(d.ctx(), &cri.StatusRequest{})
+	st, err := d.rt.Status(d.ctx(), &runtimeapi.StatusRequest{})
 	if err != nil {
 		t.Fatal(err)
 	}
