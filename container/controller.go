@@ -80,7 +80,7 @@ var (
 // Controller runs the node's containers.
 type Controller struct {
 	root, state string
-	records     *metadata.Records[Container]
+	records     *metadata.Records[recordV2]
 	images      Images
 	sandboxes   Sandboxes
 	runtimes    Runtimes
@@ -113,7 +113,7 @@ type Options struct {
 
 // New returns a controller; call Recover before serving.
 func New(o Options) (*Controller, error) {
-	records, err := metadata.NewRecords[Container](o.DB, recordsBucket, schemaVersion)
+	records, err := openRecords(o.DB)
 	if err != nil {
 		return nil, err
 	}

@@ -1,18 +1,130 @@
 package container
 
+import (
+	"maps"
+	"slices"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/criserver/criserver/internal/metadata"
+	"github.com/criserver/criserver/oci"
+)
+
 // The containers' bbolt schema (internal/metadata.Records):
 //
 //	containers/
-//	├── version        -> "1"
+//	├── version        -> "2"
 //	└── items/
-//	    └── <id>       -> Container, JSON
-const (
-	recordsBucket = "containers"
-	schemaVersion = "1"
-)
+//	    └── <id>       -> recordV2, JSON
+//
+// recordV2 is the on-disk contract, apart from the domain type so that a
+// change to Container cannot change what older and newer daemons read;
+// testdata holds a record of each version that must decode. Version 2
+// spells the OCI enums (mount propagation, namespace modes, seccomp type)
+// by name where version 1 held their numbers: the numbers still decode, so
+// opening a version 1 bucket rewrites its records by name and an older
+// daemon is then refused by the version instead of misreading a record.
+var schema = metadata.Schema{
+	Name:    "containers",
+	Version: "2",
+	Migrate: metadata.Reencode[recordV2]("1"),
+}
 
-func (c *Controller) save(x *Container) error { return c.records.Put(x.ID, x) }
+func openRecords(db *bolt.DB) (*metadata.Records[recordV2], error) {
+	return metadata.NewRecords[recordV2](db, schema)
+}
+
+type recordV2 struct {
+	ID             string    `json:"id"`
+	Config         configV2  `json:"config"`
+	ImageID        string    `json:"imageID"`
+	ImageRef       string    `json:"imageRef"`
+	State          string    `json:"state"`
+	CreatedAt      time.Time `json:"createdAt"`
+	StartedAt      time.Time `json:"startedAt,omitzero"`
+	FinishedAt     time.Time `json:"finishedAt,omitzero"`
+	ExitCode       int32     `json:"exitCode"`
+	Reason         string    `json:"reason,omitempty"`
+	Message        string    `json:"message,omitempty"`
+	Pid            int       `json:"pid,omitempty"`
+	RuntimeHandler string    `json:"runtimeHandler"`
+	CgroupsPath    string    `json:"cgroupsPath"`
+	StopSignal     string    `json:"stopSignal,omitempty"`
+	User           userV2    `json:"user"`
+	Dir            string    `json:"dir"`
+	StateDir       string    `json:"stateDir"`
+}
+
+// configV2 keeps the field names version 1 was first written with. Spec
+// is oci's own type: its enums carry their names (oci/enum_text.go), and
+// the golden records pin its shape.
+type configV2 struct {
+	SandboxID   string              `json:"SandboxID"`
+	Name        string              `json:"Name"`
+	Attempt     uint32              `json:"Attempt"`
+	Image       string              `json:"Image"`
+	UserImage   string              `json:"UserImage,omitempty"`
+	LogPath     string              `json:"LogPath"`
+	StdinOnce   bool                `json:"StdinOnce"`
+	TargetID    string              `json:"TargetID"`
+	Labels      map[string]string   `json:"Labels"`
+	Annotations map[string]string   `json:"Annotations"`
+	Spec        oci.ContainerConfig `json:"Spec"`
+}
+
+type userV2 struct {
+	UID            uint32   `json:"UID"`
+	GID            uint32   `json:"GID"`
+	AdditionalGids []uint32 `json:"AdditionalGids"`
+}
+
+func toRecord(x *Container) *recordV2 {
+	c := &x.Config
+	return &recordV2{
+		ID: x.ID, ImageID: x.ImageID, ImageRef: x.ImageRef, State: string(x.State),
+		CreatedAt: x.CreatedAt, StartedAt: x.StartedAt, FinishedAt: x.FinishedAt,
+		ExitCode: x.ExitCode, Reason: x.Reason, Message: x.Message, Pid: x.Pid,
+		RuntimeHandler: x.RuntimeHandler, CgroupsPath: x.CgroupsPath, StopSignal: x.StopSignal,
+		User: userV2{UID: x.User.UID, GID: x.User.GID, AdditionalGids: slices.Clone(x.User.AdditionalGids)},
+		Dir:  x.Dir, StateDir: x.StateDir,
+		Config: configV2{
+			SandboxID: c.SandboxID, Name: c.Name, Attempt: c.Attempt, Image: c.Image, UserImage: c.UserImage,
+			LogPath: c.LogPath, StdinOnce: c.StdinOnce, TargetID: c.TargetID,
+			Labels: maps.Clone(c.Labels), Annotations: maps.Clone(c.Annotations), Spec: c.Spec,
+		},
+	}
+}
+
+func (r *recordV2) container() *Container {
+	c := &r.Config
+	return &Container{
+		ID: r.ID, ImageID: r.ImageID, ImageRef: r.ImageRef, State: State(r.State),
+		CreatedAt: r.CreatedAt, StartedAt: r.StartedAt, FinishedAt: r.FinishedAt,
+		ExitCode: r.ExitCode, Reason: r.Reason, Message: r.Message, Pid: r.Pid,
+		RuntimeHandler: r.RuntimeHandler, CgroupsPath: r.CgroupsPath, StopSignal: r.StopSignal,
+		User: User{UID: r.User.UID, GID: r.User.GID, AdditionalGids: r.User.AdditionalGids},
+		Dir:  r.Dir, StateDir: r.StateDir,
+		Config: Config{
+			SandboxID: c.SandboxID, Name: c.Name, Attempt: c.Attempt, Image: c.Image, UserImage: c.UserImage,
+			LogPath: c.LogPath, StdinOnce: c.StdinOnce, TargetID: c.TargetID,
+			Labels: c.Labels, Annotations: c.Annotations, Spec: c.Spec,
+		},
+	}
+}
+
+func (c *Controller) save(x *Container) error { return c.records.Put(x.ID, toRecord(x)) }
 
 func (c *Controller) deleteRecord(id string) error { return c.records.Delete(id) }
 
-func (c *Controller) load() ([]*Container, error) { return c.records.All() }
+func (c *Controller) load() ([]*Container, error) {
+	rs, err := c.records.All()
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*Container, 0, len(rs))
+	for _, r := range rs {
+		out = append(out, r.container())
+	}
+	return out, nil
+}

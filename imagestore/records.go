@@ -7,6 +7,8 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/criserver/criserver/internal/metadata"
 )
 
 // The store's bbolt schema. Values are JSON; a change that old code cannot
@@ -29,7 +31,6 @@ var (
 	bucketImages = []byte("images")
 	bucketLayers = []byte("layers")
 	bucketHolds  = []byte("holds")
-	keyVersion   = []byte("version")
 )
 
 // Image is one image as the node knows it. Its ID is the digest of its config.
@@ -73,23 +74,10 @@ func (im *Image) clone() *Image {
 // initSchema creates the buckets and refuses a database written by a newer
 // schema it cannot read.
 func initSchema(db *bolt.DB) error {
-	return db.Update(func(tx *bolt.Tx) error {
-		root, err := tx.CreateBucketIfNotExists(bucketRoot)
-		if err != nil {
-			return err
-		}
-		if v := root.Get(keyVersion); v != nil && string(v) != schemaVersion {
-			return fmt.Errorf("image metadata schema %q is not supported (want %q)", v, schemaVersion)
-		}
-		if err := root.Put(keyVersion, []byte(schemaVersion)); err != nil {
-			return err
-		}
-		for _, b := range [][]byte{bucketImages, bucketLayers, bucketHolds} {
-			if _, err := root.CreateBucketIfNotExists(b); err != nil {
-				return err
-			}
-		}
-		return nil
+	return metadata.Init(db, metadata.Schema{
+		Name:    string(bucketRoot),
+		Version: schemaVersion,
+		Buckets: []string{string(bucketImages), string(bucketLayers), string(bucketHolds)},
 	})
 }
 

@@ -50,7 +50,7 @@ var _ Runtimes = runtimes.Registry{}
 // Controller runs the node's pod sandboxes.
 type Controller struct {
 	root, state string
-	records     *metadata.Records[Sandbox]
+	records     *metadata.Records[recordV1]
 	net         Network
 	runtimes    Runtimes
 	monitors    Monitors
@@ -76,7 +76,7 @@ type Options struct {
 
 // New returns a controller; call Recover before serving.
 func New(o Options) (*Controller, error) {
-	records, err := metadata.NewRecords[Sandbox](o.DB, recordsBucket, schemaVersion)
+	records, err := openRecords(o.DB)
 	if err != nil {
 		return nil, err
 	}

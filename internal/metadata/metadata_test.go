@@ -14,7 +14,7 @@ func TestOpenCompactsAMostlyFreeDatabase(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	records, err := NewRecords[string](db, "things", "1")
+	records, err := NewRecords[string](db, Schema{Name: "things", Version: "1"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -41,7 +41,7 @@ func TestOpenCompactsAMostlyFreeDatabase(t *testing.T) {
 	if shrunk.Size()*4 > grown.Size() {
 		t.Fatalf("%d bytes after reopening, %d before", shrunk.Size(), grown.Size())
 	}
-	records, err = NewRecords[string](db, "things", "1")
+	records, err = NewRecords[string](db, Schema{Name: "things", Version: "1"})
 	if err != nil {
 		t.Fatal(err)
 	}

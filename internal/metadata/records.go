@@ -3,6 +3,7 @@ package metadata
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -20,27 +21,14 @@ type Records[T any] struct {
 
 var itemsBucket = []byte("items")
 
-// NewRecords opens (creating if needed) the bucket name, refusing one
-// written with a schema version other than version.
-func NewRecords[T any](db *bolt.DB, name, version string) (*Records[T], error) {
-	err := db.Update(func(tx *bolt.Tx) error {
-		root, err := tx.CreateBucketIfNotExists([]byte(name))
-		if err != nil {
-			return err
-		}
-		if v := root.Get([]byte("version")); v != nil && string(v) != version {
-			return fmt.Errorf("%s metadata schema %q is not supported (want %q)", name, v, version)
-		}
-		if err := root.Put([]byte("version"), []byte(version)); err != nil {
-			return err
-		}
-		_, err = root.CreateBucketIfNotExists(itemsBucket)
-		return err
-	})
-	if err != nil {
+// NewRecords opens (creating, or migrating, as s says) a bucket of records
+// under an "items" sub-bucket.
+func NewRecords[T any](db *bolt.DB, s Schema) (*Records[T], error) {
+	s.Buckets = append(slices.Clone(s.Buckets), string(itemsBucket))
+	if err := Init(db, s); err != nil {
 		return nil, err
 	}
-	return &Records[T]{db: db, name: []byte(name)}, nil
+	return &Records[T]{db: db, name: []byte(s.Name)}, nil
 }
 
 // Put writes one record.
