@@ -6,14 +6,9 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/protobuf/types/known/structpb"
 	"google.golang.org/protobuf/types/known/wrapperspb"
-)
 
-// PullProgressMethod is criserver's one addition to the CRI socket: CRI's
-// PullImage says nothing until the pull ends, and the CLI draws a progress
-// bar per layer. It takes the reference being pulled (a StringValue) and
-// answers a Struct: {"pulling": bool, "layers": [{"digest", "size", "done",
-// "state"}]}. Well-known types keep it free of generated code.
-const PullProgressMethod = "/criserver.v1.Images/PullProgress"
+	"github.com/criserver/criserver/api"
+)
 
 // pullProgressService is the handler type grpc checks the server against.
 type pullProgressService interface {
@@ -36,16 +31,16 @@ var pullProgressDesc = grpc.ServiceDesc{
 			if icpt == nil {
 				return call(ctx, in)
 			}
-			return icpt(ctx, in, &grpc.UnaryServerInfo{Server: srv, FullMethod: PullProgressMethod}, call)
+			return icpt(ctx, in, &grpc.UnaryServerInfo{Server: srv, FullMethod: api.PullProgressMethod}, call)
 		},
 	}},
 }
 
 func (s *Server) pullProgress(_ context.Context, ref *wrapperspb.StringValue) (*structpb.Struct, error) {
 	layers, pulling := s.images.Progress(ref.GetValue())
-	list := make([]any, len(layers))
-	for i, l := range layers {
-		list[i] = map[string]any{"digest": l.Digest, "size": float64(l.Size), "done": float64(l.Done), "state": l.State}
+	p := api.PullProgress{Pulling: pulling}
+	for _, l := range layers {
+		p.Layers = append(p.Layers, api.LayerProgress{Digest: l.Digest, Size: l.Size, Done: l.Done, State: l.State})
 	}
-	return structpb.NewStruct(map[string]any{"pulling": pulling, "layers": list})
+	return p.Struct()
 }

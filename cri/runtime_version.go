@@ -4,6 +4,8 @@ import (
 	"context"
 
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+
+	"github.com/criserver/criserver/api"
 )
 
 // Version reports criserver and the CRI version it speaks.
@@ -11,7 +13,7 @@ func (s *Server) Version(ctx context.Context, req *runtimeapi.VersionRequest) (*
 	return &runtimeapi.VersionResponse{
 		Version:           "0.1.0",
 		RuntimeName:       "criserver",
-		RuntimeVersion:    Version,
+		RuntimeVersion:    api.Version,
 		RuntimeApiVersion: "v1",
 	}, nil
 }

@@ -8,9 +8,9 @@ import (
 
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
+	"github.com/criserver/criserver/api"
 	"github.com/criserver/criserver/cni"
 	"github.com/criserver/criserver/internal/errdefs"
-	"github.com/criserver/criserver/pod"
 	"github.com/criserver/criserver/sandbox"
 )
 
@@ -73,29 +73,21 @@ func sandboxConfig(c *runtimeapi.PodSandboxConfig, handler string) (*sandbox.Con
 		return nil, err
 	}
 	cfg.Bandwidth = bw
-	switch mode := c.Annotations[NetworkAnnotation]; mode {
+	switch mode := c.Annotations[api.NetworkAnnotation]; mode {
 	case "":
 	case "none":
 		if cfg.HostNetwork {
-			return nil, fmt.Errorf("%w: %s=none asks for a pod network namespace, and the pod asks for the node's", errdefs.ErrInvalidArgument, NetworkAnnotation)
+			return nil, fmt.Errorf("%w: %s=none asks for a pod network namespace, and the pod asks for the node's", errdefs.ErrInvalidArgument, api.NetworkAnnotation)
 		}
 		if len(cfg.PortMappings) > 0 {
-			return nil, fmt.Errorf("%w: %s=none: a pod without a network has no ports to map", errdefs.ErrInvalidArgument, NetworkAnnotation)
+			return nil, fmt.Errorf("%w: %s=none: a pod without a network has no ports to map", errdefs.ErrInvalidArgument, api.NetworkAnnotation)
 		}
 		cfg.NoNetwork = true
 	default:
-		return nil, fmt.Errorf("%w: %s=%q: the only mode is none", errdefs.ErrInvalidArgument, NetworkAnnotation, mode)
+		return nil, fmt.Errorf("%w: %s=%q: the only mode is none", errdefs.ErrInvalidArgument, api.NetworkAnnotation, mode)
 	}
 	return cfg, nil
 }
-
-// AutoRemoveAnnotation set to "true" on a pod removes it once its
-// containers have all exited (pod.AutoRemove).
-const AutoRemoveAnnotation = pod.AutoRemoveAnnotation
-
-// NetworkAnnotation set to "none" on a pod gives it a network namespace of
-// its own with only lo, and no CNI network: Docker's --network none.
-const NetworkAnnotation = "io.criserver.network"
 
 // bandwidth reads the kubernetes.io/{ingress,egress}-bandwidth annotations
 // ("10M", "1G", in bits per second) for CNI's bandwidth capability.

@@ -95,9 +95,6 @@ var (
 	_ Pods       = (*pod.Service)(nil)
 )
 
-// Version is criserver's release, reported by Version and the CLI.
-var Version = "0.1.0"
-
 // Server implements both CRI services.
 type Server struct {
 	runtimeapi.UnimplementedRuntimeServiceServer

@@ -12,6 +12,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
+	"github.com/criserver/criserver/api"
 	"github.com/criserver/criserver/container"
 	"github.com/criserver/criserver/internal/errdefs"
 	"github.com/criserver/criserver/oci"
@@ -47,7 +48,7 @@ func TestSandboxConfig(t *testing.T) {
 		t.Fatalf("bandwidth %+v", cfg.Bandwidth)
 	}
 
-	none := &runtimeapi.PodSandboxConfig{Metadata: c.Metadata, Annotations: map[string]string{NetworkAnnotation: "none"}}
+	none := &runtimeapi.PodSandboxConfig{Metadata: c.Metadata, Annotations: map[string]string{api.NetworkAnnotation: "none"}}
 	if cfg, err := sandboxConfig(none, ""); err != nil || !cfg.NoNetwork {
 		t.Fatalf("network none: %+v %v", cfg, err)
 	}
@@ -55,9 +56,9 @@ func TestSandboxConfig(t *testing.T) {
 		"no config":        nil,
 		"no metadata":      {},
 		"bad bandwidth":    {Metadata: c.Metadata, Annotations: map[string]string{"kubernetes.io/egress-bandwidth": "fast"}},
-		"unknown network":  {Metadata: c.Metadata, Annotations: map[string]string{NetworkAnnotation: "bridge"}},
-		"none on the host": {Metadata: c.Metadata, Annotations: map[string]string{NetworkAnnotation: "none"}, Linux: c.Linux},
-		"none with ports":  {Metadata: c.Metadata, Annotations: map[string]string{NetworkAnnotation: "none"}, PortMappings: c.PortMappings},
+		"unknown network":  {Metadata: c.Metadata, Annotations: map[string]string{api.NetworkAnnotation: "bridge"}},
+		"none on the host": {Metadata: c.Metadata, Annotations: map[string]string{api.NetworkAnnotation: "none"}, Linux: c.Linux},
+		"none with ports":  {Metadata: c.Metadata, Annotations: map[string]string{api.NetworkAnnotation: "none"}, PortMappings: c.PortMappings},
 		"userns container mode": {Metadata: c.Metadata, Linux: &runtimeapi.LinuxPodSandboxConfig{SecurityContext: &runtimeapi.LinuxSandboxSecurityContext{
 			NamespaceOptions: &runtimeapi.NamespaceOption{UsernsOptions: &runtimeapi.UserNamespace{Mode: runtimeapi.NamespaceMode_CONTAINER}}}}},
 	} {

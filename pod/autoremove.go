@@ -5,15 +5,16 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/criserver/criserver/api"
 	"github.com/criserver/criserver/container"
 )
 
-// AutoRemoveAnnotation set to "true" on a pod removes the pod once every
-// container in it has exited, with the containers' log files and the log
-// directories left empty by that: Docker's `run -d --rm`, which has no
-// client waiting to clean up. Only files the daemon wrote are deleted;
-// directories go only when empty.
-const AutoRemoveAnnotation = "io.criserver.auto-remove"
+// AutoRemoveAnnotation (api.AutoRemoveAnnotation) set to "true" on a pod
+// removes the pod once every container in it has exited, with the
+// containers' log files and the log directories left empty by that:
+// Docker's `run -d --rm`, which has no client waiting to clean up. Only
+// files the daemon wrote are deleted; directories go only when empty.
+const AutoRemoveAnnotation = api.AutoRemoveAnnotation
 
 // AutoRemove removes auto-remove pods whose containers have all exited:
 // those that ended while the daemon was down, then each as it ends, until

@@ -1,21 +1,17 @@
-// Command criserver is the criserver daemon (criserver serve) and its CLI.
+// Command criserver is the criserver daemon (criserver serve) and, through
+// package cli, its Docker-like command line.
 package main
 
 import (
-	"errors"
-	"fmt"
 	"os"
-	"strings"
 
 	"github.com/spf13/cobra"
-	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
-	"github.com/criserver/criserver/cri"
-	"github.com/criserver/criserver/internal/remotecmd"
+	"github.com/criserver/criserver/cli"
 )
 
 func main() {
-	os.Exit(execute(newRoot()))
+	os.Exit(cli.Execute(newRoot()))
 }
 
 func newRoot() *cobra.Command {
@@ -25,64 +21,7 @@ func newRoot() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.PersistentFlags().String("endpoint", "", "daemon socket (default $CRISERVER_ENDPOINT, else /run/criserver/criserver.sock)")
-	root.AddCommand(serveCommand(), versionCommand(), infoCommand())
-	root.AddCommand(imageCommands()...)
-	root.AddCommand(psCommand(), podsCommand(), runCommand(), execCommand(), logsCommand(),
-		stopCommand(), rmCommand(), inspectCommand(), statsCommand(), attachCommand())
+	root.AddCommand(serveCommand())
+	cli.AddTo(root)
 	return root
-}
-
-// execute runs the command line and returns the process's exit code. The
-// code of a container's command (run, exec) passes through; when run or
-// exec fail on their own it is 125, as with Docker, so that a script can tell
-// the two apart; any other failure is 1.
-func execute(root *cobra.Command) int {
-	cmd, err := root.ExecuteC()
-	if err == nil {
-		return 0
-	}
-	var exit *remotecmd.ExitError
-	if errors.As(err, &exit) {
-		return exit.Code
-	}
-	fmt.Fprintln(os.Stderr, "criserver:", err)
-	if n := cmd.Name(); n == "run" || n == "exec" {
-		return invokeFailure(err)
-	}
-	return 1
-}
-
-// invokeFailure is the exit code of a run or exec that failed before the
-// command ran: 127 when the command is not there and 126 when it cannot be
-// executed, as a shell (and Docker) would say, else 125.
-func invokeFailure(err error) int {
-	msg := err.Error()
-	switch {
-	case strings.Contains(msg, "executable file not found"), strings.Contains(msg, "exec: \"") && strings.Contains(msg, "no such file or directory"):
-		return 127
-	case strings.Contains(msg, "exec: \"") && strings.Contains(msg, "permission denied"):
-		return 126
-	}
-	return 125
-}
-
-func versionCommand() *cobra.Command {
-	return &cobra.Command{
-		Use:   "version",
-		Short: "Print criserver's version",
-		Args:  cobra.NoArgs,
-		Run: func(cmd *cobra.Command, _ []string) {
-			fmt.Fprintf(cmd.OutOrStdout(), "client: criserver %s (CRI v1)\n", cri.Version)
-			c, err := dial(cmd)
-			if err != nil {
-				fmt.Fprintln(cmd.OutOrStdout(), "server:", err)
-				return
-			}
-			defer c.conn.Close()
-			if v, err := c.rt.Version(cmd.Context(), &runtimeapi.VersionRequest{}); err == nil {
-				fmt.Fprintf(cmd.OutOrStdout(), "server: %s %s (CRI %s) at %s\n", v.RuntimeName, v.RuntimeVersion, v.RuntimeApiVersion, c.endpoint)
-			}
-		},
-	}
 }

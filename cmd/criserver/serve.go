@@ -16,6 +16,7 @@ import (
 	"github.com/spf13/cobra"
 	"google.golang.org/grpc"
 
+	"github.com/criserver/criserver/api"
 	"github.com/criserver/criserver/cri"
 	"github.com/criserver/criserver/imagestore"
 	"github.com/criserver/criserver/internal/config"
@@ -157,7 +158,7 @@ func serve(c config.Config) error {
 	srv.Register(g)
 	errc := make(chan error, 1)
 	go func() { errc <- g.Serve(lis) }()
-	log.Info("criserver serving", "version", cri.Version, "socket", c.Socket, "root", c.Root, "state", c.State)
+	log.Info("criserver serving", "version", api.Version, "socket", c.Socket, "root", c.Root, "state", c.State)
 
 	select {
 	case err := <-errc:

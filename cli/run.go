@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"context"
@@ -17,6 +17,7 @@ import (
 	"github.com/spf13/cobra"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
+	"github.com/criserver/criserver/api"
 	"github.com/criserver/criserver/internal/remotecmd"
 )
 
@@ -25,7 +26,6 @@ import (
 // goes with the container.
 const (
 	cliNamespace = "criserver"
-	cliLabel     = "io.criserver.cli"
 )
 
 type runOptions struct {
@@ -119,7 +119,7 @@ func (c *client) run(ctx context.Context, o *runOptions, image string, args []st
 // nameFree refuses a name another CLI container has, as Docker does; pods
 // made by kubelet live in their own namespaces and may share it.
 func (c *client) nameFree(ctx context.Context, name string) error {
-	resp, err := c.rt.ListPodSandbox(ctx, &runtimeapi.ListPodSandboxRequest{Filter: &runtimeapi.PodSandboxFilter{LabelSelector: map[string]string{cliLabel: "run"}}})
+	resp, err := c.rt.ListPodSandbox(ctx, &runtimeapi.ListPodSandboxRequest{Filter: &runtimeapi.PodSandboxFilter{LabelSelector: map[string]string{api.CLILabel: "run"}}})
 	if err != nil {
 		return callError(err)
 	}

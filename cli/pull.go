@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"context"
@@ -13,7 +13,7 @@ import (
 	"google.golang.org/protobuf/types/known/wrapperspb"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
-	criserver "github.com/criserver/criserver/cri"
+	"github.com/criserver/criserver/api"
 )
 
 type layerView struct {
@@ -62,22 +62,16 @@ func (c *client) pull(ctx context.Context, image string, out io.Writer) (string,
 // without the method, or a pull not yet under way, shows nothing.
 func (c *client) progress(ctx context.Context, image string) ([]layerView, bool) {
 	resp := new(structpb.Struct)
-	if err := c.conn.Invoke(ctx, criserver.PullProgressMethod, wrapperspb.String(image), resp); err != nil {
+	if err := c.conn.Invoke(ctx, api.PullProgressMethod, wrapperspb.String(image), resp); err != nil {
 		return nil, false
 	}
-	m := resp.AsMap()
-	if pulling, _ := m["pulling"].(bool); !pulling {
+	p, err := api.DecodePullProgress(resp)
+	if err != nil || !p.Pulling {
 		return nil, false
 	}
-	list, _ := m["layers"].([]any)
-	out := make([]layerView, 0, len(list))
-	for _, it := range list {
-		l, _ := it.(map[string]any)
-		size, _ := l["size"].(float64)
-		got, _ := l["done"].(float64)
-		digest, _ := l["digest"].(string)
-		state, _ := l["state"].(string)
-		out = append(out, layerView{digest: digest, state: state, size: int64(size), done: int64(got)})
+	out := make([]layerView, 0, len(p.Layers))
+	for _, l := range p.Layers {
+		out = append(out, layerView{digest: l.Digest, state: l.State, size: l.Size, done: l.Done})
 	}
 	return out, true
 }

@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"crypto/rand"
@@ -8,7 +8,7 @@ import (
 
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
-	criserver "github.com/criserver/criserver/cri"
+	"github.com/criserver/criserver/api"
 )
 
 // configs turns the options into the pod and container CRI configs. Every
@@ -42,7 +42,7 @@ func (o *runOptions) podConfig() (*runtimeapi.PodSandboxConfig, error) {
 	_, _ = rand.Read(uid)
 	meta := &runtimeapi.PodSandboxMetadata{Name: o.name, Namespace: cliNamespace, Uid: hex.EncodeToString(uid)}
 	pod := &runtimeapi.PodSandboxConfig{
-		Metadata: meta, Hostname: hostname(o.name), Labels: map[string]string{cliLabel: "run"},
+		Metadata: meta, Hostname: hostname(o.name), Labels: map[string]string{api.CLILabel: "run"},
 		LogDirectory: filepath.Join(o.logRoot, podLogDir(meta)),
 		Annotations:  map[string]string{},
 		// Each container its own PID namespace, as in Docker and as
@@ -53,7 +53,7 @@ func (o *runOptions) podConfig() (*runtimeapi.PodSandboxConfig, error) {
 	}
 	if o.rm && o.detach {
 		// Nobody waits for the exit: the daemon removes the pod then.
-		pod.Annotations[criserver.AutoRemoveAnnotation] = "true"
+		pod.Annotations[api.AutoRemoveAnnotation] = "true"
 	}
 	switch o.network {
 	case "default", "":
@@ -61,7 +61,7 @@ func (o *runOptions) podConfig() (*runtimeapi.PodSandboxConfig, error) {
 		pod.Linux.SecurityContext.NamespaceOptions.Network = runtimeapi.NamespaceMode_NODE
 		pod.Hostname = ""
 	case "none":
-		pod.Annotations[criserver.NetworkAnnotation] = "none"
+		pod.Annotations[api.NetworkAnnotation] = "none"
 	default:
 		return nil, fmt.Errorf("--network %q: want default, host or none", o.network)
 	}

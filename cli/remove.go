@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"context"
@@ -9,6 +9,8 @@ import (
 
 	"github.com/spf13/cobra"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+
+	"github.com/criserver/criserver/api"
 )
 
 func stopCommand() *cobra.Command {
@@ -101,7 +103,7 @@ func (c *client) remove(ctx context.Context, ref string, force bool) error {
 	if ct.State == runtimeapi.ContainerState_CONTAINER_RUNNING && !force {
 		return fmt.Errorf("container %s is running: stop it first, or use rm -f", ref)
 	}
-	if ct.Labels[cliLabel] != "" {
+	if ct.Labels[api.CLILabel] != "" {
 		pods, err := c.rt.ListPodSandbox(ctx, &runtimeapi.ListPodSandboxRequest{Filter: &runtimeapi.PodSandboxFilter{Id: ct.PodSandboxId}})
 		if err != nil {
 			return callError(err)
@@ -130,7 +132,7 @@ func (c *client) removeWholePod(ctx context.Context, p *runtimeapi.PodSandbox, f
 			return fmt.Errorf("pod %s has running container %s: stop it first, or use rm -f", p.Metadata.GetName(), ct.Metadata.GetName())
 		}
 	}
-	if p.Labels[cliLabel] != "" {
+	if p.Labels[api.CLILabel] != "" {
 		logDir = c.cliLogDir(ctx, p, resp.Containers)
 	}
 	return c.removePod(ctx, p.Id, logDir)

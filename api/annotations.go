@@ -1,0 +1,16 @@
+package api
+
+// Annotations on a pod sandbox that criserver acts on; any CRI client can
+// set them.
+const (
+	// AutoRemoveAnnotation set to "true" removes the pod once every
+	// container in it has exited (the CLI's run --rm).
+	AutoRemoveAnnotation = "io.criserver.auto-remove"
+	// NetworkAnnotation set to "none" gives the pod a network namespace of
+	// its own with only loopback, and no CNI network (--network none).
+	NetworkAnnotation = "io.criserver.network"
+)
+
+// CLILabel marks the pods and containers the CLI made, with the command
+// that made them ("run"), so that rm can clean up what it owns.
+const CLILabel = "io.criserver.cli"

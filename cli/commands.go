@@ -1,0 +1,80 @@
+// Package cli is criserver's Docker-like command line: a CRI client of the
+// daemon's socket (and of its one extension, api.PullProgressMethod). It
+// shares only package api with the daemon.
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/spf13/cobra"
+	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+
+	"github.com/criserver/criserver/api"
+	"github.com/criserver/criserver/internal/remotecmd"
+)
+
+// AddTo gives root the CLI's commands and its --endpoint flag.
+func AddTo(root *cobra.Command) {
+	root.PersistentFlags().String("endpoint", "", "daemon socket (default $CRISERVER_ENDPOINT, else /run/criserver/criserver.sock)")
+	root.AddCommand(versionCommand(), infoCommand())
+	root.AddCommand(imageCommands()...)
+	root.AddCommand(psCommand(), podsCommand(), runCommand(), execCommand(), logsCommand(),
+		stopCommand(), rmCommand(), inspectCommand(), statsCommand(), attachCommand())
+}
+
+// Execute runs the command line and returns the process's exit code. The
+// code of a container's command (run, exec) passes through; when run or
+// exec fail on their own it is 125, as with Docker, so that a script can tell
+// the two apart; any other failure is 1.
+func Execute(root *cobra.Command) int {
+	cmd, err := root.ExecuteC()
+	if err == nil {
+		return 0
+	}
+	var exit *remotecmd.ExitError
+	if errors.As(err, &exit) {
+		return exit.Code
+	}
+	fmt.Fprintln(os.Stderr, "criserver:", err)
+	if n := cmd.Name(); n == "run" || n == "exec" {
+		return invokeFailure(err)
+	}
+	return 1
+}
+
+// invokeFailure is the exit code of a run or exec that failed before the
+// command ran: 127 when the command is not there and 126 when it cannot be
+// executed, as a shell (and Docker) would say, else 125.
+func invokeFailure(err error) int {
+	msg := err.Error()
+	switch {
+	case strings.Contains(msg, "executable file not found"), strings.Contains(msg, "exec: \"") && strings.Contains(msg, "no such file or directory"):
+		return 127
+	case strings.Contains(msg, "exec: \"") && strings.Contains(msg, "permission denied"):
+		return 126
+	}
+	return 125
+}
+
+func versionCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:   "version",
+		Short: "Print criserver's version",
+		Args:  cobra.NoArgs,
+		Run: func(cmd *cobra.Command, _ []string) {
+			fmt.Fprintf(cmd.OutOrStdout(), "client: criserver %s (CRI v1)\n", api.Version)
+			c, err := dial(cmd)
+			if err != nil {
+				fmt.Fprintln(cmd.OutOrStdout(), "server:", err)
+				return
+			}
+			defer c.conn.Close()
+			if v, err := c.rt.Version(cmd.Context(), &runtimeapi.VersionRequest{}); err == nil {
+				fmt.Fprintf(cmd.OutOrStdout(), "server: %s %s (CRI %s) at %s\n", v.RuntimeName, v.RuntimeVersion, v.RuntimeApiVersion, c.endpoint)
+			}
+		},
+	}
+}
