@@ -11,7 +11,10 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/opencontainers/runtime-spec/specs-go"
+
 	"github.com/criserver/criserver/imagestore"
+	"github.com/criserver/criserver/internal/cgroup"
 	"github.com/criserver/criserver/internal/errdefs"
 	"github.com/criserver/criserver/internal/keymutex"
 	"github.com/criserver/criserver/internal/metadata"
@@ -86,8 +89,12 @@ type Controller struct {
 	runtimes    Runtimes
 	monitors    Monitors
 	mounts      Mounter
-	log         *slog.Logger
-	onEvent     func(Event)
+	// cgroupStats and cgroupLimits read the kernel's cgroups; tests
+	// replace them.
+	cgroupStats  func(path string) (cgroup.Stats, error)
+	cgroupLimits func(path string) (*specs.LinuxResources, error)
+	log          *slog.Logger
+	onEvent      func(Event)
 
 	mu         sync.RWMutex
 	containers map[string]*Container
@@ -128,7 +135,8 @@ func New(o Options) (*Controller, error) {
 	}
 	return &Controller{
 		root: o.Root, state: o.State, records: records, images: o.Images, sandboxes: o.Sandboxes,
-		runtimes: o.Runtimes, monitors: o.Monitors, mounts: o.Mounter, log: o.Logger.With("component", "container"),
+		runtimes: o.Runtimes, monitors: o.Monitors, mounts: o.Mounter, cgroupStats: cgroup.Read, cgroupLimits: cgroup.Limits,
+		log:     o.Logger.With("component", "container"),
 		onEvent: o.OnEvent, containers: map[string]*Container{}, exited: map[string]chan struct{}{},
 	}, nil
 }

@@ -10,11 +10,11 @@ import (
 	"slices"
 	"time"
 
-	cgroups "github.com/containerd/cgroups/v3"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/moby/sys/mountinfo"
 
 	"github.com/criserver/criserver/imagestore"
+	"github.com/criserver/criserver/internal/cgroup"
 	"github.com/criserver/criserver/internal/crashpoint"
 	"github.com/criserver/criserver/internal/errdefs"
 	"github.com/criserver/criserver/internal/undo"
@@ -58,7 +58,7 @@ func (c *Controller) Create(ctx context.Context, cfg *Config) (ct *Container, er
 		ID: sandbox.NewID(), Config: *cfg, ImageID: img.ID, State: StateCreating, CreatedAt: time.Now().UTC(),
 		RuntimeHandler: rt.Name(),
 	}
-	x.CgroupsPath = sandbox.CgroupsPath(sb.Config.CgroupParent, x.ID)
+	x.CgroupsPath = cgroup.Path(sb.Config.CgroupParent, x.ID)
 	if len(img.RepoDigests) > 0 {
 		x.ImageRef = img.RepoDigests[0]
 	}
@@ -101,7 +101,7 @@ func (c *Controller) Create(ctx context.Context, cfg *Config) (ct *Container, er
 		}
 	}
 	_, pid, err := c.monitors.Create(ctx, rt, monitor.Config{
-		ID: x.ID, Bundle: x.Bundle(), LogPath: cfg.LogPath, Dir: x.monitorDir(), OOMFile: oomFile(x.CgroupsPath),
+		ID: x.ID, Bundle: x.Bundle(), LogPath: cfg.LogPath, Dir: x.monitorDir(), OOMFile: cgroup.OOMFile(x.CgroupsPath),
 		Stdin: cfg.Spec.Stdin, StdinOnce: cfg.StdinOnce, TTY: cfg.Spec.TTY,
 	})
 	u.Add("runtime", func(ctx context.Context) error { return rt.Delete(ctx, x.ID, true) })
@@ -154,14 +154,6 @@ func (c *Controller) writeSpec(x *Container, sb *sandbox.Sandbox, img *v1.Config
 		return err
 	}
 	return os.WriteFile(filepath.Join(x.Bundle(), "config.json"), data, 0o600)
-}
-
-// oomFile is the cgroup file whose oom_kill counter the monitor reads.
-func oomFile(cgroupsPath string) string {
-	if cgroups.Mode() == cgroups.Unified {
-		return filepath.Join("/sys/fs/cgroup", cgroupsPath, "memory.events")
-	}
-	return filepath.Join("/sys/fs/cgroup/memory", cgroupsPath, "memory.oom_control")
 }
 
 // prepareRootfs holds the image's layers and mounts the container's

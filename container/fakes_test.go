@@ -160,6 +160,8 @@ type fakeMonitor struct {
 	once     sync.Once
 	done     chan struct{}
 	exit     *monitor.Exit
+	// attach, when set, is the monitor's end of an attachment.
+	attach func(stdin, stdout, stderr bool) (net.Conn, error)
 }
 
 var _ monitor.Monitor = (*fakeMonitor)(nil)
@@ -213,8 +215,11 @@ func (m *fakeMonitor) PollExit(ctx context.Context) (*monitor.Exit, error) { ret
 func (m *fakeMonitor) Alive() bool                                         { return !m.ended() }
 func (m *fakeMonitor) Version(context.Context) (string, error)             { return monitor.Protocol, nil }
 func (m *fakeMonitor) ReopenLog(context.Context) error                     { return nil }
-func (m *fakeMonitor) Attach(context.Context, bool, bool, bool) (net.Conn, error) {
-	return nil, errors.New("fake monitors do not attach")
+func (m *fakeMonitor) Attach(_ context.Context, stdin, stdout, stderr bool) (net.Conn, error) {
+	if m.attach == nil {
+		return nil, errors.New("fake monitors do not attach")
+	}
+	return m.attach(stdin, stdout, stderr)
 }
 func (m *fakeMonitor) Resize(context.Context, uint16, uint16) error { return nil }
 

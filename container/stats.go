@@ -1,16 +1,12 @@
 package container
 
 import (
-	"fmt"
 	"path/filepath"
 	"sync"
 	"time"
 
-	cgroups "github.com/containerd/cgroups/v3"
-	"github.com/containerd/cgroups/v3/cgroup1"
-	"github.com/containerd/cgroups/v3/cgroup2"
-
 	"github.com/criserver/criserver/imagestore"
+	"github.com/criserver/criserver/internal/cgroup"
 )
 
 // Stats are a container's (or pod's) resource figures at one moment.
@@ -26,51 +22,11 @@ type Stats struct {
 	WritableInodes  uint64
 }
 
-// CgroupStats reads a cgroup's figures, v1 or v2 as the host has it. A cgroup
-// that no longer exists (an exited container) reads as zeros.
-func CgroupStats(path string) (*Stats, error) {
-	s := &Stats{Timestamp: time.Now()}
-	if cgroups.Mode() == cgroups.Unified {
-		m, err := cgroup2.Load(path)
-		if err != nil {
-			return s, nil
-		}
-		st, err := m.Stat()
-		if err != nil {
-			return s, nil
-		}
-		if st.CPU != nil {
-			s.CPUUsageNanos = st.CPU.UsageUsec * 1000
-		}
-		if mem := st.Memory; mem != nil {
-			s.MemoryUsage, s.RSS, s.PageFaults, s.MajorPageFaults = mem.Usage, mem.Anon, mem.Pgfault, mem.Pgmajfault
-			s.WorkingSet = workingSet(mem.Usage, mem.InactiveFile)
-		}
-		return s, nil
-	}
-	cg, err := cgroup1.Load(cgroup1.StaticPath(path))
-	if err != nil {
-		return s, nil
-	}
-	st, err := cg.Stat(cgroup1.IgnoreNotExist)
-	if err != nil {
-		return nil, fmt.Errorf("cgroup %s: %w", path, err)
-	}
-	if st.CPU != nil && st.CPU.Usage != nil {
-		s.CPUUsageNanos = st.CPU.Usage.Total
-	}
-	if mem := st.Memory; mem != nil && mem.Usage != nil {
-		s.MemoryUsage, s.RSS, s.PageFaults, s.MajorPageFaults = mem.Usage.Usage, mem.TotalRSS, mem.TotalPgFault, mem.TotalPgMajFault
-		s.WorkingSet = workingSet(mem.Usage.Usage, mem.TotalInactiveFile)
-	}
-	return s, nil
-}
-
-func workingSet(usage, inactive uint64) uint64 {
-	if inactive > usage {
-		return 0
-	}
-	return usage - inactive
+// FromCgroup is a cgroup's figures as a container's, without its
+// writable layer.
+func FromCgroup(c cgroup.Stats) *Stats {
+	return &Stats{Timestamp: c.Timestamp, CPUUsageNanos: c.CPUUsageNanos, MemoryUsage: c.MemoryUsage,
+		WorkingSet: c.WorkingSet, RSS: c.RSS, PageFaults: c.PageFaults, MajorPageFaults: c.MajorPageFaults}
 }
 
 // Stats reports a container's figures; List/Stats RPCs call it often, so the
@@ -80,10 +36,11 @@ func (c *Controller) Stats(id string) (*Stats, error) {
 	if err != nil {
 		return nil, err
 	}
-	s, err := CgroupStats(x.CgroupsPath)
+	cs, err := c.cgroupStats(x.CgroupsPath)
 	if err != nil {
 		return nil, err
 	}
+	s := FromCgroup(cs)
 	u := c.usage.get(id, filepath.Join(x.Dir, "upper"))
 	s.WritableBytes, s.WritableInodes = u.Bytes, u.Inodes
 	return s, nil

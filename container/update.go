@@ -33,7 +33,7 @@ func (c *Controller) Update(ctx context.Context, id string, r *oci.Resources) er
 	if err != nil {
 		return err
 	}
-	prev, perr := currentLimits(x.CgroupsPath)
+	prev, perr := c.cgroupLimits(x.CgroupsPath)
 	if err := rt.Update(ctx, id, res); err != nil {
 		// The runtime writes one cgroup file after another and stops at
 		// the first the kernel refuses: put back what it had written.

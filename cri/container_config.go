@@ -71,7 +71,8 @@ func containerConfig(sb *sandbox.Sandbox, c *runtimeapi.ContainerConfig) (*conta
 }
 
 // containerLogPath joins kubelet's log directory and the container's log
-// path, refusing a path that climbs out of the directory.
+// path, refusing a path that climbs out of the directory or names the
+// directory itself (which no log file can be).
 func containerLogPath(dir, rel string) (string, error) {
 	if dir == "" || rel == "" {
 		return "", nil
@@ -80,8 +81,14 @@ func containerLogPath(dir, rel string) (string, error) {
 		return "", invalid(fmt.Sprintf("log path %q must be relative to the sandbox's log directory", rel))
 	}
 	p := filepath.Join(dir, rel)
-	if r, err := filepath.Rel(dir, p); err != nil || strings.HasPrefix(r, "..") {
+	r, err := filepath.Rel(dir, p)
+	// Only a first element that is ".." climbs: "..app/0.log" is a file
+	// in a directory named "..app".
+	if err != nil || r == ".." || strings.HasPrefix(r, ".."+string(filepath.Separator)) {
 		return "", invalid(fmt.Sprintf("log path %q leaves the log directory", rel))
+	}
+	if r == "." {
+		return "", invalid(fmt.Sprintf("log path %q is the log directory, not a file in it", rel))
 	}
 	return p, nil
 }

@@ -2,12 +2,14 @@ package cri
 
 import (
 	"context"
+	"errors"
 	"strings"
 
 	"google.golang.org/grpc"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
 	"github.com/criserver/criserver/container"
+	"github.com/criserver/criserver/internal/errdefs"
 	"github.com/criserver/criserver/pod"
 )
 
@@ -62,6 +64,9 @@ func (s *Server) filterContainerStats(f *runtimeapi.ContainerStatsFilter) ([]*ru
 			}
 		}
 		st, err := s.containerStats(c)
+		if errors.Is(err, errdefs.ErrNotFound) {
+			continue // removed since it was listed
+		}
 		if err != nil {
 			return nil, err
 		}

@@ -2,11 +2,13 @@ package cri
 
 import (
 	"context"
+	"errors"
 	"strings"
 
 	"google.golang.org/grpc"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
+	"github.com/criserver/criserver/internal/errdefs"
 	"github.com/criserver/criserver/sandbox"
 )
 
@@ -59,6 +61,9 @@ func (s *Server) filterSandboxStats(f *runtimeapi.PodSandboxStatsFilter) ([]*run
 			}
 		}
 		st, err := s.sandboxStats(sb)
+		if errors.Is(err, errdefs.ErrNotFound) {
+			continue // it, or one of its containers, was removed since it was listed
+		}
 		if err != nil {
 			return nil, err
 		}

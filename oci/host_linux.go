@@ -7,12 +7,12 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 
-	"github.com/containerd/cgroups/v3"
 	"golang.org/x/sys/unix"
+
+	"github.com/criserver/criserver/internal/cgroup"
 )
 
 // hostInfo is what BuildSpec needs to know about the machine. It is a value
@@ -35,7 +35,7 @@ const defaultNofile = 1048576
 // probeHost reads the hostInfo of this machine.
 func probeHost() (hostInfo, error) {
 	h := hostInfo{
-		cgroup2:  cgroups.Mode() == cgroups.Unified,
+		cgroup2:  cgroup.Unified(),
 		appArmor: appArmorEnabled(),
 	}
 	var err error
@@ -48,8 +48,8 @@ func probeHost() (hostInfo, error) {
 	if h.nofileMax, err = nofileMax(h.heldCaps); err != nil {
 		return h, err
 	}
-	h.swap = swapAccounted(h.cgroup2)
-	h.hugetlb = hugetlbPresent(h.cgroup2)
+	h.swap = cgroup.SwapAccounted()
+	h.hugetlb = cgroup.HugetlbPresent()
 	return h, nil
 }
 
@@ -126,36 +126,6 @@ func nofileMax(held []string) (uint64, error) {
 		}
 	}
 	return min(defaultNofile, rl.Max), nil
-}
-
-// swapAccounted checks the memory controller's swap file: memsw on v1, and
-// on v2 memory.swap.max in this process's own cgroup (the root has none).
-func swapAccounted(v2 bool) bool {
-	p := "/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes"
-	if v2 {
-		b, err := os.ReadFile("/proc/self/cgroup")
-		if err != nil {
-			return false
-		}
-		self := ""
-		for _, line := range strings.Split(string(b), "\n") {
-			if v, ok := strings.CutPrefix(line, "0::"); ok {
-				self = v
-			}
-		}
-		p = filepath.Join("/sys/fs/cgroup", self, "memory.swap.max")
-	}
-	_, err := os.Stat(p)
-	return err == nil
-}
-
-func hugetlbPresent(v2 bool) bool {
-	if !v2 {
-		_, err := os.Stat("/sys/fs/cgroup/hugetlb")
-		return err == nil
-	}
-	b, err := os.ReadFile("/sys/fs/cgroup/cgroup.controllers")
-	return err == nil && strings.Contains(" "+strings.TrimSpace(string(b))+" ", " hugetlb ")
 }
 
 // errNotDevice marks a path that is not a character or block device.

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/criserver/criserver/container"
+	"github.com/criserver/criserver/internal/cgroup"
 	"github.com/criserver/criserver/internal/keymutex"
 	"github.com/criserver/criserver/internal/names"
 	"github.com/criserver/criserver/sandbox"
@@ -63,7 +64,7 @@ type Service struct {
 	locks keymutex.Map
 	cpu   cpuRates
 	// podCgroup reads a pod's cgroup figures (a pod with no container).
-	podCgroup func(path string) (*container.Stats, error)
+	podCgroup func(path string) (cgroup.Stats, error)
 }
 
 // Options wires a Service.
@@ -82,7 +83,7 @@ func New(o Options) *Service {
 	s := &Service{
 		sandboxes: o.Sandboxes, containers: o.Containers, events: o.Events, log: o.Logger,
 		sandboxNames: names.New("sandbox"), containerNames: names.New("container"),
-		podCgroup: container.CgroupStats,
+		podCgroup: cgroup.Read,
 	}
 	if s.log == nil {
 		s.log = slog.Default()

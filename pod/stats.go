@@ -1,10 +1,13 @@
 package pod
 
 import (
+	"errors"
 	"sync"
 	"time"
 
 	"github.com/criserver/criserver/container"
+	"github.com/criserver/criserver/internal/cgroup"
+	"github.com/criserver/criserver/internal/errdefs"
 	"github.com/criserver/criserver/sandbox"
 )
 
@@ -45,6 +48,9 @@ func (s *Service) PodStats(sb *sandbox.Sandbox) (*PodStats, error) {
 	var total container.Stats
 	for _, c := range s.containersOf(sb.ID) {
 		st, err := s.ContainerStats(c)
+		if errors.Is(err, errdefs.ErrNotFound) {
+			continue // removed since it was listed: kubelet asks while pods come and go
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -58,11 +64,11 @@ func (s *Service) PodStats(sb *sandbox.Sandbox) (*PodStats, error) {
 		total.MajorPageFaults += st.MajorPageFaults
 	}
 	if total.Timestamp.IsZero() {
-		st, err := s.podCgroup(sandbox.CgroupsPath(sb.Config.CgroupParent, sb.ID))
+		st, err := s.podCgroup(cgroup.Path(sb.Config.CgroupParent, sb.ID))
 		if err != nil {
 			return nil, err
 		}
-		total = *st
+		total = *container.FromCgroup(st)
 	}
 	out.Total = s.cpu.rate(podKey(sb.ID), &total)
 	return out, nil

@@ -4,11 +4,10 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"strings"
 
-	cgroups "github.com/containerd/cgroups/v3"
 	"golang.org/x/sys/unix"
 
+	"github.com/criserver/criserver/internal/cgroup"
 	"github.com/criserver/criserver/internal/errdefs"
 )
 
@@ -17,15 +16,14 @@ import (
 // controller ("cgroups in hybrid mode not supported"), which is this kind of
 // machine: v1 for everything but hugetlb.
 func (c *CLI) Usable() error {
-	if c.name != "crun" || cgroups.Mode() != cgroups.Hybrid {
+	if c.name != "crun" {
 		return nil
 	}
-	b, err := os.ReadFile("/sys/fs/cgroup/unified/cgroup.controllers")
-	if err != nil || strings.TrimSpace(string(b)) == "" {
-		return nil
+	if ctrls := cgroup.HybridV2Controllers(); ctrls != "" {
+		return fmt.Errorf("%w: crun cannot run containers on this host: it does not support hybrid cgroups with controllers (%s) on the v2 hierarchy",
+			errdefs.ErrFailedPrecondition, ctrls)
 	}
-	return fmt.Errorf("%w: crun cannot run containers on this host: it does not support hybrid cgroups with controllers (%s) on the v2 hierarchy",
-		errdefs.ErrFailedPrecondition, strings.TrimSpace(string(b)))
+	return nil
 }
 
 // idmapMounts reports whether the kernel has idmapped mounts, which pods

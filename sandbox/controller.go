@@ -45,6 +45,30 @@ type Monitors interface {
 	Open(dir string) monitor.Monitor
 }
 
+// Host makes, enters and takes down the kernel objects a sandbox holds:
+// its pinned namespaces and its /dev/shm. All of it needs privileges.
+type Host interface {
+	// Pin creates namespaces of kinds (net, ipc, uts), inside a new user
+	// namespace with its mappings when userNS is set, sets the hostname
+	// and sysctls in them, and pins each (the user namespace too) onto
+	// dir/<kind>; it returns kind -> pin file, and pins nothing on error.
+	Pin(dir string, kinds []string, userNS *UserNS, hostname string, sysctls map[string]string) (map[string]string, error)
+	// PinProcess pins the namespace of kind of process pid onto the file pin.
+	PinProcess(pid int, kind, pin string) error
+	// Unpin releases a pin; unpinning what is not pinned succeeds.
+	Unpin(pin string) error
+	// Pinned reports whether pin still holds a namespace.
+	Pinned(pin string) bool
+	// MountShm mounts a pod's /dev/shm at path, making the directory.
+	MountShm(path string) error
+	// UnmountShm takes it down; nothing mounted succeeds.
+	UnmountShm(path string) error
+	// LoopbackUp brings lo up in the network namespace pinned at netns.
+	LoopbackUp(netns string) error
+	// InNetNS runs fn from inside the network namespace pinned at netns.
+	InNetNS(netns string, fn func() error) error
+}
+
 var _ Runtimes = runtimes.Registry{}
 
 // Controller runs the node's pod sandboxes.
@@ -54,6 +78,7 @@ type Controller struct {
 	net         Network
 	runtimes    Runtimes
 	monitors    Monitors
+	host        Host
 	pauseBin    string
 	log         *slog.Logger
 
@@ -71,7 +96,10 @@ type Options struct {
 	Runtimes    Runtimes
 	Monitors    Monitors // of infra processes
 	PauseBin    string   // criserver-pause
-	Logger      *slog.Logger
+	// Host makes the namespaces and mounts; nil is the node's (tests use
+	// a fake).
+	Host   Host
+	Logger *slog.Logger
 }
 
 // New returns a controller; call Recover before serving.
@@ -83,9 +111,12 @@ func New(o Options) (*Controller, error) {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
+	if o.Host == nil {
+		o.Host = nodeHost{pauseBin: o.PauseBin}
+	}
 	return &Controller{
 		root: o.Root, state: o.State, records: records, net: o.Network, runtimes: o.Runtimes,
-		monitors: o.Monitors, pauseBin: o.PauseBin, log: o.Logger.With("component", "sandbox"),
+		monitors: o.Monitors, host: o.Host, pauseBin: o.PauseBin, log: o.Logger.With("component", "sandbox"),
 		sandboxes: map[string]*Sandbox{},
 	}, nil
 }

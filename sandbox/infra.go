@@ -11,6 +11,7 @@ import (
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
+	"github.com/criserver/criserver/internal/cgroup"
 	"github.com/criserver/criserver/monitor"
 	"github.com/criserver/criserver/oci"
 	"github.com/criserver/criserver/runtimes"
@@ -21,15 +22,6 @@ func infraDir(s *Sandbox) string { return filepath.Join(s.StateDir, "infra") }
 
 func (c *Controller) infraMonitor(s *Sandbox) monitor.Monitor {
 	return c.monitors.Open(filepath.Join(infraDir(s), "monitor"))
-}
-
-// CgroupsPath is where a pod's process with this ID goes: under the pod's
-// cgroup parent, or under /criserver when kubelet gave none.
-func CgroupsPath(parent, id string) string {
-	if parent == "" {
-		parent = "/criserver"
-	}
-	return filepath.Join(parent, id)
 }
 
 // startInfra runs the built-in infra process, which holds the pod's PID
@@ -99,30 +91,35 @@ func (c *Controller) infraSpec(s *Sandbox, rootfs string) *specs.Spec {
 			Namespaces:  ns,
 			UIDMappings: uids,
 			GIDMappings: gids,
-			CgroupsPath: CgroupsPath(s.Config.CgroupParent, s.ID),
+			CgroupsPath: cgroup.Path(s.Config.CgroupParent, s.ID),
 			Resources:   &specs.LinuxResources{Devices: []specs.LinuxDeviceCgroup{{Allow: false, Access: "rwm"}}},
 			MaskedPaths: []string{"/proc/kcore", "/proc/keys", "/sys/firmware"},
 		},
 	}
 }
 
-// stopInfra ends the infra process and waits for its monitor to record it.
-// It succeeds when there is nothing left to stop.
+// stopInfra ends the infra process, waits for its monitor to record it,
+// and has the runtime delete the container. It succeeds when there is
+// nothing left to stop.
 func (c *Controller) stopInfra(ctx context.Context, s *Sandbox) error {
-	m := c.infraMonitor(s)
-	if s.InfraPID == 0 && !m.Alive() {
+	if !s.Config.hasInfra() {
 		return nil
 	}
 	rt, err := c.runtimes.Get(s.RuntimeHandler)
 	if err != nil {
 		return err
 	}
-	_ = rt.Kill(ctx, s.ID, syscall.SIGKILL, true)
-	wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	if _, err := m.Wait(wctx); err != nil && !errors.Is(err, monitor.ErrGone) {
-		c.log.Warn("infra process did not report its exit", "sandbox", s.ID, "err", err)
+	if m := c.infraMonitor(s); s.InfraPID != 0 || m.Alive() {
+		_ = rt.Kill(ctx, s.ID, syscall.SIGKILL, true)
+		wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		if _, err := m.Wait(wctx); err != nil && !errors.Is(err, monitor.ErrGone) {
+			c.log.Warn("infra process did not report its exit", "sandbox", s.ID, "err", err)
+		}
 	}
+	// Even with neither PID nor monitor: an infra process that died on its
+	// own leaves the runtime's record and cgroup, and a create cut short
+	// (a timeout, a crash) may leave its process waiting to be started.
 	return rt.Delete(ctx, s.ID, true)
 }
 
@@ -133,6 +130,10 @@ func (c *Controller) watchInfra(s *Sandbox) {
 		if err != nil && !errors.Is(err, monitor.ErrGone) {
 			return
 		}
+		// Behind the sandbox's lock: a Remove between deleting the record
+		// and forgetting the sandbox would see it written back.
+		unlock := c.locks.Lock(s.ID)
+		defer unlock()
 		_ = c.update(s.ID, func(x *Sandbox) {
 			if x.State == StateReady {
 				x.State = StateNotReady

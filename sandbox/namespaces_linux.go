@@ -7,8 +7,43 @@ import (
 	"path/filepath"
 	"runtime"
 
+	"github.com/containernetworking/plugins/pkg/ns"
 	"golang.org/x/sys/unix"
+
+	"github.com/criserver/criserver/cni"
 )
+
+// nodeHost is the Host of the node the daemon runs on, as root.
+type nodeHost struct{ pauseBin string }
+
+var _ Host = nodeHost{}
+
+// Pin implements Host.
+func (h nodeHost) Pin(dir string, kinds []string, userNS *UserNS, hostname string, sysctls map[string]string) (map[string]string, error) {
+	if userNS != nil {
+		return pinUserNamespaces(h.pauseBin, dir, kinds, userNS, hostname, sysctls)
+	}
+	return pinNamespaces(dir, kinds, hostname, sysctls)
+}
+
+// PinProcess implements Host.
+func (nodeHost) PinProcess(pid int, kind, pin string) error {
+	return pinProcessNamespace(pid, kind, pin)
+}
+
+// Unpin implements Host.
+func (nodeHost) Unpin(pin string) error { return unpin(pin) }
+
+// Pinned implements Host.
+func (nodeHost) Pinned(pin string) bool { return isPinned(pin) }
+
+// LoopbackUp implements Host.
+func (nodeHost) LoopbackUp(netns string) error { return cni.LoopbackUp(netns) }
+
+// InNetNS implements Host.
+func (nodeHost) InNetNS(netns string, fn func() error) error {
+	return ns.WithNetNSPath(netns, func(ns.NetNS) error { return fn() })
+}
 
 // nsKinds are the namespaces a pod keeps without any process in them.
 var nsKinds = map[string]int{

@@ -7,8 +7,6 @@ import (
 	"net"
 	"strconv"
 
-	"github.com/containernetworking/plugins/pkg/ns"
-
 	"github.com/criserver/criserver/internal/errdefs"
 )
 
@@ -27,16 +25,16 @@ func (c *Controller) PortForward(ctx context.Context, id string, port int32, str
 	}
 	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(int(port)))
 	var conn net.Conn
-	dial := func(ns.NetNS) error {
+	dial := func() error {
 		var d net.Dialer
 		var err error
 		conn, err = d.DialContext(ctx, "tcp", addr)
 		return err
 	}
 	if s.Config.HostNetwork {
-		err = dial(nil)
+		err = dial()
 	} else {
-		err = ns.WithNetNSPath(s.Namespaces["net"], dial)
+		err = c.host.InNetNS(s.Namespaces["net"], dial)
 	}
 	if err != nil {
 		return fmt.Errorf("connect to port %d in sandbox %s: %w", port, id, err)

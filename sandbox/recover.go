@@ -52,7 +52,7 @@ func (c *Controller) Recover(ctx context.Context) error {
 // has one, its infra process.
 func (c *Controller) survived(s *Sandbox) bool {
 	for _, pin := range s.Namespaces {
-		if !isPinned(pin) {
+		if !c.host.Pinned(pin) {
 			return false
 		}
 	}

@@ -13,6 +13,13 @@ import (
 // it holds: namespaces, /dev/shm, files, record. The caller removes the
 // pod's containers first. Removing an unknown sandbox succeeds.
 func (c *Controller) Remove(ctx context.Context, id string) error {
+	if err := c.Stop(ctx, id); err != nil {
+		return err
+	}
+	unlock := c.locks.Lock(id)
+	defer unlock()
+	// What Stop left, not what was there before it: the infra process is
+	// killed once, and a Remove that raced this one has nothing to do.
 	s, err := c.Get(id)
 	if errors.Is(err, errdefs.ErrNotFound) {
 		return nil
@@ -20,11 +27,6 @@ func (c *Controller) Remove(ctx context.Context, id string) error {
 	if err != nil {
 		return err
 	}
-	if err := c.Stop(ctx, id); err != nil {
-		return err
-	}
-	unlock := c.locks.Lock(id)
-	defer unlock()
 	if err := c.release(ctx, s); err != nil {
 		return err
 	}
@@ -40,7 +42,7 @@ func (c *Controller) release(ctx context.Context, s *Sandbox) error {
 	}
 	if s.Config.usesCNI() {
 		p := s.podNetwork()
-		if pin := filepath.Join(s.StateDir, "net"); p.NetNSPath == "" && isPinned(pin) {
+		if pin := filepath.Join(s.StateDir, "net"); p.NetNSPath == "" && c.host.Pinned(pin) {
 			// Half-made: pinned, not yet recorded. Plugins find what they
 			// made (the pod's address, so the masquerade rules that go
 			// with it) only through the namespace.
@@ -55,13 +57,13 @@ func (c *Controller) release(ctx context.Context, s *Sandbox) error {
 	// Every pin a sandbox can have, recorded or not: a crash may have come
 	// between pinning and recording.
 	for _, kind := range []string{"net", "ipc", "uts", "pid", "user"} {
-		if err := unpin(filepath.Join(s.StateDir, kind)); err != nil {
+		if err := c.host.Unpin(filepath.Join(s.StateDir, kind)); err != nil {
 			return err
 		}
 	}
 	crashpoint.Hit(crashpoint.SandboxUnpinned)
 	if !s.Config.HostIPC {
-		if err := unmountShm(s.shmPath()); err != nil {
+		if err := c.host.UnmountShm(s.shmPath()); err != nil {
 			return err
 		}
 	}

@@ -8,7 +8,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/criserver/criserver/cni"
 	"github.com/criserver/criserver/internal/crashpoint"
 	"github.com/criserver/criserver/internal/undo"
 )
@@ -62,31 +61,26 @@ func (c *Controller) Run(ctx context.Context, cfg *Config) (sb *Sandbox, err err
 	if !cfg.HostIPC {
 		kinds = append(kinds, "ipc")
 	}
-	var pins map[string]string
-	if cfg.UserNS != nil {
-		pins, err = pinUserNamespaces(c.pauseBin, s.StateDir, kinds, cfg.UserNS, cfg.Hostname, cfg.Sysctls)
-	} else {
-		pins, err = pinNamespaces(s.StateDir, kinds, cfg.Hostname, cfg.Sysctls)
-	}
+	pins, err := c.host.Pin(s.StateDir, kinds, cfg.UserNS, cfg.Hostname, cfg.Sysctls)
 	if err != nil {
 		return nil, err
 	}
 	s.Namespaces = pins
-	u.Add("namespaces", func(context.Context) error { unpinAll(pins); return nil })
+	u.Add("namespaces", func(context.Context) error { c.unpinAll(pins); return nil })
 	crashpoint.Hit(crashpoint.SandboxNamespaces)
 
 	if err := writePodFiles(s.Dir, cfg); err != nil {
 		return nil, err
 	}
 	if !cfg.HostIPC {
-		if err := mountShm(s.shmPath()); err != nil {
+		if err := c.host.MountShm(s.shmPath()); err != nil {
 			return nil, err
 		}
-		u.Add("shm", func(context.Context) error { return unmountShm(s.shmPath()) })
+		u.Add("shm", func(context.Context) error { return c.host.UnmountShm(s.shmPath()) })
 		crashpoint.Hit(crashpoint.SandboxShm)
 	}
 	if cfg.NoNetwork {
-		if err := cni.LoopbackUp(pins["net"]); err != nil {
+		if err := c.host.LoopbackUp(pins["net"]); err != nil {
 			return nil, err
 		}
 	}
@@ -101,7 +95,7 @@ func (c *Controller) Run(ctx context.Context, cfg *Config) (sb *Sandbox, err err
 			s.IPs = append(s.IPs, ip.String())
 		}
 	}
-	if cfg.SharePID && !cfg.HostPID {
+	if cfg.hasInfra() {
 		pid, err := c.startInfra(ctx, s, rt)
 		u.Add("infra", func(ctx context.Context) error { return c.stopInfra(ctx, s) })
 		if err != nil {
@@ -109,7 +103,7 @@ func (c *Controller) Run(ctx context.Context, cfg *Config) (sb *Sandbox, err err
 		}
 		s.InfraPID = pid
 		pidPin := filepath.Join(s.StateDir, "pid")
-		if err := pinProcessNamespace(pid, "pid", pidPin); err != nil {
+		if err := c.host.PinProcess(pid, "pid", pidPin); err != nil {
 			return nil, err
 		}
 		s.Namespaces["pid"] = pidPin
@@ -133,6 +127,13 @@ func (c *Controller) forget(id string) {
 	c.mu.Lock()
 	delete(c.sandboxes, id)
 	c.mu.Unlock()
+}
+
+// unpinAll releases pins, carrying on past failures: it is an undo.
+func (c *Controller) unpinAll(pins map[string]string) {
+	for _, p := range pins {
+		_ = c.host.Unpin(p)
+	}
 }
 
 func removeDirs(s *Sandbox) error {

@@ -72,6 +72,10 @@ type Config struct {
 // shares the node's network or asked for none.
 func (c *Config) usesCNI() bool { return !c.HostNetwork && !c.NoNetwork }
 
+// hasInfra reports whether the pod gets an infra process: only to hold a
+// PID namespace of its own that its containers share.
+func (c *Config) hasInfra() bool { return c.SharePID && !c.HostPID }
+
 // UserNS is a pod's user namespace: one mapping each for user and group
 // IDs, container ID 0 included, as kubelet gives them.
 type UserNS struct {

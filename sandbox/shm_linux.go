@@ -11,6 +11,12 @@ import (
 // shmSize is each pod's /dev/shm, as containerd and Docker default it.
 const shmSize = 64 << 20
 
+// MountShm implements Host.
+func (nodeHost) MountShm(path string) error { return mountShm(path) }
+
+// UnmountShm implements Host.
+func (nodeHost) UnmountShm(path string) error { return unmountShm(path) }
+
 func mountShm(path string) error {
 	if err := os.MkdirAll(path, 0o755); err != nil {
 		return err

@@ -34,7 +34,7 @@ func (c *Controller) Stop(ctx context.Context, id string) error {
 			crashpoint.Hit(crashpoint.SandboxStopNetwork)
 			c.ports.release(id)
 		}
-		if err := unpin(s.Namespaces["net"]); err != nil {
+		if err := c.host.Unpin(s.Namespaces["net"]); err != nil {
 			return err
 		}
 	}

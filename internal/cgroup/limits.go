@@ -1,4 +1,4 @@
-package container
+package cgroup
 
 import (
 	"os"
@@ -6,29 +6,25 @@ import (
 	"strconv"
 	"strings"
 
-	cgroups "github.com/containerd/cgroups/v3"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
-// cgroupRoot is where the cgroup hierarchies are mounted.
-const cgroupRoot = "/sys/fs/cgroup"
-
-// currentLimits reads the limits in force in a container's cgroup, the ones
+// Limits reads the limits in force in a container's cgroup, the ones
 // UpdateContainerResources may change, in the form the runtime's update
 // takes: what an update that failed half-way is rolled back to. The kernel
 // is asked rather than the record, because a limit the container was
 // created without (every CPU, no memory limit) has a value to go back to
 // too.
-func currentLimits(cgroupsPath string) (*specs.LinuxResources, error) {
-	if cgroups.Mode() == cgroups.Unified {
-		return currentLimitsV2(filepath.Join(cgroupRoot, cgroupsPath))
+func Limits(path string) (*specs.LinuxResources, error) {
+	if Unified() {
+		return limitsV2(filepath.Join(Root, path))
 	}
-	return currentLimitsV1(cgroupsPath)
+	return limitsV1(Root, path)
 }
 
-func currentLimitsV1(path string) (*specs.LinuxResources, error) {
+func limitsV1(root, path string) (*specs.LinuxResources, error) {
 	read := func(controller, file string) (string, error) {
-		b, err := os.ReadFile(filepath.Join(cgroupRoot, controller, path, file))
+		b, err := os.ReadFile(filepath.Join(root, controller, path, file))
 		return strings.TrimSpace(string(b)), err
 	}
 	num := func(controller, file string) (int64, error) {
@@ -83,9 +79,9 @@ func unlimitedAsMinusOne(v int64) *int64 {
 	return &v
 }
 
-// currentLimitsV2 keeps v2's files as they read: the runtime writes
+// limitsV2 keeps v2's files as they read: the runtime writes
 // Unified entries back verbatim.
-func currentLimitsV2(dir string) (*specs.LinuxResources, error) {
+func limitsV2(dir string) (*specs.LinuxResources, error) {
 	unified := map[string]string{}
 	for _, f := range []string{"cpu.weight", "cpu.max", "cpuset.cpus", "cpuset.mems", "memory.max", "memory.swap.max"} {
 		b, err := os.ReadFile(filepath.Join(dir, f))
