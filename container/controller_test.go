@@ -369,3 +369,36 @@ func TestRacedFailures(t *testing.T) {
 		}
 	}
 }
+
+// A rollback that cannot finish (the runtime will not delete) loses
+// nothing: the container stays recorded, exited with the reason, and a
+// Stop does not wait for it; RemoveContainer finishes the job.
+func TestCreateRollbackThatFailsLeavesItToRemove(t *testing.T) {
+	r := newRig(t)
+	r.monitors.createErr = fmt.Errorf("%w: runc create failed", errdefs.ErrInternal)
+	r.rt.setFail("delete", fmt.Errorf("%w: runc delete: device busy", errdefs.ErrInternal))
+	if _, err := r.c.Create(context.Background(), r.config("app", "true")); !errors.Is(err, errdefs.ErrInternal) {
+		t.Fatalf("Create: %v", err)
+	}
+	l := r.c.List()
+	if len(l) != 1 || l[0].State != StateExited || l[0].Reason != "CreateFailed" || !strings.Contains(l[0].Message, "runc create failed") {
+		t.Fatalf("after a failed rollback: %+v", l)
+	}
+	// And so after a restart.
+	if err := r.reopen().Recover(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if l := r.c.List(); len(l) != 1 || l[0].State != StateExited || l[0].Reason != "CreateFailed" {
+		t.Fatalf("after a restart: %+v", l)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	if err := r.c.Stop(ctx, l[0].ID, time.Second); err != nil {
+		t.Fatalf("stop of a container whose creation failed: %v", err)
+	}
+	r.rt.setFail("delete", nil)
+	if err := r.c.Remove(context.Background(), l[0].ID); err != nil {
+		t.Fatal(err)
+	}
+	r.leftNothing(r.c)
+}

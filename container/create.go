@@ -17,7 +17,6 @@ import (
 	"github.com/criserver/criserver/internal/cgroup"
 	"github.com/criserver/criserver/internal/crashpoint"
 	"github.com/criserver/criserver/internal/errdefs"
-	"github.com/criserver/criserver/internal/undo"
 	"github.com/criserver/criserver/internal/validate"
 	"github.com/criserver/criserver/monitor"
 	"github.com/criserver/criserver/oci"
@@ -25,7 +24,9 @@ import (
 )
 
 // Create makes a container in its sandbox, ready to start. A failure undoes
-// every step taken.
+// every step taken, with release, Remove's teardown: each of its steps
+// succeeds when there is nothing to undo, so it serves whichever step
+// failed, and each side effect's teardown is written once.
 func (c *Controller) Create(ctx context.Context, cfg *Config) (ct *Container, err error) {
 	if cfg.Name == "" {
 		return nil, fmt.Errorf("%w: container metadata needs a name", errdefs.ErrInvalidArgument)
@@ -69,24 +70,20 @@ func (c *Controller) Create(ctx context.Context, cfg *Config) (ct *Container, er
 	unlock := c.locks.Lock(x.ID)
 	defer unlock()
 
-	var u undo.Stack
 	defer func() {
 		if err != nil {
-			u.Run(c.log)
+			c.undoCreate(ctx, x, err)
 		}
 	}()
 	if err := c.save(x); err != nil {
 		return nil, err
 	}
-	u.Add("record", func(context.Context) error { return c.deleteRecord(x.ID) })
 	crashpoint.Hit(crashpoint.ContainerRecorded)
 	c.put(x)
-	u.Add("memory", func(context.Context) error { c.forget(x.ID); return nil })
-	u.Add("directories", func(context.Context) error { return removeDirs(x) })
-	if err := c.prepareRootfs(x, img, sb, &u); err != nil {
+	if err := c.prepareRootfs(x, img, sb); err != nil {
 		return nil, err
 	}
-	if err := c.mountImageVolumes(x, &u); err != nil {
+	if err := c.mountImageVolumes(x); err != nil {
 		return nil, err
 	}
 	crashpoint.Hit(crashpoint.ContainerRootfs)
@@ -104,7 +101,6 @@ func (c *Controller) Create(ctx context.Context, cfg *Config) (ct *Container, er
 		ID: x.ID, Bundle: x.Bundle(), LogPath: cfg.LogPath, Dir: x.monitorDir(), OOMFile: cgroup.OOMFile(x.CgroupsPath),
 		Stdin: cfg.Spec.Stdin, StdinOnce: cfg.StdinOnce, TTY: cfg.Spec.TTY,
 	})
-	u.Add("runtime", func(ctx context.Context) error { return rt.Delete(ctx, x.ID, true) })
 	if err != nil {
 		return nil, err
 	}
@@ -115,7 +111,6 @@ func (c *Controller) Create(ctx context.Context, cfg *Config) (ct *Container, er
 	}
 	crashpoint.Hit(crashpoint.ContainerCreated)
 	c.put(x)
-	u.Release()
 	c.watch(x)
 	c.emit(EventCreated, x)
 	return x.clone(), nil
@@ -157,8 +152,8 @@ func (c *Controller) writeSpec(x *Container, sb *sandbox.Sandbox, img *v1.Config
 }
 
 // prepareRootfs holds the image's layers and mounts the container's
-// overlay of them, registering each undo on u.
-func (c *Controller) prepareRootfs(x *Container, img *imagestore.Image, sb *sandbox.Sandbox, u *undo.Stack) error {
+// overlay of them.
+func (c *Controller) prepareRootfs(x *Container, img *imagestore.Image, sb *sandbox.Sandbox) error {
 	// Searchable by all: runc mounts the root filesystem as the
 	// container's root, which in a pod with a user namespace is an
 	// unprivileged host ID.
@@ -168,7 +163,6 @@ func (c *Controller) prepareRootfs(x *Container, img *imagestore.Image, sb *sand
 	if err := c.images.Hold(x.ID, img.ID); err != nil {
 		return err
 	}
-	u.Add("image hold", func(context.Context) error { return c.images.Release(x.ID) })
 	lowers := c.layerDirs(img)
 	if len(lowers) == 0 {
 		empty := filepath.Join(x.Dir, "empty")
@@ -180,18 +174,14 @@ func (c *Controller) prepareRootfs(x *Container, img *imagestore.Image, sb *sand
 	upper := filepath.Join(x.Dir, "upper")
 	if userns := sb.Namespaces["user"]; userns != "" && sb.Config.UserNS != nil {
 		var err error
-		if lowers, err = idmapLayers(x, lowers, userns, u); err != nil {
+		if lowers, err = idmapLayers(x, lowers, userns); err != nil {
 			return err
 		}
 		if err := ownUpper(upper, sb.Config.UserNS); err != nil {
 			return err
 		}
 	}
-	if err := c.mounts.Rootfs(x.Rootfs(), lowers, upper, filepath.Join(x.Dir, "work")); err != nil {
-		return err
-	}
-	u.Add("rootfs", func(context.Context) error { return c.mounts.Unmount(x.Rootfs()) })
-	return nil
+	return c.mounts.Rootfs(x.Rootfs(), lowers, upper, filepath.Join(x.Dir, "work"))
 }
 
 // layerDirs lists an image's unpacked layers top first, as overlay takes
@@ -220,3 +210,35 @@ func removeDirs(x *Container) error {
 	}
 	return os.RemoveAll(x.StateDir)
 }
+
+// undoCreate releases what a failed Create made, on a context of its own:
+// the caller's may be what failed. A release that cannot finish loses
+// nothing: the container stays recorded, exited with the reason, for
+// RemoveContainer (kubelet's, or the pod's removal) to finish.
+func (c *Controller) undoCreate(ctx context.Context, x *Container, cause error) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), undoTimeout)
+	defer cancel()
+	err := c.release(ctx, x)
+	if err == nil {
+		c.forget(x.ID)
+		return
+	}
+	c.log.Warn("rollback of a failed container left it to be removed", "id", x.ID, "err", err)
+	x.State, x.Reason, x.FinishedAt, x.ExitCode = StateExited, "CreateFailed", time.Now().UTC(), 128
+	x.Message = fmt.Sprintf("create failed (%v) and its rollback did not finish (%v)", cause, err)
+	if err := c.save(x); err != nil {
+		c.log.Warn("rollback: record the container exited", "id", x.ID, "err", err)
+	}
+	c.put(x)
+	if ch := c.exitedChan(x.ID); ch != nil {
+		select {
+		case <-ch:
+		default:
+			close(ch)
+		}
+	}
+}
+
+// undoTimeout bounds a rollback, as the runtime timeout bounds each of its
+// calls.
+const undoTimeout = time.Minute

@@ -1,7 +1,6 @@
 package container
 
 import (
-	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -9,7 +8,6 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/criserver/criserver/internal/undo"
 	"github.com/criserver/criserver/sandbox"
 )
 
@@ -24,7 +22,7 @@ func (x *Container) idmapDir() string { return filepath.Join(x.Dir, "idmap") }
 // idmapLayers mounts each layer (top first), read-only and idmapped into
 // the user namespace at usernsPath, under x's idmap directory, and returns
 // the mounts' paths in the same order.
-func idmapLayers(x *Container, layers []string, usernsPath string, u *undo.Stack) ([]string, error) {
+func idmapLayers(x *Container, layers []string, usernsPath string) ([]string, error) {
 	ns, err := unix.Open(usernsPath, unix.O_RDONLY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return nil, fmt.Errorf("open the pod's user namespace: %w", err)
@@ -39,7 +37,6 @@ func idmapLayers(x *Container, layers []string, usernsPath string, u *undo.Stack
 		if err := idmapMount(l, target, ns); err != nil {
 			return nil, fmt.Errorf("idmapped mount of layer %s: %w", l, err)
 		}
-		u.Add("idmapped layer", func(context.Context) error { return unmountRootfs(target) })
 		out[i] = target
 	}
 	return out, nil

@@ -1,7 +1,6 @@
 package container
 
 import (
-	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -13,7 +12,6 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/criserver/criserver/internal/errdefs"
-	"github.com/criserver/criserver/internal/undo"
 )
 
 // Image volumes (CRI Mount.image, Kubernetes' image volume source) show an
@@ -38,8 +36,8 @@ func holdOwner(owner string) string {
 }
 
 // mountImageVolumes mounts every image volume of x and points its mount at
-// it. Each step registers its undo on u.
-func (c *Controller) mountImageVolumes(x *Container, u *undo.Stack) error {
+// it; releaseImageVolumes undoes what it did, however far it got.
+func (c *Controller) mountImageVolumes(x *Container) error {
 	// The caller's slice stays as it was given.
 	x.Config.Spec.Mounts = slices.Clone(x.Config.Spec.Mounts)
 	for i := range x.Config.Spec.Mounts {
@@ -55,12 +53,10 @@ func (c *Controller) mountImageVolumes(x *Container, u *undo.Stack) error {
 		if err := c.images.Hold(owner, img.ID); err != nil {
 			return err
 		}
-		u.Add("image volume hold", func(context.Context) error { return c.images.Release(owner) })
 		dir := x.volumeDir(i)
 		if err := c.mounts.ReadOnly(dir, c.layerDirs(img)); err != nil {
 			return fmt.Errorf("image volume %s: %w", m.ContainerPath, err)
 		}
-		u.Add("image volume", func(context.Context) error { return c.mounts.Unmount(dir) })
 		host := dir
 		if m.ImageSubPath != "" {
 			// Resolved inside the image: a symlink in it cannot point

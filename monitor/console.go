@@ -55,6 +55,20 @@ func receiveConsole(sock string) (<-chan consoleResult, error) {
 	return ch, nil
 }
 
+// setTerminalSize resizes the terminal f is the master of. It goes through
+// Control, not Fd, which holds the file open for the call: a resize that
+// races the terminal's close then fails instead of reaching whatever file
+// reused the descriptor's number.
 func setTerminalSize(f *os.File, size TerminalSize) error {
-	return unix.IoctlSetWinsize(int(f.Fd()), unix.TIOCSWINSZ, &unix.Winsize{Col: size.Width, Row: size.Height})
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return err
+	}
+	var serr error
+	if err := rc.Control(func(fd uintptr) {
+		serr = unix.IoctlSetWinsize(int(fd), unix.TIOCSWINSZ, &unix.Winsize{Col: size.Width, Row: size.Height})
+	}); err != nil {
+		return err
+	}
+	return serr
 }

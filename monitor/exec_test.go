@@ -78,7 +78,8 @@ func TestExecSync(t *testing.T) {
 		t.Fatalf("a failing runtime: %v", err)
 	}
 
-	slow := execClient(t, `echo "{\"pid\":$$}" >&3; sleep 10 3>&-; echo '{"exitCode":0}' >&3`)
+	// The reported PID is the one killed: exec, so no sleep outlives it.
+	slow := execClient(t, `echo "{\"pid\":$$}" >&3; exec sleep 10`)
 	begin := time.Now()
 	_, err = slow.ExecSync(ctx(t), &fakeRuntime{}, "c", dir, []string{"x"}, 200*time.Millisecond)
 	if !errors.Is(err, errdefs.ErrDeadlineExceeded) || time.Since(begin) > 5*time.Second {

@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -242,5 +243,146 @@ func TestCreateReadsTheMonitorsReport(t *testing.T) {
 	got, err := monitorproto.ParseArgs(strings.Split(strings.TrimSpace(string(b)), "\n"))
 	if err != nil || got.ID != "c1" || got.Bundle != "/b" || got.Runtime != "/bin/false" || got.RuntimeTimeout != time.Second || !got.TTY {
 		t.Fatalf("the monitor was given %+v (%v)", got, err)
+	}
+}
+
+// Create gives up on a monitor that does not report before ctx ends, and
+// takes its session (the runtime with it) down.
+func TestCreateGivesUp(t *testing.T) {
+	dir := t.TempDir()
+	pidFile := filepath.Join(dir, "pid")
+	bin := filepath.Join(dir, "monitor")
+	os.WriteFile(bin, []byte("#!/bin/sh\necho $$ > "+pidFile+"\nexec sleep 10\n"), 0o755)
+	c := &Client{Bin: bin}
+	short, cancel := context.WithTimeout(ctx(t), 200*time.Millisecond)
+	defer cancel()
+	if _, _, err := c.Create(short, &fakeRuntime{}, Config{ID: "c", Dir: filepath.Join(dir, "m")}); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("got %v", err)
+	}
+	b, _ := os.ReadFile(pidFile)
+	proc := "/proc/" + strings.TrimSpace(string(b))
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		if _, err := os.Stat(proc); len(b) > 0 && os.IsNotExist(err) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the monitor that did not report still runs (%s)", proc)
+		}
+	}
+
+	for name, c := range map[string]*Client{
+		"no binary":    {Bin: filepath.Join(dir, "missing")},
+		"no state dir": {Bin: bin},
+	} {
+		cfg := Config{ID: "c", Dir: filepath.Join(dir, "m2")}
+		if name == "no state dir" {
+			cfg.Dir = filepath.Join(pidFile, "m") // under a file
+		}
+		if _, _, err := c.Create(ctx(t), &fakeRuntime{}, cfg); err == nil {
+			t.Errorf("%s: created", name)
+		}
+	}
+}
+
+// Answers the protocol does not allow come back as errors, not values.
+func TestHandleRefusesBadAnswers(t *testing.T) {
+	dir := shortDir(t)
+	s := serve(t, dir, map[string]string{
+		monitorproto.VerbVersion: "what",
+		monitorproto.VerbWait:    "ok {",
+		monitorproto.VerbResize:  monitorproto.Fail(monitorproto.ClassPrecondition, "container has no terminal"),
+	})
+	close(s.exited)
+	h := (&Client{}).Open(dir)
+	if _, err := h.Version(ctx(t)); err == nil || !strings.Contains(err.Error(), `answered "what\n"`) {
+		t.Errorf("version: %v", err)
+	}
+	if e, err := h.Wait(ctx(t)); err == nil || !strings.Contains(err.Error(), "exit record") {
+		t.Errorf("wait: %+v, %v", e, err)
+	}
+	if err := h.Resize(ctx(t), 80, 24); !errors.Is(err, errdefs.ErrFailedPrecondition) {
+		t.Errorf("resize: %v", err)
+	}
+}
+
+func TestHandleOfAGoneMonitor(t *testing.T) {
+	h := (&Client{}).Open(shortDir(t))
+	if err := h.ReopenLog(ctx(t)); !errors.Is(err, errdefs.ErrFailedPrecondition) || !strings.Contains(err.Error(), "not running") {
+		t.Errorf("reopen: %v", err)
+	}
+	if _, err := h.Version(ctx(t)); err == nil {
+		t.Error("version from nobody")
+	}
+}
+
+// A wait for a container that runs on ends with the caller's context, and
+// is not mistaken for a monitor gone without a record.
+func TestWaitEndsWithItsContext(t *testing.T) {
+	dir := shortDir(t)
+	serve(t, dir, map[string]string{monitorproto.VerbWait: monitorproto.OK("{}")})
+	short, cancel := context.WithTimeout(ctx(t), 100*time.Millisecond)
+	defer cancel()
+	if _, err := (&Client{}).Open(dir).Wait(short); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("got %v", err)
+	}
+}
+
+// PollExit keeps reading while the monitor lives, until the record lands.
+func TestPollExitWaitsForTheRecord(t *testing.T) {
+	t.Parallel()
+	dir := shortDir(t)
+	serve(t, dir, nil)
+	exit := monitorproto.Exit{ExitCode: 2, FinishedAt: time.Unix(2e9, 0).UTC()}
+	time.AfterFunc(200*time.Millisecond, func() {
+		os.WriteFile(filepath.Join(dir, monitorproto.ExitName), []byte(exit.Encode()), 0o600)
+	})
+	if got, err := (&Client{}).Open(dir).PollExit(ctx(t)); err != nil || got.ExitCode != 2 {
+		t.Fatalf("got %+v, %v", got, err)
+	}
+}
+
+// Attach's connection half-closes for the end of input and still reads
+// what the container answers to it.
+func TestAttachHalfCloses(t *testing.T) {
+	dir := shortDir(t)
+	ln, err := net.Listen("unix", filepath.Join(dir, monitorproto.SocketName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	requests := make(chan string, 1)
+	go func() {
+		conn, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer conn.Close()
+		br := bufio.NewReader(conn)
+		line, _ := br.ReadString('\n')
+		requests <- strings.TrimSpace(line)
+		io.WriteString(conn, "ok\n")
+		in, _ := io.ReadAll(br) // until the client's half-close
+		frame := append([]byte{1, 0, 0, 0, 0}, in...)
+		binary.BigEndian.PutUint32(frame[1:5], uint32(len(in)))
+		conn.Write(frame)
+	}()
+	conn, err := (&Client{}).Open(dir).Attach(ctx(t), true, true, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	words := strings.Fields(<-requests)
+	slices.Sort(words[1:])
+	if strings.Join(words, " ") != "attach stderr stdin stdout" {
+		t.Fatalf("requested %q", words)
+	}
+	conn.Write([]byte("typed"))
+	if err := conn.(interface{ CloseWrite() error }).CloseWrite(); err != nil {
+		t.Fatal(err)
+	}
+	conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	frame, err := io.ReadAll(conn)
+	if err != nil || string(frame) != "\x01\x00\x00\x00\x05typed" {
+		t.Fatalf("read back %q, %v", frame, err)
 	}
 }

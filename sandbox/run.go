@@ -2,17 +2,24 @@ package sandbox
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/criserver/criserver/internal/crashpoint"
-	"github.com/criserver/criserver/internal/undo"
 )
 
 // Run creates and starts a pod sandbox. A failure undoes every step taken.
+//
+// The undo is release, the teardown Remove and recovery use: each of its
+// steps succeeds when there is nothing to undo, so it serves whichever step
+// failed, and each side effect's teardown is written once. A release that
+// fails leaves the sandbox recorded and NOTREADY, for the caller's
+// RemovePodSandbox or the next start's recovery to finish.
 func (c *Controller) Run(ctx context.Context, cfg *Config) (sb *Sandbox, err error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
@@ -26,33 +33,28 @@ func (c *Controller) Run(ctx context.Context, cfg *Config) (sb *Sandbox, err err
 	unlock := c.locks.Lock(s.ID)
 	defer unlock()
 
-	var u undo.Stack
-	defer func() {
-		if err != nil {
-			u.Run(c.log)
-		}
-	}()
 	if cfg.usesCNI() {
 		// Before anything is made: a port taken is the likeliest refusal.
 		if err := c.ports.reserve(s.ID, cfg.Namespace+"/"+cfg.Name, cfg.PortMappings); err != nil {
 			return nil, err
 		}
-		u.Add("host ports", func(context.Context) error { c.ports.release(s.ID); return nil })
 	}
+	defer func() {
+		if err != nil {
+			c.undoRun(ctx, s)
+		}
+	}()
 	// The intent goes first: a crash from here on is undone on restart.
 	if err := c.save(s); err != nil {
 		return nil, err
 	}
-	u.Add("record", func(context.Context) error { return c.deleteRecord(s.ID) })
 	crashpoint.Hit(crashpoint.SandboxRecorded)
 	c.put(s)
-	u.Add("memory", func(context.Context) error { c.forget(s.ID); return nil })
 	for _, d := range []string{s.Dir, s.StateDir} {
 		if err := os.MkdirAll(d, 0o711); err != nil {
 			return nil, err
 		}
 	}
-	u.Add("directories", func(context.Context) error { return removeDirs(s) })
 
 	var kinds []string
 	if !cfg.HostNetwork {
@@ -66,7 +68,6 @@ func (c *Controller) Run(ctx context.Context, cfg *Config) (sb *Sandbox, err err
 		return nil, err
 	}
 	s.Namespaces = pins
-	u.Add("namespaces", func(context.Context) error { c.unpinAll(pins); return nil })
 	crashpoint.Hit(crashpoint.SandboxNamespaces)
 
 	if err := writePodFiles(s.Dir, cfg); err != nil {
@@ -76,7 +77,6 @@ func (c *Controller) Run(ctx context.Context, cfg *Config) (sb *Sandbox, err err
 		if err := c.host.MountShm(s.shmPath()); err != nil {
 			return nil, err
 		}
-		u.Add("shm", func(context.Context) error { return c.host.UnmountShm(s.shmPath()) })
 		crashpoint.Hit(crashpoint.SandboxShm)
 	}
 	if cfg.NoNetwork {
@@ -89,7 +89,6 @@ func (c *Controller) Run(ctx context.Context, cfg *Config) (sb *Sandbox, err err
 		if err != nil {
 			return nil, fmt.Errorf("set up pod network: %w", err)
 		}
-		u.Add("network", func(ctx context.Context) error { return c.net.Teardown(ctx, s.podNetwork()) })
 		crashpoint.Hit(crashpoint.SandboxNetwork)
 		for _, ip := range res.IPs {
 			s.IPs = append(s.IPs, ip.String())
@@ -97,7 +96,6 @@ func (c *Controller) Run(ctx context.Context, cfg *Config) (sb *Sandbox, err err
 	}
 	if cfg.hasInfra() {
 		pid, err := c.startInfra(ctx, s, rt)
-		u.Add("infra", func(ctx context.Context) error { return c.stopInfra(ctx, s) })
 		if err != nil {
 			return nil, fmt.Errorf("start infra process: %w", err)
 		}
@@ -118,7 +116,6 @@ func (c *Controller) Run(ctx context.Context, cfg *Config) (sb *Sandbox, err err
 	if s.InfraPID != 0 {
 		c.watchInfra(s)
 	}
-	u.Release()
 	c.log.Info("sandbox ready", "id", s.ID, "pod", cfg.Namespace+"/"+cfg.Name, "ips", strings.Join(s.IPs, ","))
 	return s.clone(), nil
 }
@@ -129,16 +126,35 @@ func (c *Controller) forget(id string) {
 	c.mu.Unlock()
 }
 
-// unpinAll releases pins, carrying on past failures: it is an undo.
-func (c *Controller) unpinAll(pins map[string]string) {
-	for _, p := range pins {
-		_ = c.host.Unpin(p)
+// undoRun releases what a failed Run made, on a context of its own: the
+// caller's may be what failed.
+func (c *Controller) undoRun(ctx context.Context, s *Sandbox) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), undoTimeout)
+	defer cancel()
+	if err := c.release(ctx, s); err != nil {
+		c.log.Warn("rollback of a failed sandbox left it to be removed", "id", s.ID, "err", err)
+		s.State = StateNotReady
+		if err := c.save(s); err != nil {
+			c.log.Warn("rollback: record the sandbox not ready", "id", s.ID, "err", err)
+		}
+		c.put(s)
+		return
 	}
+	c.ports.release(s.ID) // reserved before anything else, whatever the network did
+	c.forget(s.ID)
 }
 
+// undoTimeout bounds a rollback, as the runtime and network timeouts bound
+// each of its calls.
+const undoTimeout = time.Minute
+
 func removeDirs(s *Sandbox) error {
-	if err := os.RemoveAll(s.Dir); err != nil {
-		return err
+	for _, d := range []string{s.Dir, s.StateDir} {
+		// Under a parent that is not a directory, there is nothing to
+		// remove: a Run that could not make it gets here too.
+		if err := os.RemoveAll(d); err != nil && !errors.Is(err, syscall.ENOTDIR) {
+			return err
+		}
 	}
-	return os.RemoveAll(s.StateDir)
+	return nil
 }

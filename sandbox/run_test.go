@@ -241,3 +241,34 @@ func TestRunConcurrently(t *testing.T) {
 		t.Fatalf("%d distinct of %d", len(seen), 4*n)
 	}
 }
+
+// A rollback that cannot finish (the network will not let go) loses
+// nothing: the sandbox stays recorded and NOTREADY, with what it still
+// holds, for RemovePodSandbox or the next start to finish.
+func TestRunRollbackThatFailsLeavesItToRemove(t *testing.T) {
+	r := newRig(t)
+	cfg := config("p")
+	cfg.SharePID = true
+	r.monitors.startErr = fmt.Errorf("%w: runc start failed", errdefs.ErrInternal)
+	r.net.teardownErr = fmt.Errorf("%w: bridge plugin hung", errdefs.ErrDeadlineExceeded)
+	if _, err := r.c.Run(context.Background(), cfg); !errors.Is(err, errdefs.ErrInternal) {
+		t.Fatalf("Run: %v", err)
+	}
+	l := r.c.List()
+	if len(l) != 1 || l[0].State != StateNotReady {
+		t.Fatalf("after a failed rollback: %+v", l)
+	}
+	if recs, _ := r.c.load(); len(recs) != 1 || recs[0].State != StateNotReady {
+		t.Fatalf("records after a failed rollback: %+v", recs)
+	}
+	if r.net.attached() != 1 {
+		t.Fatalf("%d pods on the network; the one whose teardown failed is still there", r.net.attached())
+	}
+	r.net.mu.Lock()
+	r.net.teardownErr = nil
+	r.net.mu.Unlock()
+	if err := r.c.Remove(context.Background(), l[0].ID); err != nil {
+		t.Fatal(err)
+	}
+	r.leftNothing(r.c)
+}

@@ -46,12 +46,18 @@ func (m *monitor) handle(conn *os.File) {
 			answer(conn, monitorproto.OK(""))
 		}
 	case monitorproto.VerbResize:
-		if len(f) != 3 {
+		// A size that is not a number, or too big for a terminal, is
+		// refused rather than read as 0 or 65535.
+		var w, h uint64
+		var werr, herr error
+		if len(f) == 3 {
+			w, werr = strconv.ParseUint(f[1], 10, 16)
+			h, herr = strconv.ParseUint(f[2], 10, 16)
+		}
+		if len(f) != 3 || werr != nil || herr != nil {
 			answer(conn, monitorproto.Fail(monitorproto.ClassInvalid, "resize needs a width and a height"))
 			break
 		}
-		w, _ := strconv.ParseUint(f[1], 10, 16)
-		h, _ := strconv.ParseUint(f[2], 10, 16)
 		answer(conn, m.resize(uint16(w), uint16(h)))
 	case monitorproto.VerbAttach:
 		m.serveAttach(conn, br, f[1:]) // owns conn from here

@@ -34,8 +34,11 @@ func main() {
 		runExec(c)
 		return
 	}
-	// The daemon's signals are not ours: a restart must not take containers down.
-	signal.Ignore(syscall.SIGHUP, syscall.SIGINT, syscall.SIGTERM, syscall.SIGPIPE)
+	// The daemon's signals are not ours: a restart must not take containers
+	// down. They are caught and dropped, not ignored: an ignored signal
+	// stays ignored across exec, so the runtime and the container would
+	// inherit it, and SIGTERM could not stop the container.
+	signal.Notify(make(chan os.Signal, 1), syscall.SIGHUP, syscall.SIGINT, syscall.SIGTERM, syscall.SIGPIPE)
 	sync := os.NewFile(3, "sync")
 	m, err := start(c)
 	if err != nil {

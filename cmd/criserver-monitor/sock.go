@@ -36,9 +36,12 @@ func listenUnix(name string) (*listener, error) {
 }
 
 // accept waits for the next connection; it fails once the listener closes.
+// The connection is non-blocking so that os.File puts it in the poller:
+// its deadlines work (a blocking descriptor ignores them, and an attached
+// client that stops reading would stall the log) and Close wakes a read.
 func (l *listener) accept() (*os.File, error) {
 	for {
-		nfd, _, err := unix.Accept4(l.fd, unix.SOCK_CLOEXEC)
+		nfd, _, err := unix.Accept4(l.fd, unix.SOCK_CLOEXEC|unix.SOCK_NONBLOCK)
 		if err == unix.EINTR {
 			continue
 		}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"os"
 	"time"
 
@@ -42,8 +43,17 @@ func (m *monitor) resize(width, height uint16) string {
 	if m.console == nil {
 		return monitorproto.Fail(monitorproto.ClassPrecondition, "container has no terminal")
 	}
-	ws := &unix.Winsize{Col: width, Row: height}
-	if err := unix.IoctlSetWinsize(int(m.console.Fd()), unix.TIOCSWINSZ, ws); err != nil {
+	// Control, not Fd: it holds the console open for the call, while the
+	// output pump may close it as the container ends; a descriptor number
+	// read by Fd could by then name another file.
+	var ierr error
+	rc, err := m.console.SyscallConn()
+	if err == nil {
+		err = rc.Control(func(fd uintptr) {
+			ierr = unix.IoctlSetWinsize(int(fd), unix.TIOCSWINSZ, &unix.Winsize{Col: width, Row: height})
+		})
+	}
+	if err = errors.Join(err, ierr); err != nil {
 		return monitorproto.Fail(monitorproto.ClassInternal, err.Error())
 	}
 	return monitorproto.OK("")

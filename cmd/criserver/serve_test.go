@@ -14,14 +14,13 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/backoff"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
+	"github.com/criserver/criserver/internal/testdaemon"
 	"github.com/criserver/criserver/internal/testimage"
 )
 
@@ -37,12 +36,8 @@ func TestMain(m *testing.M) {
 		panic(err)
 	}
 	binary = filepath.Join(dir, "criserver")
-	for out, pkg := range map[string]string{binary: ".", filepath.Join(dir, "criserver-monitor"): "../criserver-monitor", filepath.Join(dir, "criserver-pause"): "../criserver-pause"} {
-		cmd := exec.Command("go", "build", "-o", out, pkg)
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-		if b, err := cmd.CombinedOutput(); err != nil {
-			panic(string(b))
-		}
+	if err := testdaemon.Build(dir, false); err != nil {
+		panic(err)
 	}
 	code := m.Run()
 	os.RemoveAll(dir)
@@ -58,6 +53,7 @@ type daemon struct {
 	conn                *grpc.ClientConn
 	rt                  runtimeapi.RuntimeServiceClient
 	img                 runtimeapi.ImageServiceClient
+	td                  *testdaemon.Daemon
 }
 
 func needRoot(t *testing.T) {
@@ -80,41 +76,14 @@ func newDaemon(t *testing.T, args ...string) *daemon {
 
 func (d *daemon) start() {
 	d.t.Helper()
-	d.log = &strings.Builder{}
-	args := append([]string{"serve", "--root", d.root, "--state", d.state, "--socket", d.socket, "--log-level", "debug"}, d.args...)
-	d.cmd = exec.Command(binary, args...)
-	d.cmd.Stderr = d.log
-	if err := d.cmd.Start(); err != nil {
-		d.t.Fatal(err)
-	}
-	conn, err := grpc.NewClient("unix://"+d.socket, grpc.WithTransportCredentials(insecure.NewCredentials()),
-		grpc.WithConnectParams(grpc.ConnectParams{Backoff: backoff.Config{BaseDelay: 10 * time.Millisecond, Multiplier: 1.5, MaxDelay: 100 * time.Millisecond}}))
-	if err != nil {
-		d.t.Fatal(err)
-	}
-	d.conn, d.rt, d.img = conn, runtimeapi.NewRuntimeServiceClient(conn), runtimeapi.NewImageServiceClient(conn)
-	// A killed daemon leaves its socket file: wait for an answer, not a file.
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		ctx, cancel := context.WithTimeout(d.t.Context(), time.Second)
-		_, err := d.rt.Version(ctx, &runtimeapi.VersionRequest{}, grpc.WaitForReady(true))
-		cancel()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			d.t.Fatalf("daemon does not answer on %s: %v\n%s", d.socket, err, d.log)
-		}
-	}
+	td := testdaemon.New(d.t, binary, filepath.Dir(d.root), d.args...)
+	td.Root, td.State, td.Socket, td.ReadyTimeout = d.root, d.state, d.socket, 10*time.Second
+	td.Start()
+	d.td = td
+	d.cmd, d.log, d.conn, d.rt, d.img = td.Cmd, td.Log, td.Conn, td.RT, td.Img
 }
 
-func (d *daemon) kill() {
-	if d.cmd.ProcessState == nil {
-		d.cmd.Process.Kill()
-		d.cmd.Wait()
-	}
-	d.conn.Close()
-}
+func (d *daemon) kill() { d.td.Kill() }
 
 func (d *daemon) ctx() context.Context {
 	ctx, cancel := context.WithTimeout(d.t.Context(), 30*time.Second)

@@ -15,10 +15,9 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/backoff"
-	"google.golang.org/grpc/credentials/insecure"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
+	"github.com/criserver/criserver/internal/testdaemon"
 	"github.com/criserver/criserver/internal/testimage"
 )
 
@@ -60,20 +59,8 @@ func TestMain(m *testing.M) {
 var raceDaemon = os.Getenv("CRISERVER_E2E_RACE") != ""
 
 func build() {
-	daemonFlags, cgo := []string(nil), "CGO_ENABLED=0"
-	if raceDaemon {
-		daemonFlags, cgo = []string{"-race"}, "CGO_ENABLED=1"
-	}
-	for name, flags := range map[string][]string{"criserver": daemonFlags, "criserver-monitor": {"-ldflags=-s"}, "criserver-pause": {"-ldflags=-s"}} {
-		args := append([]string{"build", "-o", filepath.Join(binDir, name)}, flags...)
-		cmd := exec.Command("go", append(args, "../../cmd/"+name)...)
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-		if name == "criserver" {
-			cmd.Env = append(os.Environ(), cgo)
-		}
-		if out, err := cmd.CombinedOutput(); err != nil {
-			panic(string(out))
-		}
+	if err := testdaemon.Build(binDir, raceDaemon); err != nil {
+		panic(err)
 	}
 }
 
@@ -99,6 +86,7 @@ type daemon struct {
 	conn                     *grpc.ClientConn
 	rt                       runtimeapi.RuntimeServiceClient
 	img                      runtimeapi.ImageServiceClient
+	td                       *testdaemon.Daemon
 }
 
 func newDaemon(t testing.TB, args ...string) *daemon {
@@ -129,46 +117,20 @@ func (d *daemon) writeNetwork(plugin string) {
 
 func (d *daemon) start() {
 	d.t.Helper()
-	d.log = &strings.Builder{}
-	args := []string{"serve", "--root", d.root, "--state", d.state, "--socket", d.socket, "--log-level", "debug",
-		"--cni-conf-dir", d.confDir, "--registry-mirror", "docker.io=" + reg.URL}
+	args := []string{"--cni-conf-dir", d.confDir, "--registry-mirror", "docker.io=" + reg.URL}
 	if d.binDir != "" {
 		args = append(args, "--cni-bin-dir", d.binDir, "--cni-bin-dir", "/usr/lib/cni")
 	}
-	d.cmd = exec.Command(filepath.Join(binDir, "criserver"), append(args, d.extraArgs...)...)
-	d.cmd.Stderr = d.log
-	d.cmd.Env = append(os.Environ(), d.env...)
-	d.cmd.Dir = d.dir // a relative path the daemon wrongly takes lands where tests see it
-	if err := d.cmd.Start(); err != nil {
-		d.t.Fatal(err)
-	}
-	conn, err := grpc.NewClient("unix://"+d.socket, grpc.WithTransportCredentials(insecure.NewCredentials()),
-		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(16<<20)), // as kubelet
-		grpc.WithConnectParams(grpc.ConnectParams{Backoff: backoff.Config{BaseDelay: 10 * time.Millisecond, Multiplier: 1.5, MaxDelay: 100 * time.Millisecond}}))
-	if err != nil {
-		d.t.Fatal(err)
-	}
-	d.conn, d.rt, d.img = conn, runtimeapi.NewRuntimeServiceClient(conn), runtimeapi.NewImageServiceClient(conn)
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		_, err := d.rt.Version(ctx, &runtimeapi.VersionRequest{}, grpc.WaitForReady(true))
-		cancel()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) || d.cmd.ProcessState != nil {
-			d.t.Fatalf("daemon does not answer: %v\n%s", err, d.log)
-		}
-	}
+	td := testdaemon.New(d.t, filepath.Join(binDir, "criserver"), d.dir, append(args, d.extraArgs...)...)
+	td.Env, td.WorkDir = d.env, d.dir
+	td.Start()
+	d.td = td
+	d.root, d.state, d.socket = td.Root, td.State, td.Socket
+	d.cmd, d.log, d.conn, d.rt, d.img = td.Cmd, td.Log, td.Conn, td.RT, td.Img
 }
 
 // kill ends the daemon with SIGKILL, as a crash would.
-func (d *daemon) kill() {
-	d.conn.Close()
-	d.cmd.Process.Kill()
-	d.cmd.Wait()
-}
+func (d *daemon) kill() { d.td.Kill() }
 
 // cleanup removes every pod (which must leave nothing behind), then stops
 // the daemon and deletes the bridge the test network made.
@@ -192,9 +154,7 @@ func (d *daemon) cleanup() {
 }
 
 func (d *daemon) ctx() context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	d.t.Cleanup(cancel)
-	return ctx
+	return d.td.Ctx(2 * time.Minute)
 }
 
 func pushImages() error {
