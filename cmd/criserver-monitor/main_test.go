@@ -307,6 +307,9 @@ func TestMonitorImportsStaySmall(t *testing.T) {
 		t.Skip("needs the go command to list the monitor's imports")
 	}
 	out, err := exec.Command(goTool, "list", "-deps", "-f", "{{.ImportPath}} {{.Standard}} {{join .Imports \" \"}}", ".").Output()
+	if ee := (*exec.ExitError)(nil); errors.As(err, &ee) {
+		t.Fatalf("go list: %v\n%s", err, ee.Stderr)
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
