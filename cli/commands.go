@@ -6,7 +6,6 @@ package cli
 import (
 	"errors"
 	"fmt"
-	"os"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -38,7 +37,7 @@ func Execute(root *cobra.Command) int {
 	if errors.As(err, &exit) {
 		return exit.Code
 	}
-	fmt.Fprintln(os.Stderr, "criserver:", err)
+	fmt.Fprintln(root.ErrOrStderr(), "criserver:", err)
 	if n := cmd.Name(); n == "run" || n == "exec" {
 		return invokeFailure(err)
 	}

@@ -44,8 +44,8 @@ func imageCommands() []*cobra.Command {
 						fmt.Fprintf(w, "<none>\t<none>\t%s\t%s\n", id, humanSize(im.Size))
 					}
 					for _, t := range im.RepoTags {
-						i := strings.LastIndex(t, ":")
-						fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", t[:i], t[i+1:], id, humanSize(im.Size))
+						repo, tag := splitTag(t)
+						fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", repo, tag, id, humanSize(im.Size))
 					}
 				}
 			})
@@ -57,7 +57,7 @@ func imageCommands() []*cobra.Command {
 		Short: "Remove images by name or ID",
 		Args:  cobra.MinimumNArgs(1),
 		RunE: withClient(func(cmd *cobra.Command, c *client, args []string) error {
-			for _, a := range args {
+			return eachArg(cmd, args, func(a string) error {
 				st, err := c.img.ImageStatus(cmd.Context(), &runtimeapi.ImageStatusRequest{Image: &runtimeapi.ImageSpec{Image: a}})
 				if err != nil {
 					return callError(err)
@@ -69,11 +69,21 @@ func imageCommands() []*cobra.Command {
 					return callError(err)
 				}
 				fmt.Fprintln(cmd.OutOrStdout(), "Deleted:", st.Image.Id)
-			}
-			return nil
+				return nil
+			})
 		}),
 	}
 	return []*cobra.Command{pull, images, rmi}
+}
+
+// splitTag splits "repo:tag". A colon before the last slash is a
+// registry's port, not a tag's; a reference without a tag has <none>.
+func splitTag(ref string) (repo, tag string) {
+	i := strings.LastIndex(ref, ":")
+	if i < 0 || i < strings.LastIndex(ref, "/") {
+		return ref, "<none>"
+	}
+	return ref[:i], ref[i+1:]
 }
 
 func humanSize(n uint64) string {

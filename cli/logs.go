@@ -187,8 +187,10 @@ func (f *logFollower) drain() error {
 func (f *logFollower) print(line []byte) {
 	ts, rest, ok1 := bytes.Cut(line, []byte{' '})
 	stream, rest, ok2 := bytes.Cut(rest, []byte{' '})
-	tag, text, ok3 := bytes.Cut(rest, []byte{' '})
-	if !ok1 || !ok2 || !ok3 {
+	tags, text, ok3 := bytes.Cut(rest, []byte{' '})
+	// The format leaves room for more tags after the first, ":"-separated.
+	tag, _, _ := bytes.Cut(tags, []byte{':'})
+	if !ok1 || !ok2 || !ok3 || string(stream) != "stdout" && string(stream) != "stderr" || string(tag) != "P" && string(tag) != "F" {
 		return // not a CRI log line; a foreign writer's
 	}
 	w := f.stdout

@@ -10,7 +10,9 @@ import (
 
 // Containers and pods are addressed as Docker users address them: by full
 // ID, by name, or by an ID prefix that only one of them has. A Kubernetes
-// pod's containers share names across pods, so "pod/container" also works.
+// pod's containers share names across pods, so a container may also be
+// named with its pod, as findPod names it: "pod/container" or
+// "namespace/pod/container".
 
 func (c *client) findContainer(ctx context.Context, ref string) (*runtimeapi.Container, error) {
 	resp, err := c.rt.ListContainers(ctx, &runtimeapi.ListContainersRequest{})
@@ -25,8 +27,9 @@ func (c *client) findContainer(ctx context.Context, ref string) (*runtimeapi.Con
 	}
 	return pick("container", ref, resp.Containers, func(ct *runtimeapi.Container) (string, []string) {
 		names := []string{ct.Metadata.GetName()}
-		if pods != nil {
-			names = append(names, pods[ct.PodSandboxId]+"/"+ct.Metadata.GetName())
+		if pod, ok := pods[ct.PodSandboxId]; ok {
+			_, podName, _ := strings.Cut(pod, "/")
+			names = append(names, pod+"/"+ct.Metadata.GetName(), podName+"/"+ct.Metadata.GetName())
 		}
 		return ct.Id, names
 	})
