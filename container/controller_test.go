@@ -134,7 +134,7 @@ func TestStartFailures(t *testing.T) {
 	defer shortRaceGrace()()
 	r := newRig(t)
 	x := r.create("app", "true")
-	r.monitors.of(x.ID).startErr = fmt.Errorf("runc start: %w", runtimes.ClassifyError(errors.New("runc start: exit status 1: boom")))
+	r.monitors.of(x.ID).StartErr = fmt.Errorf("runc start: %w", runtimes.ClassifyError(errors.New("runc start: exit status 1: boom")))
 	err := r.c.Start(context.Background(), x.ID)
 	if !errors.Is(err, errdefs.ErrInternal) || !strings.Contains(err.Error(), "boom") {
 		t.Fatalf("a runtime that fails to start a live container: %v", err)
@@ -144,7 +144,7 @@ func TestStartFailures(t *testing.T) {
 	}
 	// Killed before its start: the start says so, as a precondition.
 	y := r.create("other", "true")
-	r.monitors.of(y.ID).end(137, false)
+	r.monitors.of(y.ID).End(137, false)
 	if err := r.c.Start(context.Background(), y.ID); !errors.Is(err, errdefs.ErrFailedPrecondition) {
 		t.Fatalf("starting a container that ended: %v", err)
 	}
@@ -171,7 +171,7 @@ func TestStopWhoseKillFails(t *testing.T) {
 	// A kill that fails because the container is being killed anyway
 	// ("paused" while the runtime freezes it) waits for the exit.
 	r.rt.state = "paused"
-	go func() { time.Sleep(50 * time.Millisecond); r.monitors.of(x.ID).end(137, false) }()
+	go func() { time.Sleep(50 * time.Millisecond); r.monitors.of(x.ID).End(137, false) }()
 	if err := r.c.Stop(context.Background(), x.ID, 0); err != nil {
 		t.Fatalf("stop racing a kill: %v", err)
 	}
@@ -216,7 +216,7 @@ func TestStopWaitsForCreation(t *testing.T) {
 func TestRemoveFailureKeepsTheRecord(t *testing.T) {
 	r := newRig(t)
 	x := r.create("app", "true")
-	r.monitors.of(x.ID).end(0, false)
+	r.monitors.of(x.ID).End(0, false)
 	r.waitState(x.ID, StateExited)
 	r.rt.setFail("delete", fmt.Errorf("%w: runc delete: boom", errdefs.ErrInternal))
 	if err := r.c.Remove(context.Background(), x.ID); !errors.Is(err, errdefs.ErrInternal) {
@@ -249,7 +249,7 @@ func TestRecover(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	r.monitors.of(exited.ID).end(3, false)
+	r.monitors.of(exited.ID).End(3, false)
 	r.waitState(exited.ID, StateExited)
 	r.monitors.mu.Lock()
 	delete(r.monitors.byDir, vanished.StateDir) // its monitor is gone, with no record
@@ -274,7 +274,7 @@ func TestRecover(t *testing.T) {
 	if x, _ := c.Get(running.ID); x.State != StateRunning {
 		t.Fatalf("running: %+v", x)
 	}
-	r.monitors.of(running.ID).end(0, true)
+	r.monitors.of(running.ID).End(0, true)
 	if x := r.waitState(running.ID, StateExited); x.Reason != "OOMKilled" {
 		t.Fatalf("running, then killed for memory: %+v", x)
 	}
@@ -284,7 +284,7 @@ func TestExitReasons(t *testing.T) {
 	r := newRig(t)
 	for code, want := range map[int]string{0: "Completed", 1: "Error"} {
 		x := r.create(fmt.Sprint("c", code), "true")
-		r.monitors.of(x.ID).end(code, false)
+		r.monitors.of(x.ID).End(code, false)
 		if got := r.waitState(x.ID, StateExited); got.Reason != want || got.ExitCode != int32(code) {
 			t.Errorf("exit %d: %+v", code, got)
 		}
@@ -352,7 +352,7 @@ func TestRacedFailures(t *testing.T) {
 	if err := r.c.raced(x, r.rt, runtimeErr); !errors.Is(err, errdefs.ErrFailedPrecondition) {
 		t.Errorf("runtime no longer knows it: %v", err)
 	}
-	r.monitors.of(x.ID).end(0, false)
+	r.monitors.of(x.ID).End(0, false)
 	r.waitState(x.ID, StateExited)
 	if err := r.c.raced(x, r.rt, runtimeErr); !errors.Is(err, errdefs.ErrFailedPrecondition) {
 		t.Errorf("exited: %v", err)

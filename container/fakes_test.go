@@ -2,11 +2,9 @@ package container
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"os"
 	"path/filepath"
 	"sync"
@@ -20,6 +18,7 @@ import (
 	"github.com/criserver/criserver/internal/errdefs"
 	"github.com/criserver/criserver/internal/metadata"
 	"github.com/criserver/criserver/monitor"
+	"github.com/criserver/criserver/monitor/monitortest"
 	"github.com/criserver/criserver/oci"
 	"github.com/criserver/criserver/runtimes"
 	"github.com/criserver/criserver/sandbox"
@@ -153,75 +152,8 @@ type fakeRuntimes struct{ rt *fakeRuntime }
 
 func (f fakeRuntimes) Get(string) (runtimes.Runtime, error) { return f.rt, nil }
 
-// fakeMonitor is one container's monitor: it runs until exit is called.
-type fakeMonitor struct {
-	dir      string
-	startErr error
-	once     sync.Once
-	done     chan struct{}
-	exit     *monitor.Exit
-	// attach, when set, is the monitor's end of an attachment.
-	attach func(stdin, stdout, stderr bool) (net.Conn, error)
-}
-
-var _ monitor.Monitor = (*fakeMonitor)(nil)
-
-func newFakeMonitor(dir string) *fakeMonitor {
-	return &fakeMonitor{dir: dir, done: make(chan struct{})}
-}
-
-// end makes the container exit with code.
-func (m *fakeMonitor) end(code int, oom bool) {
-	m.once.Do(func() {
-		m.exit = &monitor.Exit{ExitCode: code, FinishedAt: time.Now().UTC(), OOMKilled: oom}
-		close(m.done)
-	})
-}
-
-func (m *fakeMonitor) ended() bool {
-	select {
-	case <-m.done:
-		return true
-	default:
-		return false
-	}
-}
-
-func (m *fakeMonitor) Dir() string { return m.dir }
-func (m *fakeMonitor) Start(ctx context.Context, rt monitor.Runtime, id string) error {
-	if m.ended() {
-		return fmt.Errorf("%w: the container's process ended before it was started", errdefs.ErrFailedPrecondition)
-	}
-	if m.startErr != nil {
-		return m.startErr
-	}
-	return rt.Start(ctx, id)
-}
-func (m *fakeMonitor) Wait(ctx context.Context) (*monitor.Exit, error) {
-	select {
-	case <-m.done:
-		return m.exit, nil
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	}
-}
-func (m *fakeMonitor) Exit() (*monitor.Exit, error) {
-	if !m.ended() {
-		return nil, monitor.ErrGone
-	}
-	return m.exit, nil
-}
-func (m *fakeMonitor) PollExit(ctx context.Context) (*monitor.Exit, error) { return m.Wait(ctx) }
-func (m *fakeMonitor) Alive() bool                                         { return !m.ended() }
-func (m *fakeMonitor) Version(context.Context) (string, error)             { return monitor.Protocol, nil }
-func (m *fakeMonitor) ReopenLog(context.Context) error                     { return nil }
-func (m *fakeMonitor) Attach(_ context.Context, stdin, stdout, stderr bool) (net.Conn, error) {
-	if m.attach == nil {
-		return nil, errors.New("fake monitors do not attach")
-	}
-	return m.attach(stdin, stdout, stderr)
-}
-func (m *fakeMonitor) Resize(context.Context, uint16, uint16) error { return nil }
+// fakeMonitor is one container's monitor: it runs until End is called.
+type fakeMonitor = monitortest.Monitor
 
 // fakeMonitors makes fake monitors; a directory never created has a
 // monitor that is gone with no exit record, as after a reboot.
@@ -245,7 +177,7 @@ func (f *fakeMonitors) Create(ctx context.Context, rt monitor.Runtime, cfg monit
 	if f.createErr != nil {
 		return nil, 0, f.createErr
 	}
-	m := newFakeMonitor(cfg.Dir)
+	m := monitortest.New(cfg.Dir)
 	f.byDir[cfg.Dir], f.byID[cfg.ID] = m, m
 	return m, 0, nil
 }
@@ -256,10 +188,7 @@ func (f *fakeMonitors) Open(dir string) monitor.Monitor {
 	if m, ok := f.byDir[dir]; ok {
 		return m
 	}
-	m := newFakeMonitor(dir)
-	m.exit = nil
-	m.once.Do(func() { close(m.done) }) // gone, without a record
-	return &goneMonitor{m}
+	return monitortest.NewGone(dir)
 }
 
 func (f *fakeMonitors) of(id string) *fakeMonitor {
@@ -282,15 +211,6 @@ func (f *fakeMonitors) ExecSync(ctx context.Context, rt monitor.Runtime, id, bun
 	}
 	return f.exec(args)
 }
-
-// goneMonitor is a monitor that died without writing an exit record.
-type goneMonitor struct{ *fakeMonitor }
-
-func (g *goneMonitor) Exit() (*monitor.Exit, error) { return nil, monitor.ErrGone }
-func (g *goneMonitor) Wait(context.Context) (*monitor.Exit, error) {
-	return nil, monitor.ErrGone
-}
-func (g *goneMonitor) Alive() bool { return false }
 
 // fakeMounts records what is mounted, and makes the directories a real
 // overlay mount would need.
@@ -366,7 +286,7 @@ func newRig(t *testing.T) *rig {
 	r.rt.onKill = func(id string, sig syscall.Signal) {
 		if sig == syscall.SIGKILL {
 			if m := r.monitors.of(id); m != nil {
-				m.end(128+int(sig), false)
+				m.End(128+int(sig), false)
 			}
 		}
 	}

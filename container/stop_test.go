@@ -19,7 +19,7 @@ func signals(r *rig, exits ...syscall.Signal) *[]syscall.Signal {
 	r.rt.onKill = func(id string, sig syscall.Signal) {
 		sent = append(sent, sig)
 		if slices.Contains(exits, sig) {
-			r.monitors.of(id).end(128+int(sig), false)
+			r.monitors.of(id).End(128+int(sig), false)
 		}
 	}
 	return &sent

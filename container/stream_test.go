@@ -64,7 +64,7 @@ func TestAttach(t *testing.T) {
 		t.Fatal(err)
 	}
 	var asked []bool
-	r.monitors.of(x.ID).attach = func(stdin, stdout, stderr bool) (net.Conn, error) {
+	r.monitors.of(x.ID).AttachFunc = func(stdin, stdout, stderr bool) (net.Conn, error) {
 		asked = []bool{stdin, stdout, stderr}
 		client, mon := net.Pipe()
 		go func() {

@@ -17,6 +17,7 @@ import (
 	"github.com/criserver/criserver/cni"
 	"github.com/criserver/criserver/internal/errdefs"
 	"github.com/criserver/criserver/monitor"
+	"github.com/criserver/criserver/monitor/monitortest"
 	"github.com/criserver/criserver/runtimes"
 )
 
@@ -288,7 +289,7 @@ func (r *fakeRuntime) Kill(ctx context.Context, id string, sig syscall.Signal, a
 		return err
 	}
 	if m := r.monitors.of(id); m != nil && sig == syscall.SIGKILL {
-		m.end(137)
+		m.End(137, false)
 	}
 	return nil
 }
@@ -298,7 +299,7 @@ func (r *fakeRuntime) Delete(ctx context.Context, id string, force bool) error {
 	}
 	// --force kills what still runs, as runc's does.
 	if m := r.monitors.of(id); m != nil && force {
-		m.end(137)
+		m.End(137, false)
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -338,72 +339,8 @@ func (f fakeRuntimes) Get(name string) (runtimes.Runtime, error) {
 	return f.rt, nil
 }
 
-// fakeMonitor is one infra process's monitor: it runs until end.
-type fakeMonitor struct {
-	dir      string
-	startErr error
-	once     sync.Once
-	done     chan struct{}
-	exit     *monitor.Exit
-}
-
-var _ monitor.Monitor = (*fakeMonitor)(nil)
-
-func newFakeMonitor(dir string) *fakeMonitor {
-	return &fakeMonitor{dir: dir, done: make(chan struct{})}
-}
-
-func (m *fakeMonitor) end(code int) {
-	m.once.Do(func() {
-		m.exit = &monitor.Exit{ExitCode: code, FinishedAt: time.Now().UTC()}
-		close(m.done)
-	})
-}
-
-func (m *fakeMonitor) ended() bool {
-	select {
-	case <-m.done:
-		return true
-	default:
-		return false
-	}
-}
-
-func (m *fakeMonitor) Dir() string { return m.dir }
-func (m *fakeMonitor) Start(ctx context.Context, rt monitor.Runtime, id string) error {
-	if m.startErr != nil {
-		return m.startErr
-	}
-	return rt.Start(ctx, id)
-}
-func (m *fakeMonitor) Wait(ctx context.Context) (*monitor.Exit, error) {
-	select {
-	case <-m.done:
-		return m.exit, nil
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	}
-}
-func (m *fakeMonitor) Exit() (*monitor.Exit, error) {
-	if !m.ended() {
-		return nil, monitor.ErrGone
-	}
-	return m.exit, nil
-}
-func (m *fakeMonitor) PollExit(ctx context.Context) (*monitor.Exit, error) { return m.Wait(ctx) }
-func (m *fakeMonitor) Alive() bool                                         { return !m.ended() }
-func (m *fakeMonitor) Version(context.Context) (string, error)             { return monitor.Protocol, nil }
-func (m *fakeMonitor) ReopenLog(context.Context) error                     { return nil }
-func (m *fakeMonitor) Attach(context.Context, bool, bool, bool) (net.Conn, error) {
-	return nil, errors.New("fake monitors do not attach")
-}
-func (m *fakeMonitor) Resize(context.Context, uint16, uint16) error { return nil }
-
-// goneMonitor died without an exit record, as after a reboot.
-type goneMonitor struct{ *fakeMonitor }
-
-func (g goneMonitor) Wait(context.Context) (*monitor.Exit, error) { return nil, monitor.ErrGone }
-func (g goneMonitor) Alive() bool                                 { return false }
+// fakeMonitor is one infra process's monitor: it runs until End.
+type fakeMonitor = monitortest.Monitor
 
 // fakeMonitors makes fake monitors; a directory nothing was created in
 // has a monitor that is gone.
@@ -428,8 +365,8 @@ func (f *fakeMonitors) Create(ctx context.Context, rt monitor.Runtime, cfg monit
 	if f.createErr != nil {
 		return nil, 0, f.createErr
 	}
-	m := newFakeMonitor(cfg.Dir)
-	m.startErr = f.startErr
+	m := monitortest.New(cfg.Dir)
+	m.StartErr = f.startErr
 	f.byDir[cfg.Dir], f.byID[cfg.ID] = m, m
 	return m, 4242, nil
 }
@@ -440,7 +377,7 @@ func (f *fakeMonitors) Open(dir string) monitor.Monitor {
 	if m, ok := f.byDir[dir]; ok {
 		return m
 	}
-	return goneMonitor{newFakeMonitor(dir)}
+	return monitortest.NewGone(dir)
 }
 
 func (f *fakeMonitors) of(id string) *fakeMonitor {

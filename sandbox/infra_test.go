@@ -78,7 +78,7 @@ func TestInfraDeath(t *testing.T) {
 	cfg := config("p")
 	cfg.SharePID = true
 	s := r.run(cfg)
-	r.monitors.of(s.ID).end(1)
+	r.monitors.of(s.ID).End(1, false)
 	got := r.waitState(s.ID, StateNotReady)
 	if got.InfraPID != 0 {
 		t.Fatalf("infra pid %d kept", got.InfraPID)
@@ -103,7 +103,7 @@ func TestInfraWatcherWaitsForTheSandboxLock(t *testing.T) {
 	cfg.SharePID = true
 	s := r.run(cfg)
 	unlock := r.c.locks.Lock(s.ID)
-	r.monitors.of(s.ID).end(1)
+	r.monitors.of(s.ID).End(1, false)
 	time.Sleep(50 * time.Millisecond)
 	if got, _ := r.c.Get(s.ID); got.State != StateReady {
 		unlock()

@@ -40,7 +40,7 @@ func TestRecoverReloadsRecords(t *testing.T) {
 		t.Fatalf("a sandbox that survived is %s", got.State)
 	}
 	// The new daemon watches the infra process again.
-	r.monitors.of(ready.ID).end(0)
+	r.monitors.of(ready.ID).End(0, false)
 	r.waitState(ready.ID, StateNotReady)
 	if len(r.net.awaited) != 1 || len(r.net.awaited[0]) != 2 {
 		t.Fatalf("plugins awaited for %v", r.net.awaited)
@@ -60,11 +60,11 @@ func TestRecoverMarksTheLostNotReady(t *testing.T) {
 			delete(r.monitors.byDir, filepath.Join(s.StateDir, "infra", "monitor"))
 			r.monitors.mu.Unlock()
 		}},
-		"infra exited": {true, func(r *rig, s *Sandbox) { r.monitors.of(s.ID).end(2) }},
+		"infra exited": {true, func(r *rig, s *Sandbox) { r.monitors.of(s.ID).End(2, false) }},
 		"net pin gone": {false, func(r *rig, s *Sandbox) { _ = r.host.Unpin(s.Namespaces["net"]) }},
 		"reboot": {true, func(r *rig, s *Sandbox) {
 			r.host.pinned = map[string]bool{}
-			r.monitors.of(s.ID).end(137)
+			r.monitors.of(s.ID).End(137, false)
 			r.monitors.byDir = map[string]*fakeMonitor{}
 			r.rt.containers = map[string]bool{}
 		}},
