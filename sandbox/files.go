@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 )
 
@@ -48,12 +49,10 @@ func resolvConf(dns *DNSConfig) ([]byte, error) {
 		}
 		return b, err
 	}
-	var b bytes.Buffer
-	for _, field := range append(append(append([]string{}, dns.Servers...), dns.Searches...), dns.Options...) {
-		if strings.ContainsAny(field, "\n\r") {
-			return nil, fmt.Errorf("%w: DNS entry %q contains a line break", errInvalid, field)
-		}
+	if err := dns.validate(); err != nil {
+		return nil, err // validated before, and here too: a line break would add lines of its own
 	}
+	var b bytes.Buffer
 	if len(dns.Searches) > 0 {
 		fmt.Fprintf(&b, "search %s\n", strings.Join(dns.Searches, " "))
 	}
@@ -64,4 +63,18 @@ func resolvConf(dns *DNSConfig) ([]byte, error) {
 		fmt.Fprintf(&b, "options %s\n", strings.Join(dns.Options, " "))
 	}
 	return b.Bytes(), nil
+}
+
+// validate refuses an entry with a line break: it would write resolv.conf
+// lines of its own choosing (another nameserver).
+func (d *DNSConfig) validate() error {
+	if d == nil {
+		return nil
+	}
+	for _, field := range slices.Concat(d.Servers, d.Searches, d.Options) {
+		if strings.ContainsAny(field, "\n\r") {
+			return fmt.Errorf("%w: DNS entry %q contains a line break", errInvalid, field)
+		}
+	}
+	return nil
 }

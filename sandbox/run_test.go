@@ -138,7 +138,6 @@ func TestRunRollsBack(t *testing.T) {
 			}
 		}, nil, 0},
 		"namespaces":    {nil, func(r *rig) { r.host.setFail("Pin", boom) }, boom, 0},
-		"pod files":     {func(c *Config) { c.DNS = &DNSConfig{Servers: []string{"8.8.8.8\nnameserver 6.6.6.6"}} }, nil, errdefs.ErrInvalidArgument, 0},
 		"shm":           {nil, func(r *rig) { r.host.setFail("MountShm", boom) }, boom, 0},
 		"loopback":      {func(c *Config) { c.NoNetwork = true }, func(r *rig) { r.host.setFail("LoopbackUp", boom) }, boom, 0},
 		"network":       {nil, func(r *rig) { r.net.setupErr = fmt.Errorf("%w: plugin", errdefs.ErrUnavailable) }, errdefs.ErrUnavailable, 1},
@@ -191,6 +190,7 @@ func TestRunRefusesBeforeMakingAnything(t *testing.T) {
 	}{
 		"invalid config":  {func(c *Config) { c.Name = "" }, errdefs.ErrInvalidArgument},
 		"hostile sysctl":  {func(c *Config) { c.Sysctls = map[string]string{"kernel.core_pattern": "|/evil"} }, errdefs.ErrInvalidArgument},
+		"DNS line break":  {func(c *Config) { c.DNS = &DNSConfig{Servers: []string{"8.8.8.8\nnameserver 6.6.6.6"}} }, errdefs.ErrInvalidArgument},
 		"unknown handler": {func(c *Config) { c.RuntimeHandler = "missing" }, errdefs.ErrNotFound},
 		"bad port":        {func(c *Config) { c.PortMappings = portMapping(70000, "", "tcp") }, errdefs.ErrInvalidArgument},
 	} {

@@ -195,6 +195,9 @@ func (c *Config) validate() error {
 	if c.LogDirectory != "" && !filepath.IsAbs(c.LogDirectory) {
 		return fmt.Errorf("%w: log directory %q is not absolute", errInvalid, c.LogDirectory)
 	}
+	if err := c.DNS.validate(); err != nil {
+		return err
+	}
 	if !hostnameRe.MatchString(c.Hostname) {
 		return fmt.Errorf("%w: hostname %q: want up to 64 letters, digits, '.', '-' or '_'", errInvalid, c.Hostname)
 	}
