@@ -4,7 +4,7 @@ BIN     := bin
 PKGS    := runc crun containernetworking-plugins iptables busybox-static
 ARGS    ?=
 
-.PHONY: all build run deps lint test unit fuzz bench clean critest stress soak
+.PHONY: all build run deps lint test unit fuzz bench clean critest stress soak kubelet test-kubelet
 
 all: build
 
@@ -35,7 +35,7 @@ lint:
 unit:
 	$(GO) test -count=1 ./...
 
-test: deps lint unit fuzz critest
+test: deps lint unit fuzz critest test-kubelet
 
 # fuzz runs each fuzz target for FUZZTIME past its committed corpus
 # (testdata/fuzz): layer extraction, image references, manifests and
@@ -72,6 +72,22 @@ soak: deps
 # registry; test/critest/skip.txt says what it skips and why.
 critest: deps
 	GO=$(GO) ./test/critest/run.sh
+
+# kubelet builds the kubelet the kubelet suite runs, at the release
+# test/kubelet/build pins (about 4 minutes once; go's build cache after).
+KUBELET_VERSION := v1.35.4
+KUBELET_LDFLAGS := -X k8s.io/component-base/version.gitVersion=$(KUBELET_VERSION) \
+	-X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=35
+kubelet:
+	cd test/kubelet/build && $(GO) build -ldflags "$(KUBELET_LDFLAGS)" -o $(abspath $(BIN))/kubelet k8s.io/kubernetes/cmd/kubelet
+
+# test-kubelet runs a real kubelet, standalone with static pods, against a
+# daemon of its own (test/kubelet); KUBELET_LOAD=3 runs it beside three busy
+# loops.
+KUBELET_LOAD ?= 0
+test-kubelet: deps kubelet
+	CRISERVER_KUBELET=$(abspath $(BIN))/kubelet CRISERVER_KUBELET_LOAD=$(KUBELET_LOAD) \
+		$(GO) test -count=1 -timeout 20m -v -run '^TestKubelet$$' ./test/kubelet
 
 clean:
 	rm -rf $(BIN)
