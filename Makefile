@@ -4,7 +4,7 @@ BIN     := bin
 PKGS    := runc crun containernetworking-plugins iptables busybox-static
 ARGS    ?=
 
-.PHONY: all build run deps lint test unit fuzz bench clean critest stress soak kubelet test-kubelet
+.PHONY: all build run deps lint test unit fuzz bench clean critest stress soak kubelet test-kubelet test-node
 
 all: build
 
@@ -88,6 +88,13 @@ KUBELET_LOAD ?= 0
 test-kubelet: deps kubelet
 	CRISERVER_KUBELET=$(abspath $(BIN))/kubelet CRISERVER_KUBELET_LOAD=$(KUBELET_LOAD) \
 		$(GO) test -count=1 -timeout 20m -v -run '^TestKubelet$$' ./test/kubelet
+
+# test-node boots a Debian 12 VM (own kernel, systemd, cgroup v2 with every
+# controller; emulated by qemu, since this host's KVM runs only special
+# guest kernels) and runs test/node inside it: the image is built once from
+# Debian's packages into bin/node-vm, results land in bin/node-report.
+test-node:
+	GO=$(GO) ./test/node/run.sh
 
 clean:
 	rm -rf $(BIN)
