@@ -9,9 +9,8 @@ import (
 	"sync"
 	"time"
 
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 	bolt "go.etcd.io/bbolt"
-
-	"github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/criserver/criserver/imagestore"
 	"github.com/criserver/criserver/internal/cgroup"

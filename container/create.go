@@ -230,13 +230,7 @@ func (c *Controller) undoCreate(ctx context.Context, x *Container, cause error) 
 		c.log.Warn("rollback: record the container exited", "id", x.ID, "err", err)
 	}
 	c.put(x)
-	if ch := c.exitedChan(x.ID); ch != nil {
-		select {
-		case <-ch:
-		default:
-			close(ch)
-		}
-	}
+	c.closeExited(x.ID)
 }
 
 // undoTimeout bounds a rollback, as the runtime timeout bounds each of its

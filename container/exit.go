@@ -78,6 +78,12 @@ func (c *Controller) recordExit(id string, exit *monitor.Exit, lost bool) {
 	if err := c.mounts.Unmount(x.Rootfs()); err != nil {
 		c.log.Warn("releasing root filesystem", "id", id, "err", err)
 	}
+	c.closeExited(id)
+	c.emit(EventStopped, x)
+}
+
+// closeExited wakes those waiting for the container's exit, once.
+func (c *Controller) closeExited(id string) {
 	if ch := c.exitedChan(id); ch != nil {
 		select {
 		case <-ch:
@@ -85,5 +91,4 @@ func (c *Controller) recordExit(id string, exit *monitor.Exit, lost bool) {
 			close(ch)
 		}
 	}
-	c.emit(EventStopped, x)
 }

@@ -9,24 +9,12 @@ import (
 	"github.com/criserver/criserver/internal/cgroup"
 )
 
-// Stats are a container's (or pod's) resource figures at one moment.
+// Stats are a container's (or pod's) resource figures at one moment: its
+// cgroup's, and its writable layer's.
 type Stats struct {
-	Timestamp       time.Time
-	CPUUsageNanos   uint64 // cumulative
-	MemoryUsage     uint64
-	WorkingSet      uint64 // usage less inactive file pages, as kubelet evicts on
-	RSS             uint64
-	PageFaults      uint64
-	MajorPageFaults uint64
-	WritableBytes   uint64 // the container's own upper layer
-	WritableInodes  uint64
-}
-
-// FromCgroup is a cgroup's figures as a container's, without its
-// writable layer.
-func FromCgroup(c cgroup.Stats) *Stats {
-	return &Stats{Timestamp: c.Timestamp, CPUUsageNanos: c.CPUUsageNanos, MemoryUsage: c.MemoryUsage,
-		WorkingSet: c.WorkingSet, RSS: c.RSS, PageFaults: c.PageFaults, MajorPageFaults: c.MajorPageFaults}
+	cgroup.Stats
+	WritableBytes  uint64 // the container's own upper layer
+	WritableInodes uint64
 }
 
 // Stats reports a container's figures; List/Stats RPCs call it often, so the
@@ -40,7 +28,7 @@ func (c *Controller) Stats(id string) (*Stats, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := FromCgroup(cs)
+	s := &Stats{Stats: cs}
 	u := c.usage.get(id, filepath.Join(x.Dir, "upper"))
 	s.WritableBytes, s.WritableInodes = u.Bytes, u.Inodes
 	return s, nil

@@ -17,6 +17,7 @@ import (
 
 	"github.com/criserver/criserver/container"
 	"github.com/criserver/criserver/imagestore"
+	"github.com/criserver/criserver/internal/cgroup"
 	"github.com/criserver/criserver/internal/errdefs"
 	"github.com/criserver/criserver/monitor"
 	"github.com/criserver/criserver/oci"
@@ -394,8 +395,8 @@ func newRig(t *testing.T) *rig {
 		sandboxes:  &fakeSandboxes{list: []*sandbox.Sandbox{ready, gone}},
 		containers: cs,
 		pods: &fakePods{containers: cs, events: pod.NewEvents(), stats: map[string]container.Stats{
-			"c-run":  {Timestamp: t0, CPUUsageNanos: 5000, WorkingSet: 100, MemoryUsage: 150, WritableBytes: 7},
-			"c-done": {Timestamp: t0, WorkingSet: 20},
+			"c-run":  {Stats: cgroup.Stats{Timestamp: t0, CPUUsageNanos: 5000, WorkingSet: 100, MemoryUsage: 150}, WritableBytes: 7},
+			"c-done": {Stats: cgroup.Stats{Timestamp: t0, WorkingSet: 20}},
 		}},
 		images:    &fakeImages{},
 		network:   &fakeNetwork{},

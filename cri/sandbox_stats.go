@@ -62,7 +62,7 @@ func (s *Server) filterSandboxStats(f *runtimeapi.PodSandboxStatsFilter) ([]*run
 		}
 		st, err := s.sandboxStats(sb)
 		if errors.Is(err, errdefs.ErrNotFound) {
-			continue // it, or one of its containers, was removed since it was listed
+			continue // removed since it was listed (pod.PodStats skips its containers that went)
 		}
 		if err != nil {
 			return nil, err

@@ -172,7 +172,7 @@ func (f fakeContainers) Stats(id string) (*container.Stats, error) {
 	if _, ok := f.containers[id]; !ok {
 		return nil, fmt.Errorf("%w: container %q", errdefs.ErrNotFound, id)
 	}
-	return &container.Stats{Timestamp: time.Now(), CPUUsageNanos: 1e9, MemoryUsage: 100, WorkingSet: 50}, nil
+	return &container.Stats{Stats: cgroup.Stats{Timestamp: time.Now(), CPUUsageNanos: 1e9, MemoryUsage: 100, WorkingSet: 50}}, nil
 }
 
 func newService(t *testing.T, f *fakes) *Service {

@@ -68,7 +68,7 @@ func (s *Service) PodStats(sb *sandbox.Sandbox) (*PodStats, error) {
 		if err != nil {
 			return nil, err
 		}
-		total = *container.FromCgroup(st)
+		total = container.Stats{Stats: st}
 	}
 	out.Total = s.cpu.rate(podKey(sb.ID), &total)
 	return out, nil

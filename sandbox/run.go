@@ -140,7 +140,6 @@ func (c *Controller) undoRun(ctx context.Context, s *Sandbox) {
 		c.put(s)
 		return
 	}
-	c.ports.release(s.ID) // reserved before anything else, whatever the network did
 	c.forget(s.ID)
 }
 

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -61,6 +62,25 @@ func TestRuntimeFaultsRollBack(t *testing.T) {
 	_, err = create()
 	wantFailure(t, "create hangs", err, codes.DeadlineExceeded, "create did not finish within 3s")
 	noContainers("create hangs")
+
+	// A rollback that cannot finish (the runtime will not delete) loses
+	// nothing: the container stays listed, exited with the reason, holding
+	// its root filesystem until RemoveContainer finishes the job.
+	if err := os.WriteFile(d.faultFile(), []byte("create fail\ndelete fail\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err = create()
+	wantFailure(t, "create and its rollback fail", err, codes.Internal, "injected failure of create")
+	list, err := d.rt.ListContainers(d.ctx(), &runtimeapi.ListContainersRequest{})
+	if err != nil || len(list.Containers) != 1 {
+		t.Fatalf("after a rollback that failed: %v %v", list, err)
+	}
+	if st := d.status(list.Containers[0].Id); st.State != runtimeapi.ContainerState_CONTAINER_EXITED || st.Reason != "CreateFailed" {
+		t.Fatalf("after a rollback that failed the container is %v (%s)", st.State, st.Reason)
+	}
+	d.fault("", "")
+	remove(list.Containers[0].Id)
+	noContainers("rollback failed, then removed")
 
 	for _, action := range []string{"fail", "hang"} {
 		d.fault("", "")
@@ -150,6 +170,24 @@ func TestNetworkFaultsRollBack(t *testing.T) {
 	_, err = d.rt.RunPodSandbox(d.ctx(), &runtimeapi.RunPodSandboxRequest{Config: pc})
 	wantFailure(t, "ADD hangs", err, codes.DeadlineExceeded, "CNI plugin faultbridge (ADD) did not finish within 3s")
 	gone("ADD hangs")
+
+	// A rollback the network will not let go of loses nothing: the pod
+	// stays listed NOTREADY, holding its namespace and address, until
+	// RemovePodSandbox finishes the job.
+	if err := os.WriteFile(d.faultFile(), []byte("ADD fail\nDEL fail\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err = d.rt.RunPodSandbox(d.ctx(), &runtimeapi.RunPodSandboxRequest{Config: pc})
+	wantFailure(t, "ADD and its rollback fail", err, codes.Internal, "injected failure of ADD")
+	list, err := d.rt.ListPodSandbox(d.ctx(), &runtimeapi.ListPodSandboxRequest{})
+	if err != nil || len(list.Items) != 1 || list.Items[0].State != runtimeapi.PodSandboxState_SANDBOX_NOTREADY {
+		t.Fatalf("after a rollback that failed: %v %v", list, err)
+	}
+	d.fault("", "")
+	if _, err := d.rt.RemovePodSandbox(d.ctx(), &runtimeapi.RemovePodSandboxRequest{PodSandboxId: list.Items[0].Id}); err != nil {
+		t.Fatal(err)
+	}
+	gone("rollback failed, then removed")
 
 	d.fault("", "")
 	pod := d.runPod(pc)

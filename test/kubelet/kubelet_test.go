@@ -2,10 +2,10 @@ package kubelet
 
 import (
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -259,7 +259,7 @@ func TestKubelet(t *testing.T) {
 		n.daemon.Kill()
 		n.daemon.Start()
 		time.Sleep(15 * time.Second) // several kubelet syncs
-		if after := n.state(steady...); !equal(before, after) {
+		if after := n.state(steady...); !maps.Equal(before, after) {
 			t.Fatalf("kubelet saw a change:\nbefore %v\nafter  %v", before, after)
 		}
 		n.eventually("HTTP from the pod after the restart", 10*time.Second, func() bool {
@@ -272,7 +272,7 @@ func TestKubelet(t *testing.T) {
 		n.stopKubelet()
 		n.startKubelet()
 		time.Sleep(15 * time.Second)
-		if after := n.state(steady...); !equal(before, after) {
+		if after := n.state(steady...); !maps.Equal(before, after) {
 			t.Fatalf("the restarted kubelet changed its pods:\nbefore %v\nafter  %v", before, after)
 		}
 	})
@@ -303,21 +303,4 @@ func TestKubelet(t *testing.T) {
 			t.Errorf("the removed pod's address %s is still leased: %v", ip, err)
 		}
 	})
-}
-
-func equal(a, b map[string]string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	keys := make([]string, 0, len(a))
-	for k := range a {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	for _, k := range keys {
-		if a[k] != b[k] {
-			return false
-		}
-	}
-	return true
 }

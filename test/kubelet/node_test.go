@@ -5,6 +5,7 @@
 package kubelet
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -14,6 +15,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -21,6 +23,7 @@ import (
 
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
+	"github.com/criserver/criserver/internal/cgroup"
 	"github.com/criserver/criserver/internal/testdaemon"
 	"github.com/criserver/criserver/internal/testimage"
 )
@@ -83,6 +86,7 @@ type node struct {
 	manifests string
 	podLogs   string
 	cgroup    string // kubelet's cgroup root, removed at the end
+	host      hostState
 	bridge    string
 	port      int // kubelet's read-only HTTP port: /pods, /stats/summary
 	kubePort  int
@@ -103,7 +107,7 @@ func newNode(t *testing.T) *node {
 	os.Chmod(dir, 0o711)
 	n := &node{t: t, dir: dir, manifests: filepath.Join(dir, "manifests"), podLogs: filepath.Join(dir, "pods"),
 		cgroup: "/criserver-kubelet-" + strconv.Itoa(os.Getpid()), bridge: "cskubelet0",
-		port: freePort(t), kubePort: freePort(t), healthz: freePort(t)}
+		port: freePort(t), kubePort: freePort(t), healthz: freePort(t), host: snapshotHost()}
 	for _, d := range []string{n.manifests, n.podLogs, filepath.Join(dir, "net.d")} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			t.Fatal(err)
@@ -176,7 +180,7 @@ func (n *node) startKubelet() {
 	}
 	n.kubeLog = log
 	n.kubelet = exec.Command(kubeletBin, "--config", cfg, "--root-dir", filepath.Join(n.dir, "kubelet"),
-		"--hostname-override", nodeName, "--v", "2")
+		"--cert-dir", filepath.Join(n.dir, "pki"), "--hostname-override", nodeName, "--v", "2")
 	n.kubelet.Stdout, n.kubelet.Stderr = log, log
 	if err := n.kubelet.Start(); err != nil {
 		n.t.Fatal(err)
@@ -212,6 +216,7 @@ func (n *node) stopKubelet() {
 // and the network made on the host.
 func (n *node) cleanup() {
 	n.stopKubelet()
+	n.host.restore()
 	if n.daemon.Running() {
 		ctx := n.daemon.Ctx(time.Minute)
 		if pods, err := n.daemon.RT.ListPodSandbox(ctx, &runtimeapi.ListPodSandboxRequest{}); err == nil {
@@ -246,13 +251,13 @@ func tail(b []byte, n int) []byte {
 
 // cgroupHierarchies lists the mounted v1 hierarchies (or the one v2 root).
 func cgroupHierarchies() []string {
-	if _, err := os.Stat("/sys/fs/cgroup/cgroup.controllers"); err == nil {
-		return []string{"/sys/fs/cgroup"}
+	if cgroup.Unified() {
+		return []string{cgroup.Root}
 	}
-	entries, _ := os.ReadDir("/sys/fs/cgroup")
+	entries, _ := os.ReadDir(cgroup.Root)
 	var out []string
 	for _, e := range entries {
-		p := filepath.Join("/sys/fs/cgroup", e.Name())
+		p := filepath.Join(cgroup.Root, e.Name())
 		// unified too: on a hybrid host the kubelet and runc make the
 		// cgroup root on the v2 hierarchy as well.
 		if fi, err := os.Lstat(p); err == nil && fi.IsDir() {
@@ -341,13 +346,7 @@ func (n *node) containers(podID, ctr string) []*runtimeapi.Container {
 		n.t.Fatal(err)
 	}
 	out := resp.Containers
-	for i := range out {
-		for j := i + 1; j < len(out); j++ {
-			if out[j].Metadata.Attempt < out[i].Metadata.Attempt {
-				out[i], out[j] = out[j], out[i]
-			}
-		}
-	}
+	slices.SortFunc(out, func(a, b *runtimeapi.Container) int { return cmp.Compare(a.Metadata.Attempt, b.Metadata.Attempt) })
 	return out
 }
 

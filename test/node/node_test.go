@@ -33,12 +33,16 @@ func needNode(t *testing.T) {
 	}
 }
 
-func newDaemon(t *testing.T, reg *testimage.Registry) *testdaemon.Daemon {
+// newDaemon starts a daemon in dir (a new one when empty) with busybox
+// pulled from reg.
+func newDaemon(t *testing.T, reg *testimage.Registry, dir string, args ...string) *testdaemon.Daemon {
 	t.Helper()
-	dir := t.TempDir()
+	if dir == "" {
+		dir = t.TempDir()
+	}
 	os.Chmod(filepath.Dir(dir), 0o711)
 	os.Chmod(dir, 0o711)
-	d := testdaemon.New(t, filepath.Join(binDir, "criserver"), dir, "--registry-mirror", "docker.io="+reg.URL)
+	d := testdaemon.New(t, filepath.Join(binDir, "criserver"), dir, append([]string{"--registry-mirror", "docker.io=" + reg.URL}, args...)...)
 	d.WorkDir = dir
 	d.ReadyTimeout = 3 * time.Minute // process start is ~100x slower under emulation
 	d.Start()
@@ -48,6 +52,9 @@ func newDaemon(t *testing.T, reg *testimage.Registry) *testdaemon.Daemon {
 		}
 		d.Kill()
 	})
+	if _, err := d.Img.PullImage(d.Ctx(10*time.Minute), &runtimeapi.PullImageRequest{Image: &runtimeapi.ImageSpec{Image: "busybox"}}); err != nil {
+		t.Fatal(err)
+	}
 	return d
 }
 
@@ -88,11 +95,8 @@ func TestHostIsCgroupV2(t *testing.T) {
 func TestLifecycleOnCgroupV2(t *testing.T) {
 	needNode(t)
 	reg := registry(t)
-	d := newDaemon(t, reg)
+	d := newDaemon(t, reg, "")
 	ctx := d.Ctx(10 * time.Minute)
-	if _, err := d.Img.PullImage(ctx, &runtimeapi.PullImageRequest{Image: &runtimeapi.ImageSpec{Image: "busybox"}}); err != nil {
-		t.Fatal(err)
-	}
 	st, err := d.RT.Status(ctx, &runtimeapi.StatusRequest{Verbose: true})
 	if err != nil {
 		t.Fatal(err)
@@ -246,21 +250,9 @@ func TestPodNetwork(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "net.d", "10-node.conflist"), []byte(conf), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	d := testdaemon.New(t, filepath.Join(binDir, "criserver"), dir, "--registry-mirror", "docker.io="+reg.URL,
-		"--cni-conf-dir", filepath.Join(dir, "net.d"))
-	d.ReadyTimeout = 3 * time.Minute
-	d.Start()
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("daemon log:\n%s", d.Log)
-		}
-		d.Kill()
-		exec.Command("ip", "link", "del", "csnode0").Run()
-	})
+	t.Cleanup(func() { exec.Command("ip", "link", "del", "csnode0").Run() }) // after the daemon's cleanup
+	d := newDaemon(t, reg, dir, "--cni-conf-dir", filepath.Join(dir, "net.d"))
 	ctx := d.Ctx(10 * time.Minute)
-	if _, err := d.Img.PullImage(ctx, &runtimeapi.PullImageRequest{Image: &runtimeapi.ImageSpec{Image: "busybox"}}); err != nil {
-		t.Fatal(err)
-	}
 	pod := &runtimeapi.PodSandboxConfig{Metadata: &runtimeapi.PodSandboxMetadata{Name: "web", Namespace: "node", Uid: "uid-web"}}
 	pr, err := d.RT.RunPodSandbox(ctx, &runtimeapi.RunPodSandboxRequest{Config: pod})
 	if err != nil {
