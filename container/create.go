@@ -14,6 +14,7 @@ import (
 	"github.com/moby/sys/mountinfo"
 
 	"github.com/criserver/criserver/imagestore"
+	"github.com/criserver/criserver/internal/apparmor"
 	"github.com/criserver/criserver/internal/cgroup"
 	"github.com/criserver/criserver/internal/crashpoint"
 	"github.com/criserver/criserver/internal/errdefs"
@@ -88,7 +89,7 @@ func (c *Controller) Create(ctx context.Context, cfg *Config) (ct *Container, er
 	}
 	crashpoint.Hit(crashpoint.ContainerRootfs)
 
-	if err := c.writeSpec(x, sb, img.Config); err != nil {
+	if err := c.writeSpec(ctx, x, sb, img.Config); err != nil {
 		return nil, err
 	}
 	crashpoint.Hit(crashpoint.ContainerSpec)
@@ -98,7 +99,7 @@ func (c *Controller) Create(ctx context.Context, cfg *Config) (ct *Container, er
 		}
 	}
 	_, pid, err := c.monitors.Create(ctx, rt, monitor.Config{
-		ID: x.ID, Bundle: x.Bundle(), LogPath: cfg.LogPath, Dir: x.monitorDir(), OOMFile: cgroup.OOMFile(x.CgroupsPath),
+		ID: x.ID, Bundle: x.Bundle(), LogPath: cfg.LogPath, Dir: x.monitorDir(), OOMFile: cgroup.OOMFile(x.CgroupsPath), Cgroup: x.CgroupsPath,
 		Stdin: cfg.Spec.Stdin, StdinOnce: cfg.StdinOnce, TTY: cfg.Spec.TTY,
 	})
 	if err != nil {
@@ -117,7 +118,7 @@ func (c *Controller) Create(ctx context.Context, cfg *Config) (ct *Container, er
 }
 
 // writeSpec builds the OCI spec from the request, the image and the sandbox.
-func (c *Controller) writeSpec(x *Container, sb *sandbox.Sandbox, img *v1.ConfigFile) error {
+func (c *Controller) writeSpec(ctx context.Context, x *Container, sb *sandbox.Sandbox, img *v1.ConfigFile) error {
 	spec := x.Config.Spec
 	spec.ID, spec.Name = x.ID, x.Config.Name
 	if img != nil {
@@ -142,6 +143,14 @@ func (c *Controller) writeSpec(x *Container, sb *sandbox.Sandbox, img *v1.Config
 		return err
 	}
 	s.Version = oci.SpecVersion
+	// The spec names criserver's default AppArmor profile only on a host
+	// that enforces AppArmor: it must be in the kernel before the runtime
+	// applies it.
+	if s.Process.ApparmorProfile == apparmor.DefaultProfile {
+		if err := apparmor.LoadDefault(ctx); err != nil {
+			return fmt.Errorf("%w: %w", errdefs.ErrInternal, err)
+		}
+	}
 	u := s.Process.User
 	x.User = User{UID: u.UID, GID: u.GID, AdditionalGids: u.AdditionalGids}
 	data, err := json.Marshal(s)

@@ -47,7 +47,9 @@ func security(sc *runtimeapi.LinuxContainerSecurityContext, sb *sandbox.Sandbox)
 		return sec, "", err
 	}
 	//lint:ignore SA1019 kubelets before 1.30 still send the old field
-	sec.AppArmorProfile = apparmor(sc.Apparmor, sc.ApparmorProfile)
+	if sec.AppArmorProfile, err = apparmor(sc.Apparmor, sc.ApparmorProfile); err != nil {
+		return sec, "", err
+	}
 	var target string
 	if ns := sc.NamespaceOptions; ns != nil {
 		sec.Namespaces.Network = nsModeOf(ns.Network)
@@ -99,15 +101,22 @@ func seccomp(p *runtimeapi.SecurityProfile, path string) (oci.SeccompType, strin
 	return 0, "", invalid(fmt.Sprintf("seccomp profile %q", path))
 }
 
-func apparmor(p *runtimeapi.SecurityProfile, name string) string {
-	if p != nil {
-		switch p.ProfileType {
-		case runtimeapi.SecurityProfile_Localhost:
-			return "localhost/" + p.LocalhostRef
-		case runtimeapi.SecurityProfile_Unconfined:
-			return "unconfined"
-		}
-		return "runtime/default"
+// apparmor reads the profile from the structured field, or else from the
+// deprecated name, which is already in the form oci takes. A Localhost ref
+// names a loaded profile; critest prefixes it with "localhost/" as the old
+// names were, kubelet does not, so either is taken.
+func apparmor(p *runtimeapi.SecurityProfile, name string) (string, error) {
+	if p == nil {
+		return name, nil
 	}
-	return name
+	switch p.ProfileType {
+	case runtimeapi.SecurityProfile_RuntimeDefault:
+		return oci.AppArmorRuntimeDefault, nil
+	case runtimeapi.SecurityProfile_Unconfined:
+		return oci.AppArmorUnconfined, nil
+	case runtimeapi.SecurityProfile_Localhost:
+		return oci.AppArmorLocalhost + strings.TrimPrefix(p.LocalhostRef, oci.AppArmorLocalhost), nil
+	}
+	// Unknown, it must not fall back to another confinement.
+	return "", invalid(fmt.Sprintf("AppArmor profile type %d is unknown", p.ProfileType))
 }

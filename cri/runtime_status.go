@@ -34,7 +34,7 @@ func (s *Server) Status(ctx context.Context, req *runtimeapi.StatusRequest) (*ru
 	}
 	resp.Features = &runtimeapi.RuntimeFeatures{SupplementalGroupsPolicy: true}
 	if req.Verbose {
-		b, _ := json.Marshal(map[string]any{"defaultRuntime": s.runtimes.Default, "runtimes": names})
+		b, _ := json.Marshal(map[string]any{"defaultRuntime": s.runtimes.Default, "runtimes": names, "cgroupDriver": s.cgroupDriver()})
 		// The goroutine count shows leaks from outside (make stress).
 		resp.Info = map[string]string{"config": string(b), "goroutines": strconv.Itoa(goruntime.NumGoroutine())}
 	}

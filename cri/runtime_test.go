@@ -104,6 +104,12 @@ func TestRuntimeConfig(t *testing.T) {
 	if err != nil || resp.GetLinux().GetCgroupDriver() != runtimeapi.CgroupDriver_CGROUPFS {
 		t.Fatalf("%v %v", resp, err)
 	}
+	r := newRig(t)
+	r.s.systemdCgroups = true
+	resp, err = r.s.RuntimeConfig(context.Background(), &runtimeapi.RuntimeConfigRequest{})
+	if err != nil || resp.GetLinux().GetCgroupDriver() != runtimeapi.CgroupDriver_SYSTEMD {
+		t.Fatalf("under the systemd driver: %v %v", resp, err)
+	}
 }
 
 func TestUpdateRuntimeConfig(t *testing.T) {

@@ -100,15 +100,16 @@ type Server struct {
 	runtimeapi.UnimplementedRuntimeServiceServer
 	runtimeapi.UnimplementedImageServiceServer
 
-	images     ImageStore
-	pods       Pods
-	sandboxes  Sandboxes
-	containers Containers
-	network    Network
-	runtimes   runtimes.Registry
-	streaming  StreamingServer
-	log        *slog.Logger
-	noUserNS   string
+	images         ImageStore
+	pods           Pods
+	sandboxes      Sandboxes
+	containers     Containers
+	network        Network
+	runtimes       runtimes.Registry
+	streaming      StreamingServer
+	log            *slog.Logger
+	noUserNS       string
+	systemdCgroups bool
 }
 
 // Deps are the parts a Server serves.
@@ -124,6 +125,9 @@ type Deps struct {
 	// NoUserNamespaces, when set, says why pods cannot have user
 	// namespaces on this node though the kernel could (see Status).
 	NoUserNamespaces string
+	// SystemdCgroups says systemd makes the pods' cgroups, which kubelet
+	// must match (RuntimeConfig).
+	SystemdCgroups bool
 }
 
 // StreamingServer hands out URLs for exec, attach and port forwarding.
@@ -137,7 +141,7 @@ type StreamingServer interface {
 func New(d Deps) *Server {
 	s := &Server{
 		images: d.Images, pods: d.Pods, sandboxes: d.Sandboxes, containers: d.Containers, network: d.Network,
-		runtimes: d.Runtimes, streaming: d.Streaming, log: d.Logger, noUserNS: d.NoUserNamespaces,
+		runtimes: d.Runtimes, streaming: d.Streaming, log: d.Logger, noUserNS: d.NoUserNamespaces, systemdCgroups: d.SystemdCgroups,
 	}
 	if s.log == nil {
 		s.log = slog.Default()

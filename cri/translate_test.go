@@ -169,6 +169,37 @@ func TestContainerConfig(t *testing.T) {
 	}
 }
 
+// The structured AppArmor field wins over the deprecated name, and a
+// Localhost ref is taken with or without its "localhost/" prefix.
+func TestAppArmorTranslation(t *testing.T) {
+	local := func(ref string) *runtimeapi.SecurityProfile {
+		return &runtimeapi.SecurityProfile{ProfileType: runtimeapi.SecurityProfile_Localhost, LocalhostRef: ref}
+	}
+	for _, tt := range []struct {
+		field      *runtimeapi.SecurityProfile
+		deprecated string
+		want       string
+	}{
+		{nil, "", ""},
+		{nil, "runtime/default", oci.AppArmorRuntimeDefault},
+		{nil, "localhost/deny-write", "localhost/deny-write"},
+		{&runtimeapi.SecurityProfile{ProfileType: runtimeapi.SecurityProfile_RuntimeDefault}, "unconfined", oci.AppArmorRuntimeDefault},
+		{&runtimeapi.SecurityProfile{ProfileType: runtimeapi.SecurityProfile_Unconfined}, "", oci.AppArmorUnconfined},
+		{local("deny-write"), "localhost/other", "localhost/deny-write"},
+		{local("localhost/deny-write"), "", "localhost/deny-write"},
+	} {
+		sc := &runtimeapi.LinuxContainerSecurityContext{Apparmor: tt.field, ApparmorProfile: tt.deprecated}
+		sec, _, err := security(sc, testSandbox())
+		if err != nil || sec.AppArmorProfile != tt.want {
+			t.Errorf("%v, %q: got %q, %v; want %q", tt.field, tt.deprecated, sec.AppArmorProfile, err, tt.want)
+		}
+	}
+	sc := &runtimeapi.LinuxContainerSecurityContext{Apparmor: &runtimeapi.SecurityProfile{ProfileType: 9}}
+	if _, _, err := security(sc, testSandbox()); status.Code(toStatus(err)) != codes.InvalidArgument {
+		t.Errorf("unknown profile type: %v", err)
+	}
+}
+
 func TestErrorsBecomeCodes(t *testing.T) {
 	for err, code := range map[error]codes.Code{
 		nil:                                     codes.OK,

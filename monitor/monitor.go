@@ -30,7 +30,15 @@ type Runtime interface {
 }
 
 // Client starts monitors: the criserver-monitor binary at Bin.
-type Client struct{ Bin string }
+type Client struct {
+	Bin string
+	// Place, when set, moves a new monitor (pid) out of the daemon's
+	// cgroup before it creates the container: the systemd driver gives
+	// each monitor a scope, so that stopping the daemon's service leaves
+	// it running. A monitor that cannot be placed is killed and the
+	// create fails.
+	Place func(ctx context.Context, pid int, cfg Config) error
+}
 
 // Monitor is one container's monitor.
 type Monitor interface {
@@ -76,6 +84,7 @@ type Config struct {
 	LogPath   string // CRI log file; empty for none
 	Dir       string // monitor.sock, exit.json, pid
 	OOMFile   string // cgroup file with an oom_kill counter
+	Cgroup    string // the container's cgroups path, as the runtime takes it
 	Stdin     bool
 	StdinOnce bool
 	TTY       bool
@@ -134,6 +143,12 @@ func (c *Client) create(ctx context.Context, rt Runtime, cfg Config) (int, error
 		return 0, fmt.Errorf("start monitor: %w", err)
 	}
 	go func() { _ = cmd.Wait() }() // reap it when it ends while we still run
+	if c.Place != nil {
+		if err := c.Place(ctx, cmd.Process.Pid, cfg); err != nil {
+			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) // its session: the runtime too
+			return 0, fmt.Errorf("create container %s: place its monitor: %w", cfg.ID, err)
+		}
+	}
 
 	ch := make(chan monitorproto.Report, 1)
 	go func() {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"os"
@@ -243,6 +244,38 @@ func TestCreateReadsTheMonitorsReport(t *testing.T) {
 	got, err := monitorproto.ParseArgs(strings.Split(strings.TrimSpace(string(b)), "\n"))
 	if err != nil || got.ID != "c1" || got.Bundle != "/b" || got.Runtime != "/bin/false" || got.RuntimeTimeout != time.Second || !got.TTY {
 		t.Fatalf("the monitor was given %+v (%v)", got, err)
+	}
+}
+
+// A monitor that cannot be placed (systemd refused its scope) is killed
+// before it makes anything, and the create fails naming why.
+func TestCreatePlacesTheMonitor(t *testing.T) {
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "monitor")
+	os.WriteFile(bin, []byte("#!/bin/sh\nsleep 0.5\necho '{\"pid\":42}' >&3\n"), 0o755)
+	var placed []int
+	c := &Client{Bin: bin, Place: func(_ context.Context, pid int, cfg Config) error {
+		placed = append(placed, pid)
+		if cfg.Cgroup == "bad" {
+			return errors.New("no such slice")
+		}
+		return nil
+	}}
+	if _, pid, err := c.Create(ctx(t), &fakeRuntime{}, Config{ID: "c", Dir: filepath.Join(dir, "m1"), Cgroup: "good"}); err != nil || pid != 42 {
+		t.Fatalf("placed monitor: %d, %v", pid, err)
+	}
+	_, _, err := c.Create(ctx(t), &fakeRuntime{}, Config{ID: "c", Dir: filepath.Join(dir, "m2"), Cgroup: "bad"})
+	if err == nil || !strings.Contains(err.Error(), "no such slice") || len(placed) != 2 {
+		t.Fatalf("unplaceable monitor: %v (placed %v)", err, placed)
+	}
+	proc := fmt.Sprintf("/proc/%d", placed[1])
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		if b, err := os.ReadFile(proc + "/stat"); os.IsNotExist(err) || strings.Contains(string(b), ") Z ") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the monitor that could not be placed still runs (%s)", proc)
+		}
 	}
 }
 

@@ -12,15 +12,19 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/criserver/criserver/internal/apparmor"
 	"github.com/criserver/criserver/internal/cgroup"
 )
 
 // hostInfo is what BuildSpec needs to know about the machine. It is a value
 // so tests can describe hosts this one is not.
 type hostInfo struct {
-	cgroup2  bool     // only cgroup v2 is mounted
-	appArmor bool     // the kernel enforces AppArmor
-	heldCaps []string // capabilities the kernel knows and this process holds
+	cgroup2  bool // only cgroup v2 is mounted
+	appArmor bool // the kernel enforces AppArmor and profiles can be loaded
+	// appArmorLoaded says whether a profile is loaded; asked only for a
+	// container that names one, since it reads securityfs.
+	appArmorLoaded func(name string) (bool, error)
+	heldCaps       []string // capabilities the kernel knows and this process holds
 	// oomScoreAdj is this process's own; no container may go below it,
 	// since lowering it takes CAP_SYS_RESOURCE.
 	oomScoreAdj int
@@ -35,8 +39,9 @@ const defaultNofile = 1048576
 // probeHost reads the hostInfo of this machine.
 func probeHost() (hostInfo, error) {
 	h := hostInfo{
-		cgroup2:  cgroup.Unified(),
-		appArmor: appArmorEnabled(),
+		cgroup2:        cgroup.Unified(),
+		appArmor:       apparmor.Enabled(),
+		appArmorLoaded: apparmor.Loaded,
 	}
 	var err error
 	if h.heldCaps, err = heldCapabilities(); err != nil {
@@ -51,11 +56,6 @@ func probeHost() (hostInfo, error) {
 	h.swap = cgroup.SwapAccounted()
 	h.hugetlb = cgroup.HugetlbPresent()
 	return h, nil
-}
-
-func appArmorEnabled() bool {
-	b, err := os.ReadFile("/sys/module/apparmor/parameters/enabled")
-	return err == nil && strings.TrimSpace(string(b)) == "Y"
 }
 
 // heldCapabilities lists the capabilities numbered up to cap_last_cap that

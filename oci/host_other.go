@@ -16,6 +16,7 @@ import (
 
 type hostInfo struct {
 	cgroup2, appArmor, swap, hugetlb bool
+	appArmorLoaded                   func(name string) (bool, error)
 	heldCaps                         []string
 	oomScoreAdj                      int
 	nofileMax                        uint64

@@ -102,7 +102,7 @@ func buildProcess(cfg *ContainerConfig, h hostInfo) (*specs.Process, error) {
 	if err != nil {
 		return nil, err
 	}
-	apparmor, err := appArmorProfile(cfg.Security, h.appArmor)
+	apparmor, err := appArmorProfile(cfg.Security, h)
 	if err != nil {
 		return nil, err
 	}

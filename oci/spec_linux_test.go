@@ -253,21 +253,8 @@ func TestBuildSpecConfinement(t *testing.T) {
 				t.Fatal("paths masked")
 			}
 		}},
-		{"no AppArmor host ignores runtime/default", func(c *ContainerConfig) { c.Security.AppArmorProfile = AppArmorRuntimeDefault },
-			func(t *testing.T, s *specs.Spec) { wantEqual(t, s.Process.ApparmorProfile, "") }},
-		{"no AppArmor host ignores unconfined", func(c *ContainerConfig) { c.Security.AppArmorProfile = AppArmorUnconfined },
-			func(t *testing.T, s *specs.Spec) { wantEqual(t, s.Process.ApparmorProfile, "") }},
 	}
 	runSpecTests(t, tests)
-
-	for _, tt := range []struct{ req, want string }{
-		{"localhost/my-profile", "my-profile"}, {AppArmorUnconfined, "unconfined"}, {AppArmorRuntimeDefault, ""},
-	} {
-		got, err := appArmorProfile(Security{AppArmorProfile: tt.req}, true)
-		if err != nil || got != tt.want {
-			t.Errorf("AppArmor host, %q: got %q, %v; want %q", tt.req, got, err, tt.want)
-		}
-	}
 }
 
 func TestBuildSpecNamespaces(t *testing.T) {

@@ -66,6 +66,9 @@ type CLI struct {
 	path    string
 	root    string // the runtime's state directory, one per daemon
 	timeout time.Duration
+	// systemdCgroup has the runtime ask systemd for each container's
+	// scope, its cgroups path being "slice:prefix:name".
+	systemdCgroup bool
 
 	featuresOnce sync.Once
 	features     Features
@@ -78,18 +81,35 @@ const DefaultTimeout = time.Minute
 
 // NewCLI returns the handler name running binary path with state under
 // root, each verb killed after timeout (0: DefaultTimeout).
-func NewCLI(name, path, root string, timeout time.Duration) *CLI {
+func NewCLI(name, path, root string, timeout time.Duration, opts ...Option) *CLI {
 	if timeout <= 0 {
 		timeout = DefaultTimeout
 	}
-	return &CLI{name: name, path: path, root: root, timeout: timeout}
+	c := &CLI{name: name, path: path, root: root, timeout: timeout}
+	for _, o := range opts {
+		o(c)
+	}
+	return c
 }
+
+// Option changes how a CLI runtime is driven.
+type Option func(*CLI)
+
+// WithSystemdCgroup makes the runtime place containers in systemd scopes
+// (its --systemd-cgroup flag), for the systemd cgroup driver.
+func WithSystemdCgroup() Option { return func(c *CLI) { c.systemdCgroup = true } }
 
 // Name implements Runtime.
 func (c *CLI) Name() string { return c.name }
 
 // Argv implements Runtime.
-func (c *CLI) Argv() (string, []string) { return c.path, []string{"--root", c.root} }
+func (c *CLI) Argv() (string, []string) {
+	globals := []string{"--root", c.root}
+	if c.systemdCgroup {
+		globals = append(globals, "--systemd-cgroup")
+	}
+	return c.path, globals
+}
 
 // Timeout implements Runtime.
 func (c *CLI) Timeout() time.Duration { return c.timeout }
@@ -97,7 +117,8 @@ func (c *CLI) Timeout() time.Duration { return c.timeout }
 func (c *CLI) run(ctx context.Context, args ...string) ([]byte, error) {
 	vctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
-	cmd := exec.CommandContext(vctx, c.path, append([]string{"--root", c.root}, args...)...)
+	_, globals := c.Argv()
+	cmd := exec.CommandContext(vctx, c.path, append(globals, args...)...)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	// A runtime that left a child holding its output must not hold us.

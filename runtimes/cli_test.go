@@ -68,6 +68,24 @@ func TestVerbsAndTheirFlags(t *testing.T) {
 	}
 }
 
+// Under the systemd driver every verb, and the monitor's create and start,
+// carry the runtime's --systemd-cgroup: runc reads the cgroups path in its
+// systemd form only with it.
+func TestSystemdCgroupFlag(t *testing.T) {
+	plain, log := fakeRunc(t, "")
+	rt := NewCLI("runc", plain.path, plain.root, time.Second, WithSystemdCgroup())
+	if err := rt.Start(context.Background(), "c"); err != nil {
+		t.Fatal(err)
+	}
+	want := "--root " + rt.root + " --systemd-cgroup"
+	if got := calls(t, log); got != want+" start c" {
+		t.Errorf("call %q, want %q", got, want+" start c")
+	}
+	if _, args := rt.Argv(); strings.Join(args, " ") != want {
+		t.Errorf("monitor's globals %v", args)
+	}
+}
+
 func TestFailuresAreClassed(t *testing.T) {
 	rt, _ := fakeRunc(t, `case $verb in
 start) echo 'time="x" level=warning msg="ignored"' >&2; echo 'time="x" level=error msg="cannot start a container that has stopped"' >&2; exit 1;;

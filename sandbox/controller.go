@@ -11,6 +11,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/criserver/criserver/cni"
+	"github.com/criserver/criserver/internal/cgroup"
 	"github.com/criserver/criserver/internal/errdefs"
 	"github.com/criserver/criserver/internal/keymutex"
 	"github.com/criserver/criserver/internal/metadata"
@@ -80,6 +81,7 @@ type Controller struct {
 	monitors    Monitors
 	host        Host
 	pauseBin    string
+	cgroups     cgroup.Driver
 	log         *slog.Logger
 
 	mu        sync.RWMutex
@@ -96,6 +98,9 @@ type Options struct {
 	Runtimes    Runtimes
 	Monitors    Monitors // of infra processes
 	PauseBin    string   // criserver-pause
+	// Cgroups is the cgroup driver pods' parents are checked against
+	// (zero: cgroupfs).
+	Cgroups cgroup.Driver
 	// Host makes the namespaces and mounts; nil is the node's (tests use
 	// a fake).
 	Host   Host
@@ -116,7 +121,7 @@ func New(o Options) (*Controller, error) {
 	}
 	return &Controller{
 		root: o.Root, state: o.State, records: records, net: o.Network, runtimes: o.Runtimes,
-		monitors: o.Monitors, host: o.Host, pauseBin: o.PauseBin, log: o.Logger.With("component", "sandbox"),
+		monitors: o.Monitors, host: o.Host, pauseBin: o.PauseBin, cgroups: o.Cgroups, log: o.Logger.With("component", "sandbox"),
 		sandboxes: map[string]*Sandbox{},
 	}, nil
 }

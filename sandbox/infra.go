@@ -48,7 +48,7 @@ func (c *Controller) startInfra(ctx context.Context, s *Sandbox, rt runtimes.Run
 		return 0, err
 	}
 	mdir := filepath.Join(dir, "monitor")
-	m, pid, err := c.monitors.Create(ctx, rt, monitor.Config{ID: s.ID, Bundle: bundle, Dir: mdir})
+	m, pid, err := c.monitors.Create(ctx, rt, monitor.Config{ID: s.ID, Bundle: bundle, Dir: mdir, Cgroup: spec.Linux.CgroupsPath})
 	if err != nil {
 		return 0, err
 	}
@@ -75,6 +75,8 @@ func (c *Controller) infraSpec(s *Sandbox, rootfs string) *specs.Spec {
 	return &specs.Spec{
 		Version: oci.SpecVersion,
 		Root:    &specs.Root{Path: rootfs, Readonly: true},
+		// No AppArmor profile, as under containerd: the pause process
+		// holds no capability, cannot gain any and only waits.
 		Process: &specs.Process{
 			Args:            []string{"/pause"},
 			Cwd:             "/",

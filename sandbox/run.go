@@ -21,14 +21,16 @@ import (
 // fails leaves the sandbox recorded and NOTREADY, for the caller's
 // RemovePodSandbox or the next start's recovery to finish.
 func (c *Controller) Run(ctx context.Context, cfg *Config) (sb *Sandbox, err error) {
-	if err := cfg.validate(); err != nil {
+	if err := cfg.validate(c.cgroups); err != nil {
 		return nil, err
 	}
+	parent, _ := c.cgroups.Parent(cfg.CgroupParent) // validated
 	rt, err := c.runtimes.Get(cfg.RuntimeHandler)
 	if err != nil {
 		return nil, err
 	}
 	s := &Sandbox{ID: NewID(), Config: *cfg, State: StateCreating, CreatedAt: time.Now().UTC(), RuntimeHandler: rt.Name(), Namespaces: map[string]string{}}
+	s.Config.CgroupParent = parent
 	s.Dir, s.StateDir = c.dirs(s.ID)
 	unlock := c.locks.Lock(s.ID)
 	defer unlock()

@@ -13,6 +13,7 @@ import (
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
+	"github.com/criserver/criserver/internal/cgroup"
 	"github.com/criserver/criserver/internal/errdefs"
 )
 
@@ -118,6 +119,37 @@ func TestRunInfraBundle(t *testing.T) {
 		if _, err := os.Stat(filepath.Join(spec.Root.Path, d)); err != nil {
 			t.Errorf("rootfs lacks %s: %v", d, err)
 		}
+	}
+}
+
+// Under the systemd driver a pod without a parent goes to criserver.slice,
+// its infra process to a scope there, and a cgroupfs path (a kubelet set
+// for the other driver) is refused before anything is made.
+func TestRunUnderSystemdDriver(t *testing.T) {
+	r := newRig(t)
+	r.c.cgroups = cgroup.Systemd
+	cfg := config("p")
+	cfg.SharePID = true // an infra process
+	s := r.run(cfg)
+	if s.Config.CgroupParent != cgroup.DefaultSlice {
+		t.Errorf("parent recorded %q", s.Config.CgroupParent)
+	}
+	mc := r.monitors.created[0]
+	if want := "criserver.slice:criserver:" + s.ID; mc.Cgroup != want {
+		t.Errorf("monitor's cgroup %q, want %q", mc.Cgroup, want)
+	}
+	cfg = config("q")
+	cfg.CgroupParent = "kubepods-besteffort-pod1.slice"
+	if s := r.run(cfg); s.Config.CgroupParent != cfg.CgroupParent {
+		t.Errorf("kubelet's slice recorded as %q", s.Config.CgroupParent)
+	}
+	cfg = config("x")
+	cfg.CgroupParent = "/kubepods/pod1"
+	if _, err := r.c.Run(context.Background(), cfg); !errors.Is(err, errdefs.ErrInvalidArgument) {
+		t.Fatalf("a cgroupfs parent under systemd: %v", err)
+	}
+	if len(r.monitors.created) != 1 {
+		t.Errorf("%d infra processes, want the first pod's", len(r.monitors.created))
 	}
 }
 

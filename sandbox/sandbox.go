@@ -7,12 +7,12 @@ import (
 	"maps"
 	"path/filepath"
 	"regexp"
-	"strings"
 	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/criserver/criserver/cni"
+	"github.com/criserver/criserver/internal/cgroup"
 	"github.com/criserver/criserver/internal/errdefs"
 	"github.com/criserver/criserver/internal/validate"
 	"github.com/criserver/criserver/oci"
@@ -171,7 +171,7 @@ func NewID() string {
 	return hex.EncodeToString(b)
 }
 
-func (c *Config) validate() error {
+func (c *Config) validate(cgroups cgroup.Driver) error {
 	switch {
 	case c.Name == "":
 		return fmt.Errorf("%w: sandbox metadata needs a name", errInvalid)
@@ -201,10 +201,8 @@ func (c *Config) validate() error {
 	if !hostnameRe.MatchString(c.Hostname) {
 		return fmt.Errorf("%w: hostname %q: want up to 64 letters, digits, '.', '-' or '_'", errInvalid, c.Hostname)
 	}
-	// Relative or climbing, the pod's cgroups would land outside the
-	// parent kubelet gave and outlive the pod's removal.
-	if p := c.CgroupParent; p != "" && (!filepath.IsAbs(p) || filepath.Clean(p) != p || strings.ContainsRune(p, 0)) {
-		return fmt.Errorf("%w: cgroup parent %q must be an absolute, clean path", errInvalid, p)
+	if _, err := cgroups.Parent(c.CgroupParent); err != nil {
+		return err
 	}
 	for _, pm := range c.PortMappings {
 		if err := pm.Validate(); err != nil {

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/criserver/criserver/cni"
+	"github.com/criserver/criserver/internal/cgroup"
 	"github.com/criserver/criserver/internal/errdefs"
 )
 
@@ -74,7 +75,7 @@ func TestConfigValidate(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			cfg := config("p")
 			tc.edit(cfg)
-			err := cfg.validate()
+			err := cfg.validate(cgroup.Cgroupfs)
 			if tc.ok != (err == nil) {
 				t.Fatalf("validate: %v, want ok %v", err, tc.ok)
 			}

@@ -329,3 +329,31 @@ func TestMonitorImportsStaySmall(t *testing.T) {
 		}
 	}
 }
+
+// A kill counted while the container runs is kept, though the cgroup (a
+// systemd scope, gone with its last process) is removed before the exit is
+// recorded.
+func TestWatchOOMKeepsAKillPastTheCgroup(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "memory.events")
+	if err := os.WriteFile(path, []byte("oom 0\noom_kill 0\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	m := &monitor{c: &monitorproto.Config{OOMFile: path}}
+	m.watchOOM()
+	time.Sleep(50 * time.Millisecond)
+	if m.oomSeen.Load() {
+		t.Fatal("a kill seen before any was counted")
+	}
+	if err := os.WriteFile(path, []byte("oom 1\noom_kill 1\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(5 * time.Second); !m.oomSeen.Load(); time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the counted kill was not seen")
+		}
+	}
+	os.Remove(path)
+	if !m.oomSeen.Load() || m.oomKilled() {
+		t.Fatal("the kill must be kept by the watch, not read from the gone file")
+	}
+}

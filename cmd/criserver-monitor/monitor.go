@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -34,6 +35,8 @@ type monitor struct {
 
 	exited chan struct{}
 	exit   string // the exit record, JSON, once exited is closed
+
+	oomSeen atomic.Bool // watchOOM saw the cgroup's kill counter move
 }
 
 // start runs the runtime's create with the container's stdio wired to us.
@@ -113,6 +116,7 @@ func start(c *monitorproto.Config) (*monitor, error) {
 	if m.pid, err = strconv.Atoi(strings.TrimSpace(string(b))); err != nil {
 		return nil, errorString("pid file " + pidFile + ": " + err.Error())
 	}
+	m.watchOOM() // the create made the cgroup
 	m.attach.hold = c.Stdin && c.StdinOnce
 	if c.TTY {
 		errR.Close()
@@ -162,7 +166,7 @@ func (m *monitor) run(ln *listener) {
 	m.initGone = true
 	m.startMu.Unlock()
 	// Read before the delete takes the cgroup away.
-	exit.OOMKilled = m.oomKilled()
+	exit.OOMKilled = m.exitOOM(exit.ExitCode)
 	// The delete also kills what the container left behind in a PID
 	// namespace it shares with its pod, which would hold its output open.
 	_ = runRuntime(m.c, [3]*os.File{}, "delete", "--force", m.c.ID)
@@ -214,24 +218,4 @@ func exitCode(ws unix.WaitStatus) int {
 		return 128 + int(ws.Signal())
 	}
 	return ws.ExitStatus()
-}
-
-// oomKilled reads the cgroup's oom_kill counter, which cgroup v1's
-// memory.oom_control and v2's memory.events both carry. The cgroup is new
-// with the container, so any kill counted is the container's.
-func (m *monitor) oomKilled() bool {
-	if m.c.OOMFile == "" {
-		return false
-	}
-	b, err := os.ReadFile(m.c.OOMFile)
-	if err != nil {
-		return false
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "oom_kill "); ok {
-			n, _ := strconv.Atoi(strings.TrimSpace(v))
-			return n > 0
-		}
-	}
-	return false
 }

@@ -60,6 +60,9 @@ func serveCommand() *cobra.Command {
 			if flags.Changed("default-runtime") {
 				c.DefaultRuntime = f.DefaultRuntime
 			}
+			if flags.Changed("cgroup-driver") {
+				c.CgroupDriver = f.CgroupDriver
+			}
 			// Without --socket, a --state elsewhere moves the socket with it,
 			// so a second daemon needs only --root and --state.
 			if flags.Changed("state") && !flags.Changed("socket") && configPath == "" {
@@ -91,6 +94,7 @@ func serveCommand() *cobra.Command {
 	fl.StringArrayVar(&f.CNI.BinDirs, "cni-bin-dir", nil, "CNI plugin directory (repeatable; default /opt/cni/bin and /usr/lib/cni)")
 	fl.StringVar(&f.StreamingAddress, "streaming-address", config.Default().StreamingAddress, "host:port of the exec/attach/port-forward server")
 	fl.StringVar(&f.DefaultRuntime, "default-runtime", "", "runtime handler for pods without a RuntimeClass (default crun when installed, else runc)")
+	fl.StringVar(&f.CgroupDriver, "cgroup-driver", config.Default().CgroupDriver, "who makes pods' cgroups: cgroupfs or systemd (match kubelet's cgroupDriver)")
 	return cmd
 }
 

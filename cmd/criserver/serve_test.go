@@ -219,6 +219,20 @@ func TestSecondDaemonOnSameRootRefuses(t *testing.T) {
 	}
 }
 
+// The systemd driver needs systemd as init; without it the daemon says so
+// at start rather than failing every pod.
+func TestSystemdDriverNeedsSystemd(t *testing.T) {
+	needRoot(t)
+	if _, err := os.Stat("/run/systemd/system"); err == nil {
+		t.Skip("systemd runs here: the node suite (make test-node) tests the driver")
+	}
+	base := t.TempDir()
+	out, err := exec.Command(binary, "serve", "--cgroup-driver", "systemd", "--root", filepath.Join(base, "r"), "--state", filepath.Join(base, "s")).CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "systemd is not this host's init") {
+		t.Fatalf("systemd driver without systemd: %v\n%s", err, out)
+	}
+}
+
 func TestKilledMidPullLeavesNothing(t *testing.T) {
 	reg, _ := busyboxRegistry(t, "app", "v1")
 	var stalled atomic.Bool

@@ -18,7 +18,9 @@ import (
 	"github.com/criserver/criserver/container"
 	"github.com/criserver/criserver/cri"
 	"github.com/criserver/criserver/imagestore"
+	"github.com/criserver/criserver/internal/cgroup"
 	"github.com/criserver/criserver/internal/config"
+	"github.com/criserver/criserver/internal/systemd"
 	"github.com/criserver/criserver/monitor"
 	"github.com/criserver/criserver/pod"
 	"github.com/criserver/criserver/runtimes"
@@ -37,11 +39,18 @@ func wireRuntime(ctx context.Context, c config.Config, db *bolt.DB, images *imag
 	if err != nil {
 		return cri.Deps{}, err
 	}
+	driver := cgroup.Driver(c.CgroupDriver)
+	if err := driver.Check(); err != nil {
+		return cri.Deps{}, err
+	}
 	handlers, err := runtimeHandlers(c)
 	if err != nil {
 		return cri.Deps{}, err
 	}
 	monitors := &monitor.Client{Bin: monitorBin}
+	if driver == cgroup.Systemd {
+		monitors.Place = monitorScopes(&systemd.Scopes{})
+	}
 	network, err := cni.New(
 		cni.WithConfDir(c.CNI.ConfDir), cni.WithBinDirs(c.CNI.BinDirs...),
 		cni.WithStateDir(filepath.Join(c.Root, "cni")), cni.WithDefaultSubnet(c.CNI.DefaultSubnet),
@@ -53,6 +62,7 @@ func wireRuntime(ctx context.Context, c config.Config, db *bolt.DB, images *imag
 	sandboxes, err := sandbox.New(sandbox.Options{
 		Root: filepath.Join(c.Root, "sandboxes"), State: filepath.Join(c.State, "sandboxes"), DB: db,
 		Network: network, Runtimes: handlers, Monitors: monitors, PauseBin: pauseBin, Logger: log,
+		Cgroups: driver,
 	})
 	if err != nil {
 		return cri.Deps{}, err
@@ -80,7 +90,7 @@ func wireRuntime(ctx context.Context, c config.Config, db *bolt.DB, images *imag
 	go pods.AutoRemove(ctx) // for the daemon's life
 	d := cri.Deps{
 		Images: images, Pods: pods, Sandboxes: sandboxes, Containers: containers, Network: network,
-		Runtimes: handlers, Streaming: stream, Logger: log,
+		Runtimes: handlers, Streaming: stream, Logger: log, SystemdCgroups: driver == cgroup.Systemd,
 	}
 	if err := searchable(c.Root, c.State); err != nil {
 		d.NoUserNamespaces = err.Error()
@@ -125,8 +135,12 @@ func runtimeHandlers(c config.Config) (runtimes.Registry, error) {
 	for name, p := range c.Runtimes {
 		paths[name] = p
 	}
+	var opts []runtimes.Option
+	if c.CgroupDriver == string(cgroup.Systemd) {
+		opts = append(opts, runtimes.WithSystemdCgroup())
+	}
 	for name, p := range paths {
-		r.Handlers[name] = runtimes.NewCLI(name, p, filepath.Join(c.State, "runtime", name), c.Timeouts.Runtime.Duration)
+		r.Handlers[name] = runtimes.NewCLI(name, p, filepath.Join(c.State, "runtime", name), c.Timeouts.Runtime.Duration, opts...)
 	}
 	switch {
 	case c.DefaultRuntime != "":
@@ -180,4 +194,17 @@ func startStreaming(addr string, rt streaming.Runtime, log *slog.Logger) (stream
 	}()
 	log.Info("streaming server listening", "address", cfg.Addr)
 	return srv, nil
+}
+
+// monitorScopes places each monitor in a scope of the slice its container
+// goes to, so the pod's slice accounts for it and the daemon's service can
+// stop without it.
+func monitorScopes(scopes *systemd.Scopes) func(context.Context, int, monitor.Config) error {
+	return func(ctx context.Context, pid int, cfg monitor.Config) error {
+		slice := cgroup.Slice(cfg.Cgroup)
+		if slice == "" {
+			return nil // a pod recorded under cgroupfs before the driver changed
+		}
+		return scopes.Start(ctx, systemd.MonitorScope(cfg.ID), slice, "criserver monitor of container "+cfg.ID, pid)
+	}
 }

@@ -14,8 +14,8 @@ func TestPath(t *testing.T) {
 		{"/kubepods/burstable/pod1", "abc", "/kubepods/burstable/pod1/abc"},
 		{"/kubepods/", "abc", "/kubepods/abc"},
 		{"/", "abc", "/abc"},
-		// A systemd slice is a name, not a path: kept as given.
-		{"kubepods-burstable-pod1.slice", "abc", "kubepods-burstable-pod1.slice/abc"},
+		// A systemd slice is a name, not a path: the runtime's systemd form.
+		{"kubepods-burstable-pod1.slice", "abc", "kubepods-burstable-pod1.slice:criserver:abc"},
 	} {
 		if got := Path(tc.parent, tc.id); got != tc.want {
 			t.Errorf("Path(%q, %q) = %q, want %q", tc.parent, tc.id, got, tc.want)

@@ -17,8 +17,9 @@ import (
 // too.
 func Limits(path string) (*specs.LinuxResources, error) {
 	if Unified() {
-		return limitsV2(filepath.Join(Root, path))
+		return limitsV2(LimitsDir(path))
 	}
+	path = fsPath(path)
 	return limitsV1(Root, path)
 }
 

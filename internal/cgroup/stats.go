@@ -23,6 +23,7 @@ type Stats struct {
 // container exited) reads as zeros.
 func Read(path string) (Stats, error) {
 	s := Stats{Timestamp: time.Now()}
+	path = fsPath(path)
 	if Unified() {
 		m, err := cgroup2.Load(path)
 		if err != nil {

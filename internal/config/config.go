@@ -33,6 +33,10 @@ type Config struct {
 	// Runtimes maps handler names to runtime binaries; runc and crun are
 	// looked up in PATH when not given.
 	Runtimes map[string]string `toml:"runtimes"`
+	// CgroupDriver is who makes the pods' cgroups: "cgroupfs" (the
+	// runtime writes them) or "systemd" (a scope per container in the
+	// pod's slice, as kubelet's cgroupDriver: systemd expects).
+	CgroupDriver string `toml:"cgroup_driver"`
 
 	Registry Registry `toml:"registry"`
 	CNI      CNI      `toml:"cni"`
@@ -103,6 +107,7 @@ func Default() Config {
 		// same node is the one that reaches it.
 		StreamingAddress: "127.0.0.1:0",
 		Runtimes:         map[string]string{},
+		CgroupDriver:     "cgroupfs",
 		CNI: CNI{
 			ConfDir:       "/etc/cni/net.d",
 			BinDirs:       []string{"/opt/cni/bin", "/usr/lib/cni"},
@@ -161,6 +166,11 @@ func (c Config) Validate() error {
 	}
 	if c.Timeouts.Runtime.Duration <= 0 || c.Timeouts.Network.Duration <= 0 {
 		return fmt.Errorf("timeouts.runtime and timeouts.network must be positive")
+	}
+	switch c.CgroupDriver {
+	case "cgroupfs", "systemd":
+	default:
+		return fmt.Errorf("cgroup_driver %q: want cgroupfs or systemd", c.CgroupDriver)
 	}
 	if c.Registry.MaxConcurrentDownloads < 1 {
 		return fmt.Errorf("registry.max_concurrent_downloads must be at least 1")

@@ -34,6 +34,7 @@ func TestLoadRefusesUnknownKeysAndBadValues(t *testing.T) {
 		`log_level = "loud"`: "log_level",
 		"[registry]\npull_progress_timeout = \"soon\"": "pull_progress_timeout",
 		"[timeouts]\nruntime = \"0s\"":                 "timeouts.runtime",
+		`cgroup_driver = "upstart"`:                    "cgroup_driver",
 	} {
 		p := filepath.Join(t.TempDir(), "c.toml")
 		os.WriteFile(p, []byte(body), 0o600)

@@ -67,7 +67,10 @@ type Daemon struct {
 	Args                []string // after serve's own flags
 	Env                 []string // added to the daemon's environment
 	WorkDir             string   // its working directory; a relative path it wrongly takes lands there
-	ReadyTimeout        time.Duration
+	// Wrap runs the daemon under another command (the node suite's
+	// systemd-run, to have it as a service); Kill then ends only that.
+	Wrap         []string
+	ReadyTimeout time.Duration
 
 	Cmd  *exec.Cmd
 	Log  *strings.Builder // the daemon's log (stderr) since its last start
@@ -89,10 +92,14 @@ func (d *Daemon) Start() {
 	d.T.Helper()
 	d.Log = &strings.Builder{}
 	args := append([]string{"serve", "--root", d.Root, "--state", d.State, "--socket", d.Socket, "--log-level", "debug"}, d.Args...)
-	d.Cmd = exec.Command(d.Bin, args...)
+	argv := append(append(append([]string{}, d.Wrap...), d.Bin), args...)
+	d.Cmd = exec.Command(argv[0], argv[1:]...)
 	d.Cmd.Stderr = d.Log
 	d.Cmd.Env = append(os.Environ(), d.Env...)
 	d.Cmd.Dir = d.WorkDir
+	// A process that inherited the daemon's stderr (a wrapped daemon's
+	// service, when only its wrapper was killed) must not hold Kill.
+	d.Cmd.WaitDelay = 10 * time.Second
 	if err := d.Cmd.Start(); err != nil {
 		d.T.Fatal(err)
 	}

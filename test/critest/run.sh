@@ -5,6 +5,10 @@
 #
 #   test/critest/run.sh [CRITEST FLAGS...]    # e.g. -ginkgo.focus 'HostIpc'
 #
+# With CRITEST_PREBUILT=1 it builds nothing and runs what bin/ holds (the
+# node VM runs it so, see test/node/run.sh); CRITEST_BUILD_ONLY=1 only builds;
+# CRITEST_DAEMON_ARGS are added to the daemon's flags.
+#
 # What it sets up, all torn down by cleanup():
 #   - the daemon with its own root, state and socket under a temp dir,
 #     and a CNI network of its own: bridge $bridge, subnet $subnet;
@@ -29,6 +33,39 @@ lock=/run/lock/criserver-critest.lock
 log() { printf 'critest: %s\n' "$*" >&2; }
 die() { log "$*"; exit 1; }
 
+# build makes what a run needs in bin/: the daemon, critest, crictl, the
+# registry and critest's busybox.
+build() {
+	log "building"
+	run_quiet ${MAKE:-make} -s build GO="$GO" || die "make build failed"
+	run_quiet bash -c "cd test/critest && $GO test -c -o '$bin/critest' sigs.k8s.io/cri-tools/cmd/critest &&
+		$GO build -o '$bin/crictl' sigs.k8s.io/cri-tools/cmd/crictl" || die "building critest failed"
+	# The registry command is a module of its own that uses the main module: a
+	# throwaway workspace builds it against this tree without touching its go.mod.
+	local work
+	work=$(mktemp -d /tmp/criserver-critest-build.XXXXXX) || die "mktemp failed"
+	printf 'go %s\n\nuse (\n\t%s\n\t%s\n)\n' "$(sed -n 's/^go //p' go.mod)" "$repo" "$repo/test/critest/registry" >"$work/go.work"
+	run_quiet env GOWORK="$work/go.work" "$GO" build -o "$bin/critest-registry" ./test/critest/registry
+	local rc=$?
+	rm -rf "$work"
+	[ "$rc" = 0 ] || die "building test/critest/registry failed"
+	test/critest/busybox/build.sh "$bin/critest-busybox/busybox" || die "building busybox failed"
+}
+
+# run_quiet runs a command and shows its output only when it fails.
+run_quiet() {
+	local out
+	if ! out=$("$@" 2>&1); then
+		printf '%s\n' "$out" >&2
+		return 1
+	fi
+}
+
+if [ -n "${CRITEST_BUILD_ONLY:-}" ]; then
+	build
+	exit 0
+fi
+
 [ "$(id -u)" = 0 ] || die "needs root (namespaces, mounts, CNI, iptables)"
 
 # One run at a time: runs share the bridge, the subnet and critest's host ports.
@@ -43,14 +80,6 @@ chmod 711 "$tmp"
 daemon_pid= registry_pid= sock=$tmp/criserver.sock state=$tmp/state
 shm_before=$(ipcs -m 2>/dev/null | awk '$2 ~ /^[0-9]+$/ {print $2}' | sort)
 
-# run_quiet runs a command and shows its output only when it fails.
-run_quiet() {
-	local out
-	if ! out=$("$@" 2>&1); then
-		printf '%s\n' "$out" >&2
-		return 1
-	fi
-}
 
 # remove_portmap_rules deletes the nat rules the portmap plugin made for
 # our network (their comments name it) and the chains they jump to.
@@ -129,16 +158,14 @@ for port in 12000 12001 12002 12003; do
 	if ss -Hltn "sport = :$port" | grep -q .; then die "critest needs host port $port free"; fi
 done
 
-log "building"
-run_quiet ${MAKE:-make} -s build GO="$GO" || die "make build failed"
-run_quiet bash -c "cd test/critest && $GO test -c -o '$bin/critest' sigs.k8s.io/cri-tools/cmd/critest &&
-	$GO build -o '$bin/crictl' sigs.k8s.io/cri-tools/cmd/crictl" || die "building critest failed"
-# The registry command is a module of its own that uses the main module: a
-# throwaway workspace builds it against this tree without touching its go.mod.
-printf 'go %s\n\nuse (\n\t%s\n\t%s\n)\n' "$(sed -n 's/^go //p' go.mod)" "$repo" "$repo/test/critest/registry" >"$tmp/go.work"
-run_quiet env GOWORK="$tmp/go.work" "$GO" build -o "$bin/critest-registry" ./test/critest/registry ||
-	die "building test/critest/registry failed"
-test/critest/busybox/build.sh "$bin/critest-busybox/busybox" || die "building busybox failed"
+if [ -n "${CRITEST_PREBUILT:-}" ]; then
+	# The node VM has no Go: the host built everything into bin/.
+	for f in criserver criserver-monitor criserver-pause critest crictl critest-registry critest-busybox/busybox; do
+		[ -x "$bin/$f" ] || die "CRITEST_PREBUILT: $bin/$f is missing"
+	done
+else
+	build
+fi
 
 log "starting the registry"
 "$bin/critest-registry" -busybox "$bin/critest-busybox/busybox" >"$tmp/registry.out" 2>"$tmp/registry.log" &
@@ -163,11 +190,11 @@ EOF
 
 log "starting the daemon"
 "$bin/criserver" serve --root "$tmp/root" --state "$state" --socket "$sock" \
-	--cni-conf-dir "$tmp/net.d" --log-level "${CRITEST_LOG_LEVEL:-info}" "${mirrors[@]}" \
+	--cni-conf-dir "$tmp/net.d" --log-level "${CRITEST_LOG_LEVEL:-info}" "${mirrors[@]}" ${CRITEST_DAEMON_ARGS:-} \
 	2>"$report/criserver.log" &
 daemon_pid=$!
 ready=
-for _ in $(seq 100); do
+for _ in $(seq "${CRITEST_READY_TRIES:-100}"); do
 	"$bin/crictl" --runtime-endpoint "unix://$sock" --timeout 1s version >/dev/null 2>&1 && ready=1 && break
 	kill -0 "$daemon_pid" 2>/dev/null || { tail -n 20 "$report/criserver.log" >&2; die "the daemon exited"; }
 	sleep 0.2

@@ -1,8 +1,9 @@
 #!/bin/sh
 # criserver-node runs inside the node VM as a systemd unit: it mounts the
-# host's share, runs the node suite the host built, leaves its output and
-# exit code on the share, and powers the guest off. Lines also go to the
-# kernel log, which the console shows.
+# host's share, runs the suite's script the host put there (suite.sh: it
+# comes with each run, so changing it needs no new image), leaves its exit
+# code and the journal on the share, and powers the guest off. Lines also
+# go to the kernel log, which the console shows.
 say() { echo "criserver-node: $*" >/dev/kmsg; }
 
 mkdir -p /mnt/host
@@ -13,8 +14,7 @@ if ! mount -t 9p -o trans=virtio,version=9p2000.L,msize=512000 host /mnt/host; t
 fi
 systemctl is-system-running --wait >/dev/null 2>&1
 say "system $(systemctl is-system-running), kernel $(uname -r), $(stat -fc %T /sys/fs/cgroup)"
-cd /tmp || exit 1
-CRISERVER_NODE_BIN=/mnt/host/bin /mnt/host/node.test -test.v -test.timeout 20m >/mnt/host/results.txt 2>&1
+sh /mnt/host/suite.sh
 rc=$?
 say "suite exit $rc"
 mkdir -p /mnt/host/logs

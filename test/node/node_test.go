@@ -37,6 +37,14 @@ func needNode(t *testing.T) {
 // pulled from reg.
 func newDaemon(t *testing.T, reg *testimage.Registry, dir string, args ...string) *testdaemon.Daemon {
 	t.Helper()
+	d := daemonIn(t, reg, dir, args...)
+	return serve(t, d)
+}
+
+// daemonIn is a daemon in dir (a new one when empty) pulling from reg,
+// not yet started.
+func daemonIn(t *testing.T, reg *testimage.Registry, dir string, args ...string) *testdaemon.Daemon {
+	t.Helper()
 	if dir == "" {
 		dir = t.TempDir()
 	}
@@ -45,6 +53,12 @@ func newDaemon(t *testing.T, reg *testimage.Registry, dir string, args ...string
 	d := testdaemon.New(t, filepath.Join(binDir, "criserver"), dir, append([]string{"--registry-mirror", "docker.io=" + reg.URL}, args...)...)
 	d.WorkDir = dir
 	d.ReadyTimeout = 3 * time.Minute // process start is ~100x slower under emulation
+	return d
+}
+
+// serve starts d, ends it with the test, and pulls busybox.
+func serve(t *testing.T, d *testdaemon.Daemon) *testdaemon.Daemon {
+	t.Helper()
 	d.Start()
 	t.Cleanup(func() {
 		if t.Failed() {
@@ -135,7 +149,8 @@ func TestLifecycleOnCgroupV2(t *testing.T) {
 					t.Error(err)
 				}
 			}()
-			id, dir := runLimited(t, d, pr.PodSandboxId, pod, "limits", 64<<20, []string{"sleep", "3600"})
+			id, path := runLimited(t, d, pr.PodSandboxId, pod, "limits", 64<<20, []string{"sleep", "3600"})
+			dir := cgroup.Dir(path)
 			for file, want := range map[string]string{"memory.max": "67108864", "cpu.max": "50000 100000"} {
 				if got := readFile(t, filepath.Join(dir, file)); got != want {
 					t.Errorf("%s = %q, want %q", file, got, want)
@@ -166,27 +181,34 @@ func TestLifecycleOnCgroupV2(t *testing.T) {
 				return os.IsNotExist(err)
 			})
 
-			// Past its limit, the kernel kills it and the status says so.
-			oom, _ := runLimited(t, d, pr.PodSandboxId, pod, "oom", 16<<20,
-				[]string{"sh", "-c", "x=$(head -c 64000000 /dev/zero | tr '\\000' x); sleep 60"})
-			var cs *runtimeapi.ContainerStatus
-			eventually(t, "the OOM kill seen", 3*time.Minute, func() bool {
-				r, err := d.RT.ContainerStatus(ctx, &runtimeapi.ContainerStatusRequest{ContainerId: oom})
-				if err != nil {
-					return false
-				}
-				cs = r.Status
-				return cs.State == runtimeapi.ContainerState_CONTAINER_EXITED
-			})
-			if cs.Reason != "OOMKilled" {
-				t.Errorf("exit %d reason %q, want OOMKilled", cs.ExitCode, cs.Reason)
-			}
+			wantOOMKilled(t, d, pr.PodSandboxId, pod)
 		})
 	}
 }
 
+// wantOOMKilled runs a container past its memory limit: the kernel kills
+// it and the status says so.
+func wantOOMKilled(t *testing.T, d *testdaemon.Daemon, podID string, pod *runtimeapi.PodSandboxConfig) {
+	t.Helper()
+	ctx := d.Ctx(5 * time.Minute)
+	oom, _ := runLimited(t, d, podID, pod, "oom", 16<<20,
+		[]string{"sh", "-c", "x=$(head -c 64000000 /dev/zero | tr '\\000' x); sleep 60"})
+	var cs *runtimeapi.ContainerStatus
+	eventually(t, "the OOM kill seen", 3*time.Minute, func() bool {
+		r, err := d.RT.ContainerStatus(ctx, &runtimeapi.ContainerStatusRequest{ContainerId: oom})
+		if err != nil {
+			return false
+		}
+		cs = r.Status
+		return cs.State == runtimeapi.ContainerState_CONTAINER_EXITED
+	})
+	if cs.Reason != "OOMKilled" {
+		t.Errorf("exit %d reason %q, want OOMKilled", cs.ExitCode, cs.Reason)
+	}
+}
+
 // runLimited creates and starts a container with a memory limit and half a
-// CPU, and returns its ID and its cgroup directory.
+// CPU, and returns its ID and its cgroups path as the runtime took it.
 func runLimited(t *testing.T, d *testdaemon.Daemon, podID string, pod *runtimeapi.PodSandboxConfig, name string, mem int64, cmd []string) (string, string) {
 	t.Helper()
 	ctx := d.Ctx(5 * time.Minute)
@@ -214,7 +236,7 @@ func runLimited(t *testing.T, d *testdaemon.Daemon, podID string, pod *runtimeap
 	if err := json.Unmarshal([]byte(r.Info["info"]), &info); err != nil || info.CgroupsPath == "" {
 		t.Fatalf("no cgroups path in the verbose status: %v %v", r.Info, err)
 	}
-	return cr.ContainerId, filepath.Join(cgroup.Root, info.CgroupsPath)
+	return cr.ContainerId, info.CgroupsPath
 }
 
 func readFile(t *testing.T, path string) string {

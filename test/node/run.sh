@@ -26,6 +26,9 @@ GO=${GO:-go}
 cache=$repo/bin/node-vm
 report=$repo/bin/node-report
 limit=${NODE_TIMEOUT:-1500} # seconds the guest may run
+# The critest specs run in the guest, a ginkgo focus: all of them by
+# default ("none" runs none).
+critest_focus=${NODE_CRITEST_FOCUS:-.}
 
 log() { printf 'node: %s\n' "$*" >&2; }
 die() { log "$*"; exit 1; }
@@ -43,11 +46,11 @@ if [ -n "$missing" ]; then
 fi
 
 # The guest: what a node has. crun is Debian's (1.8), runc is Debian's.
-guest_pkgs="systemd-sysv,udev,iproute2,kmod,linux-image-amd64,apparmor,runc,crun,containernetworking-plugins,iptables,busybox-static"
+guest_pkgs="systemd-sysv,dbus,udev,iproute2,kmod,linux-image-amd64,apparmor,runc,crun,containernetworking-plugins,iptables,busybox-static"
 mirror=${NODE_MIRROR:-http://deb.debian.org/debian}
 # The image changes with the package list, the guest script and the
 # version below (bump it when build_image changes).
-key=$(printf '%s\n%s\n%s\n' "$guest_pkgs" "$(sha256sum test/node/guest.sh | cut -c1-64)" v1 | sha256sum | cut -c1-12)
+key=$(printf '%s\n%s\n%s\n' "$guest_pkgs" "$(sha256sum test/node/guest.sh | cut -c1-64)" v2 | sha256sum | cut -c1-12)
 img=$cache/$key
 
 work=$(mktemp -d /tmp/criserver-node.XXXXXX) || die "mktemp failed"
@@ -109,6 +112,19 @@ for name in criserver criserver-monitor criserver-pause; do
 	CGO_ENABLED=0 "$GO" build -ldflags=-s -o "$share/bin/$name" "./cmd/$name" || die "building $name failed"
 done
 CGO_ENABLED=0 "$GO" test -c -o "$share/node.test" ./test/node || die "building the suite failed"
+install -m 755 test/node/suite.sh "$share/suite.sh"
+
+# critest, run by test/critest/run.sh in the guest on binaries built here.
+if [ "$critest_focus" != none ]; then
+	GO=$GO CRITEST_BUILD_ONLY=1 test/critest/run.sh || die "building critest failed"
+	c=$share/critest
+	mkdir -p "$c/test/critest" "$c/bin/critest-busybox"
+	cp test/critest/run.sh test/critest/skip.txt "$c/test/critest/"
+	cp bin/critest bin/crictl bin/critest-registry "$c/bin/"
+	cp bin/critest-busybox/busybox "$c/bin/critest-busybox/"
+	cp "$share"/bin/* "$c/bin/"
+	printf '%s\n' "$critest_focus" >"$c/focus"
+fi
 
 log "booting the guest (emulated; up to ${limit}s)"
 timeout "$limit" qemu-system-x86_64 -accel tcg -m 3072 -smp 2 -nographic -nic none -no-reboot \
@@ -123,6 +139,8 @@ qemu_rc=$?
 qemu_pid=
 cp "$work/console.log" "$report/console.log"
 cp "$share"/results.txt "$report/" 2>/dev/null
+cp "$share"/critest.txt "$report/" 2>/dev/null
+cp -r "$share"/critest/bin/critest-report "$report/" 2>/dev/null
 cp -r "$share"/logs "$report/" 2>/dev/null
 
 if [ ! -f "$share/rc" ]; then
@@ -132,5 +150,6 @@ if [ ! -f "$share/rc" ]; then
 fi
 rc=$(cat "$share/rc")
 grep -E '^(=== RUN|--- |    --- |PASS|FAIL|ok )|_test.go:' "$share/results.txt" >&2
+[ -f "$share/critest.txt" ] && grep -E '^critest: |^(SUCCESS|FAIL)!|\[FAIL\]' "$share/critest.txt" >&2
 log "suite exit $rc; done in $(( SECONDS - start ))s; output in $report/"
 exit "$rc"
