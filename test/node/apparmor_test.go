@@ -129,24 +129,13 @@ func TestAppArmor(t *testing.T) {
 // default) and removes it after the test.
 func runPod(t *testing.T, d *testdaemon.Daemon, name, handler string) (string, *runtimeapi.PodSandboxConfig) {
 	t.Helper()
-	ctx := d.Ctx(10 * time.Minute)
 	pod := &runtimeapi.PodSandboxConfig{
 		Metadata: &runtimeapi.PodSandboxMetadata{Name: name, Namespace: "node", Uid: "uid-" + name},
 		Linux: &runtimeapi.LinuxPodSandboxConfig{SecurityContext: &runtimeapi.LinuxSandboxSecurityContext{
 			NamespaceOptions: &runtimeapi.NamespaceOption{Network: runtimeapi.NamespaceMode_NODE},
 		}},
 	}
-	pr, err := d.RT.RunPodSandbox(ctx, &runtimeapi.RunPodSandboxRequest{Config: pod, RuntimeHandler: handler})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		d.RT.StopPodSandbox(ctx, &runtimeapi.StopPodSandboxRequest{PodSandboxId: pr.PodSandboxId})
-		if _, err := d.RT.RemovePodSandbox(ctx, &runtimeapi.RemovePodSandboxRequest{PodSandboxId: pr.PodSandboxId}); err != nil {
-			t.Error(err)
-		}
-	})
-	return pr.PodSandboxId, pod
+	return startPod(t, d, pod, handler), pod
 }
 
 func needAppArmor(t *testing.T) {

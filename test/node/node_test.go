@@ -139,17 +139,8 @@ func TestLifecycleOnCgroupV2(t *testing.T) {
 					NamespaceOptions: &runtimeapi.NamespaceOption{Network: runtimeapi.NamespaceMode_NODE},
 				}},
 			}
-			pr, err := d.RT.RunPodSandbox(ctx, &runtimeapi.RunPodSandboxRequest{Config: pod, RuntimeHandler: handler})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer func() {
-				d.RT.StopPodSandbox(ctx, &runtimeapi.StopPodSandboxRequest{PodSandboxId: pr.PodSandboxId})
-				if _, err := d.RT.RemovePodSandbox(ctx, &runtimeapi.RemovePodSandboxRequest{PodSandboxId: pr.PodSandboxId}); err != nil {
-					t.Error(err)
-				}
-			}()
-			id, path := runLimited(t, d, pr.PodSandboxId, pod, "limits", 64<<20, []string{"sleep", "3600"})
+			podID := startPod(t, d, pod, handler)
+			id, path := runLimited(t, d, podID, pod, "limits", 64<<20, []string{"sleep", "3600"})
 			dir := cgroup.Dir(path)
 			for file, want := range map[string]string{"memory.max": "67108864", "cpu.max": "50000 100000"} {
 				if got := readFile(t, filepath.Join(dir, file)); got != want {
@@ -181,7 +172,7 @@ func TestLifecycleOnCgroupV2(t *testing.T) {
 				return os.IsNotExist(err)
 			})
 
-			wantOOMKilled(t, d, pr.PodSandboxId, pod)
+			wantOOMKilled(t, d, podID, pod)
 		})
 	}
 }
@@ -205,6 +196,25 @@ func wantOOMKilled(t *testing.T, d *testdaemon.Daemon, podID string, pod *runtim
 	if cs.Reason != "OOMKilled" {
 		t.Errorf("exit %d reason %q, want OOMKilled", cs.ExitCode, cs.Reason)
 	}
+}
+
+// startPod runs pod with handler ("": the default) and stops and removes it
+// when the test ends.
+func startPod(t *testing.T, d *testdaemon.Daemon, pod *runtimeapi.PodSandboxConfig, handler string) string {
+	t.Helper()
+	ctx := d.Ctx(10 * time.Minute)
+	pr, err := d.RT.RunPodSandbox(ctx, &runtimeapi.RunPodSandboxRequest{Config: pod, RuntimeHandler: handler})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		// d.RT at the end: a test may have restarted the daemon.
+		d.RT.StopPodSandbox(ctx, &runtimeapi.StopPodSandboxRequest{PodSandboxId: pr.PodSandboxId})
+		if _, err := d.RT.RemovePodSandbox(ctx, &runtimeapi.RemovePodSandboxRequest{PodSandboxId: pr.PodSandboxId}); err != nil {
+			t.Error(err)
+		}
+	})
+	return pr.PodSandboxId
 }
 
 // runLimited creates and starts a container with a memory limit and half a
@@ -276,19 +286,10 @@ func TestPodNetwork(t *testing.T) {
 	d := newDaemon(t, reg, dir, "--cni-conf-dir", filepath.Join(dir, "net.d"))
 	ctx := d.Ctx(10 * time.Minute)
 	pod := &runtimeapi.PodSandboxConfig{Metadata: &runtimeapi.PodSandboxMetadata{Name: "web", Namespace: "node", Uid: "uid-web"}}
-	pr, err := d.RT.RunPodSandbox(ctx, &runtimeapi.RunPodSandboxRequest{Config: pod})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		d.RT.StopPodSandbox(ctx, &runtimeapi.StopPodSandboxRequest{PodSandboxId: pr.PodSandboxId})
-		if _, err := d.RT.RemovePodSandbox(ctx, &runtimeapi.RemovePodSandboxRequest{PodSandboxId: pr.PodSandboxId}); err != nil {
-			t.Error(err)
-		}
-	}()
-	runLimited(t, d, pr.PodSandboxId, pod, "httpd", 64<<20,
+	podID := startPod(t, d, pod, "")
+	runLimited(t, d, podID, pod, "httpd", 64<<20,
 		[]string{"sh", "-c", "mkdir -p /www && echo hello from v2 > /www/index.html && exec httpd -f -p 8080 -h /www"})
-	ps, err := d.RT.PodSandboxStatus(ctx, &runtimeapi.PodSandboxStatusRequest{PodSandboxId: pr.PodSandboxId})
+	ps, err := d.RT.PodSandboxStatus(ctx, &runtimeapi.PodSandboxStatusRequest{PodSandboxId: podID})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -51,17 +51,8 @@ func TestSystemdCgroupDriver(t *testing.T) {
 					NamespaceOptions: &runtimeapi.NamespaceOption{Network: runtimeapi.NamespaceMode_NODE},
 				}},
 			}
-			pr, err := d.RT.RunPodSandbox(ctx, &runtimeapi.RunPodSandboxRequest{Config: pod, RuntimeHandler: handler})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer func() {
-				d.RT.StopPodSandbox(ctx, &runtimeapi.StopPodSandboxRequest{PodSandboxId: pr.PodSandboxId})
-				if _, err := d.RT.RemovePodSandbox(ctx, &runtimeapi.RemovePodSandboxRequest{PodSandboxId: pr.PodSandboxId}); err != nil {
-					t.Error(err)
-				}
-			}()
-			id, path := runLimited(t, d, pr.PodSandboxId, pod, "limits", 64<<20, []string{"sleep", "3600"})
+			podID := startPod(t, d, pod, handler)
+			id, path := runLimited(t, d, podID, pod, "limits", 64<<20, []string{"sleep", "3600"})
 			// The limits are on the scope (runc) or on crun's sub-cgroup
 			// in it.
 			dir, limits := cgroup.Dir(path), cgroup.LimitsDir(path)
@@ -122,7 +113,7 @@ func TestSystemdCgroupDriver(t *testing.T) {
 			})
 			// systemd removes a scope with its last process, before the
 			// monitor records the exit: the kill is seen while it runs.
-			wantOOMKilled(t, d, pr.PodSandboxId, pod)
+			wantOOMKilled(t, d, podID, pod)
 		})
 	}
 }

@@ -36,17 +36,8 @@ func TestUserNamespacesOnCgroupV2(t *testing.T) {
 				Hostname: "userns",
 				Linux:    &runtimeapi.LinuxPodSandboxConfig{SecurityContext: &runtimeapi.LinuxSandboxSecurityContext{NamespaceOptions: ns}},
 			}
-			pr, err := d.RT.RunPodSandbox(ctx, &runtimeapi.RunPodSandboxRequest{Config: pod, RuntimeHandler: handler})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer func() {
-				d.RT.StopPodSandbox(ctx, &runtimeapi.StopPodSandboxRequest{PodSandboxId: pr.PodSandboxId})
-				if _, err := d.RT.RemovePodSandbox(ctx, &runtimeapi.RemovePodSandboxRequest{PodSandboxId: pr.PodSandboxId}); err != nil {
-					t.Error(err)
-				}
-			}()
-			cr, err := d.RT.CreateContainer(ctx, &runtimeapi.CreateContainerRequest{PodSandboxId: pr.PodSandboxId, SandboxConfig: pod, Config: &runtimeapi.ContainerConfig{
+			podID := startPod(t, d, pod, handler)
+			cr, err := d.RT.CreateContainer(ctx, &runtimeapi.CreateContainerRequest{PodSandboxId: podID, SandboxConfig: pod, Config: &runtimeapi.ContainerConfig{
 				Metadata: &runtimeapi.ContainerMetadata{Name: "c"},
 				Image:    &runtimeapi.ImageSpec{Image: "busybox"},
 				Command:  []string{"sleep", "3600"},
