@@ -43,7 +43,7 @@ func wireRuntime(ctx context.Context, c config.Config, db *bolt.DB, images *imag
 	if err := driver.Check(); err != nil {
 		return cri.Deps{}, err
 	}
-	handlers, err := runtimeHandlers(c)
+	handlers, err := runtimeHandlers(c, driver)
 	if err != nil {
 		return cri.Deps{}, err
 	}
@@ -124,7 +124,7 @@ func searchable(dirs ...string) error {
 
 // runtimeHandlers finds runc and crun (and any configured handler); the
 // default is crun when installed, as CRI-O's is, else runc.
-func runtimeHandlers(c config.Config) (runtimes.Registry, error) {
+func runtimeHandlers(c config.Config, driver cgroup.Driver) (runtimes.Registry, error) {
 	r := runtimes.Registry{Handlers: map[string]runtimes.Runtime{}}
 	paths := map[string]string{}
 	for _, name := range []string{"runc", "crun"} {
@@ -136,7 +136,7 @@ func runtimeHandlers(c config.Config) (runtimes.Registry, error) {
 		paths[name] = p
 	}
 	var opts []runtimes.Option
-	if c.CgroupDriver == string(cgroup.Systemd) {
+	if driver == cgroup.Systemd {
 		opts = append(opts, runtimes.WithSystemdCgroup())
 	}
 	for name, p := range paths {

@@ -84,7 +84,7 @@ func LimitsDir(path string) string {
 // container's cgroup killed a process.
 func OOMFile(path string) string {
 	if Unified() {
-		return filepath.Join(Root, fsPath(path), "memory.events")
+		return filepath.Join(Dir(path), "memory.events")
 	}
 	return filepath.Join(Root, "memory", fsPath(path), "memory.oom_control")
 }

@@ -129,12 +129,7 @@ func TestAppArmor(t *testing.T) {
 // default) and removes it after the test.
 func runPod(t *testing.T, d *testdaemon.Daemon, name, handler string) (string, *runtimeapi.PodSandboxConfig) {
 	t.Helper()
-	pod := &runtimeapi.PodSandboxConfig{
-		Metadata: &runtimeapi.PodSandboxMetadata{Name: name, Namespace: "node", Uid: "uid-" + name},
-		Linux: &runtimeapi.LinuxPodSandboxConfig{SecurityContext: &runtimeapi.LinuxSandboxSecurityContext{
-			NamespaceOptions: &runtimeapi.NamespaceOption{Network: runtimeapi.NamespaceMode_NODE},
-		}},
-	}
+	pod := nodePod(name)
 	return startPod(t, d, pod, handler), pod
 }
 

@@ -133,12 +133,7 @@ func TestLifecycleOnCgroupV2(t *testing.T) {
 	}
 	for _, handler := range []string{"crun", "runc"} {
 		t.Run(handler, func(t *testing.T) {
-			pod := &runtimeapi.PodSandboxConfig{
-				Metadata: &runtimeapi.PodSandboxMetadata{Name: "v2-" + handler, Namespace: "node", Uid: "uid-" + handler},
-				Linux: &runtimeapi.LinuxPodSandboxConfig{SecurityContext: &runtimeapi.LinuxSandboxSecurityContext{
-					NamespaceOptions: &runtimeapi.NamespaceOption{Network: runtimeapi.NamespaceMode_NODE},
-				}},
-			}
+			pod := nodePod("v2-" + handler)
 			podID := startPod(t, d, pod, handler)
 			id, path := runLimited(t, d, podID, pod, "limits", 64<<20, []string{"sleep", "3600"})
 			dir := cgroup.Dir(path)
@@ -195,6 +190,16 @@ func wantOOMKilled(t *testing.T, d *testdaemon.Daemon, podID string, pod *runtim
 	})
 	if cs.Reason != "OOMKilled" {
 		t.Errorf("exit %d reason %q, want OOMKilled", cs.ExitCode, cs.Reason)
+	}
+}
+
+// nodePod is the config of a pod on the node's network (no CNI).
+func nodePod(name string) *runtimeapi.PodSandboxConfig {
+	return &runtimeapi.PodSandboxConfig{
+		Metadata: &runtimeapi.PodSandboxMetadata{Name: name, Namespace: "node", Uid: "uid-" + name},
+		Linux: &runtimeapi.LinuxPodSandboxConfig{SecurityContext: &runtimeapi.LinuxSandboxSecurityContext{
+			NamespaceOptions: &runtimeapi.NamespaceOption{Network: runtimeapi.NamespaceMode_NODE},
+		}},
 	}
 }
 

@@ -45,12 +45,8 @@ func TestSystemdCgroupDriver(t *testing.T) {
 	for _, handler := range []string{"crun", "runc"} {
 		t.Run(handler, func(t *testing.T) {
 			slice := "criservernode-pod" + handler + ".slice" // as kubelet names a pod's slice
-			pod := &runtimeapi.PodSandboxConfig{
-				Metadata: &runtimeapi.PodSandboxMetadata{Name: "sd-" + handler, Namespace: "node", Uid: "uid-sd-" + handler},
-				Linux: &runtimeapi.LinuxPodSandboxConfig{CgroupParent: slice, SecurityContext: &runtimeapi.LinuxSandboxSecurityContext{
-					NamespaceOptions: &runtimeapi.NamespaceOption{Network: runtimeapi.NamespaceMode_NODE},
-				}},
-			}
+			pod := nodePod("sd-" + handler)
+			pod.Linux.CgroupParent = slice
 			podID := startPod(t, d, pod, handler)
 			id, path := runLimited(t, d, podID, pod, "limits", 64<<20, []string{"sleep", "3600"})
 			// The limits are on the scope (runc) or on crun's sub-cgroup
