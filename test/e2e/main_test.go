@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -72,7 +73,15 @@ func needE2E(t testing.TB) {
 }
 
 // subnets hands each daemon its own bridge and a /24 in 198.19.0.0/16.
+// E2E_NET_OFFSET moves the range, so that test runs from two checkouts at
+// once do not share bridges.
 var subnets atomic.Int32
+
+func init() {
+	if off, err := strconv.Atoi(os.Getenv("E2E_NET_OFFSET")); err == nil && off > 0 && off < 200 {
+		subnets.Store(int32(off))
+	}
+}
 
 type daemon struct {
 	t                        testing.TB
