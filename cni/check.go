@@ -8,11 +8,14 @@ import (
 	"github.com/containernetworking/cni/libcni"
 
 	"github.com/criserver/criserver/internal/errdefs"
+	"github.com/criserver/criserver/internal/obs"
 )
 
 // Check runs CNI CHECK for every network the pod was added to, with the
 // config and arguments of its ADD. A pod never set up is ErrNotFound.
-func (m *Manager) Check(ctx context.Context, p PodNetwork) error {
+func (m *Manager) Check(ctx context.Context, p PodNetwork) (err error) {
+	ctx, done := m.obs.Start(ctx, obs.CNI, []string{"check"}, obs.PodID(p.ID))
+	defer func() { done(err) }()
 	if err := p.validate(); err != nil {
 		return err
 	}

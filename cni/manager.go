@@ -14,6 +14,7 @@ import (
 
 	"github.com/criserver/criserver/internal/errdefs"
 	"github.com/criserver/criserver/internal/keymutex"
+	"github.com/criserver/criserver/internal/obs"
 )
 
 // ifName is the pod-side interface of the network.
@@ -28,6 +29,7 @@ type Manager struct {
 	stateDir string
 	bridge   string
 	log      *slog.Logger
+	obs      *obs.Obs
 	cni      *libcni.CNIConfig
 	// pluginTimeout bounds each plugin run.
 	pluginTimeout time.Duration
@@ -81,6 +83,7 @@ func New(opts ...Option) (*Manager, error) {
 		stateDir: o.stateDir,
 		bridge:   o.bridge,
 		log:      o.logger.With("component", "cni"),
+		obs:      o.obs,
 		subnets:  subnets,
 		stale:    true,
 

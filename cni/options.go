@@ -2,7 +2,10 @@ package cni
 
 import (
 	"log/slog"
+
 	"time"
+
+	"github.com/criserver/criserver/internal/obs"
 )
 
 // Defaults used when no option overrides them.
@@ -24,12 +27,18 @@ type options struct {
 	subnet   string
 	bridge   string
 	logger   *slog.Logger
+	obs      *obs.Obs
 
 	pluginTimeout time.Duration
 }
 
 // Option configures a Manager.
 type Option func(*options)
+
+// WithObs times and traces the plugin calls.
+func WithObs(ob *obs.Obs) Option {
+	return func(o *options) { o.obs = ob }
+}
 
 // WithConfDir sets the directory network configs are read from.
 func WithConfDir(dir string) Option {

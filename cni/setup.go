@@ -9,6 +9,7 @@ import (
 	"github.com/containernetworking/cni/libcni"
 
 	"github.com/criserver/criserver/internal/errdefs"
+	"github.com/criserver/criserver/internal/obs"
 )
 
 // rollbackTimeout bounds the DEL that undoes a failed ADD; it runs on a fresh
@@ -18,7 +19,9 @@ const rollbackTimeout = time.Minute
 // Setup runs CNI ADD of the active network for the pod, after bringing up lo
 // in its netns. When ADD fails part-way, DEL undoes what the plugins did
 // before the error is returned.
-func (m *Manager) Setup(ctx context.Context, p PodNetwork) (*Result, error) {
+func (m *Manager) Setup(ctx context.Context, p PodNetwork) (_ *Result, err error) {
+	ctx, finish := m.obs.Start(ctx, obs.CNI, []string{"add"}, obs.PodID(p.ID))
+	defer func() { finish(err) }()
 	if err := p.validate(); err != nil {
 		return nil, err
 	}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"time"
+
+	"github.com/criserver/criserver/internal/obs"
 )
 
 // Teardown retries this many times, waiting teardownBackoff, then twice as
@@ -17,14 +19,15 @@ const (
 // Teardown runs CNI DEL for every network the pod was added to, from libcni's
 // cached records, so it works after a daemon restart or a config change. It
 // succeeds when nothing is left, when the netns is gone, and when repeated.
-func (m *Manager) Teardown(ctx context.Context, p PodNetwork) error {
+func (m *Manager) Teardown(ctx context.Context, p PodNetwork) (err error) {
+	ctx, done := m.obs.Start(ctx, obs.CNI, []string{"del"}, obs.PodID(p.ID))
+	defer func() { done(err) }()
 	if err := p.validate(); err != nil {
 		return err
 	}
 	unlock := m.pods.Lock(p.ID)
 	defer unlock()
 
-	var err error
 	for attempt := 0; attempt < teardownAttempts; attempt++ {
 		if attempt > 0 {
 			wait := teardownBackoff << (attempt - 1)

@@ -17,6 +17,7 @@ import (
 	"github.com/criserver/criserver/internal/errdefs"
 	"github.com/criserver/criserver/internal/keymutex"
 	"github.com/criserver/criserver/internal/metadata"
+	"github.com/criserver/criserver/internal/obs"
 	"github.com/criserver/criserver/monitor"
 	"github.com/criserver/criserver/runtimes"
 	"github.com/criserver/criserver/sandbox"
@@ -93,6 +94,7 @@ type Controller struct {
 	cgroupStats  func(path string) (cgroup.Stats, error)
 	cgroupLimits func(path string) (*specs.LinuxResources, error)
 	log          *slog.Logger
+	obs          *obs.Obs
 	onEvent      func(Event)
 
 	mu         sync.RWMutex
@@ -115,6 +117,8 @@ type Options struct {
 	Logger  *slog.Logger
 	// OnEvent, when set, hears every lifecycle event; it must not block.
 	OnEvent func(Event)
+	// Obs, when set, counts what Recover found.
+	Obs *obs.Obs
 }
 
 // New returns a controller; call Recover before serving.
@@ -135,7 +139,7 @@ func New(o Options) (*Controller, error) {
 	return &Controller{
 		root: o.Root, state: o.State, records: records, images: o.Images, sandboxes: o.Sandboxes,
 		runtimes: o.Runtimes, monitors: o.Monitors, mounts: o.Mounter, cgroupStats: cgroup.Read, cgroupLimits: cgroup.Limits,
-		log:     o.Logger.With("component", "container"),
+		log: o.Logger.With("component", "container"), obs: o.Obs,
 		onEvent: o.OnEvent, containers: map[string]*Container{}, exited: map[string]chan struct{}{},
 	}, nil
 }

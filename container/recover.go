@@ -22,11 +22,13 @@ func (c *Controller) Recover(ctx context.Context) error {
 		switch x.State {
 		case StateCreating:
 			c.log.Info("undoing a container left half-made", "id", x.ID)
+			c.obs.Recovered("container", "undone")
 			if err := c.release(ctx, x); err != nil {
 				c.log.Warn("undoing half-made container", "id", x.ID, "err", err)
 			}
 			continue
 		case StateExited:
+			c.obs.Recovered("container", "exited")
 			c.put(x)
 			close(c.exitedChan(x.ID))
 			continue
@@ -34,6 +36,7 @@ func (c *Controller) Recover(ctx context.Context) error {
 		c.put(x)
 		m := c.monitorOf(x)
 		if m.Alive() {
+			c.obs.Recovered("container", "reattached")
 			c.watchFound(x)
 			continue
 		}
@@ -46,6 +49,11 @@ func (c *Controller) Recover(ctx context.Context) error {
 			}
 		} else if err != nil {
 			return err
+		}
+		if lost {
+			c.obs.Recovered("container", "lost")
+		} else {
+			c.obs.Recovered("container", "exited_while_down")
 		}
 		c.recordExit(x.ID, exit, lost)
 	}

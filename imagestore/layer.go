@@ -15,12 +15,20 @@ import (
 	"github.com/klauspost/compress/zstd"
 
 	"github.com/criserver/criserver/internal/errdefs"
+	"github.com/criserver/criserver/internal/obs"
 )
 
 // unpackLayer streams one compressed layer from the registry, keeping the
 // blob and unpacking it in the same pass, and checks both its digest and its
 // diff ID before anything is moved into place.
 func (s *Store) unpackLayer(ctx context.Context, m meter, img v1.Image, ld v1.Descriptor, diffID v1.Hash, chain string) (err error) {
+	ctx, done := s.opts.obs.Start(ctx, obs.Unpack, nil, obs.Layer(ld.Digest.String()))
+	defer func() {
+		if err == nil {
+			s.opts.obs.PullBytes(ld.Size)
+		}
+		done(err)
+	}()
 	what := fmt.Sprintf("layer %s", ld.Digest)
 	l, err := img.LayerByDigest(ld.Digest)
 	if err != nil {

@@ -18,6 +18,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/criserver/criserver/internal/errdefs"
+	"github.com/criserver/criserver/internal/obs"
 )
 
 // Pull fetches an image into the store and returns it. Concurrent pulls of one
@@ -29,8 +30,10 @@ func (s *Store) Pull(ctx context.Context, refStr string, auth Auth) (*Image, err
 	if err != nil {
 		return nil, err
 	}
+	// The shared pull outlives this caller but carries its trace.
+	parent := context.WithoutCancel(ctx)
 	ch := s.pulls.DoChan(ref.String()+"\x00"+auth.fingerprint(), func() (any, error) {
-		return s.pull(ref, auth)
+		return s.pull(parent, ref, auth)
 	})
 	select {
 	case <-ctx.Done():
@@ -43,9 +46,11 @@ func (s *Store) Pull(ctx context.Context, refStr string, auth Auth) (*Image, err
 	}
 }
 
-func (s *Store) pull(ref reference.Named, auth Auth) (*Image, error) {
+func (s *Store) pull(parent context.Context, ref reference.Named, auth Auth) (_ *Image, err error) {
 	start := time.Now()
-	ctx, wd := newWatchdog(context.Background(), s.opts.progressTimeout, ref.String())
+	parent, done := s.opts.obs.Start(parent, obs.Pull, nil, obs.ImageRef(ref.String()))
+	defer func() { done(err) }()
+	ctx, wd := newWatchdog(parent, s.opts.progressTimeout, ref.String())
 	defer wd.stop()
 	pp := &pullProgress{}
 	s.progress.Store(ref.String(), pp)

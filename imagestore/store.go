@@ -17,6 +17,7 @@ import (
 	"golang.org/x/sync/singleflight"
 
 	"github.com/criserver/criserver/internal/errdefs"
+	"github.com/criserver/criserver/internal/obs"
 )
 
 // Store is the node's image store. All its methods are safe for concurrent use.
@@ -41,6 +42,7 @@ type Store struct {
 }
 
 type options struct {
+	obs             *obs.Obs
 	mirrors         map[string][]string
 	insecure        map[string]bool
 	progressTimeout time.Duration
@@ -83,6 +85,11 @@ func WithMaxConcurrentDownloads(n int) Option {
 // WithPlatform picks the image chosen from multi-platform indexes.
 func WithPlatform(p v1.Platform) Option {
 	return func(o *options) { o.platform = p }
+}
+
+// WithObs times and traces pulls and layer unpacks.
+func WithObs(o *obs.Obs) Option {
+	return func(opts *options) { opts.obs = o }
 }
 
 // WithLogger sets the store's logger.

@@ -18,6 +18,7 @@ import (
 
 	"github.com/criserver/criserver/internal/errdefs"
 	"github.com/criserver/criserver/internal/monitorproto"
+	"github.com/criserver/criserver/internal/obs"
 	"github.com/criserver/criserver/internal/runtimelog"
 )
 
@@ -71,7 +72,11 @@ func (c *Client) ExecSync(ctx context.Context, rt Runtime, id, bundle string, ar
 // so that the call ends when the command does: processes it leaves in the
 // background cannot hold it open past a short drain. When ctx ends first
 // (a timeout, a client that went away) the process is killed.
-func (c *Client) Exec(ctx context.Context, rt Runtime, id, bundle string, args []string, eio ExecIO) (int, error) {
+func (c *Client) Exec(ctx context.Context, rt Runtime, id, bundle string, args []string, eio ExecIO) (_ int, err error) {
+	c.execs.Add(1)
+	defer c.execs.Add(-1)
+	ctx, finish := c.Obs.Start(ctx, obs.Monitor, []string{"exec"}, obs.ContainerID(id))
+	defer func() { finish(err) }()
 	proc, err := execProcess(bundle, args, eio.TTY)
 	if err != nil {
 		return 0, err

@@ -12,11 +12,13 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
 	"github.com/criserver/criserver/internal/errdefs"
 	"github.com/criserver/criserver/internal/monitorproto"
+	"github.com/criserver/criserver/internal/obs"
 	"github.com/criserver/criserver/runtimes"
 )
 
@@ -38,7 +40,15 @@ type Client struct {
 	// it running. A monitor that cannot be placed is killed and the
 	// create fails.
 	Place func(ctx context.Context, pid int, cfg Config) error
+	// Obs, when set, times and traces the calls that run a runtime verb
+	// through a monitor (create, start, exec).
+	Obs *obs.Obs
+
+	execs atomic.Int64 // exec monitors running now
 }
+
+// Execs counts the exec monitors running now.
+func (c *Client) Execs() int { return int(c.execs.Load()) }
 
 // Monitor is one container's monitor.
 type Monitor interface {
@@ -66,12 +76,15 @@ type Monitor interface {
 
 // Handle is one container's monitor, found by its state directory. A handle
 // is only a name: the monitor may have ended, and every call says so.
-type Handle struct{ dir string }
+type Handle struct {
+	dir string
+	obs *obs.Obs
+}
 
 var _ Monitor = (*Handle)(nil)
 
 // Open returns the handle of the monitor that keeps its state in dir.
-func (c *Client) Open(dir string) Monitor { return &Handle{dir: dir} }
+func (c *Client) Open(dir string) Monitor { return &Handle{dir: dir, obs: c.Obs} }
 
 // Dir is the monitor's state directory.
 func (h *Handle) Dir() string { return h.dir }
@@ -104,7 +117,9 @@ var ErrGone = errors.New("container monitor is gone without an exit record")
 // returns its handle and the container's init PID once creation succeeded.
 // The monitor runs in its own session so the daemon's end is not its end.
 func (c *Client) Create(ctx context.Context, rt Runtime, cfg Config) (Monitor, int, error) {
+	ctx, done := c.Obs.Start(ctx, obs.Monitor, []string{"create"}, obs.ContainerID(cfg.ID))
 	pid, err := c.create(ctx, rt, cfg)
+	done(err)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -371,7 +386,9 @@ func (h *Handle) Resize(ctx context.Context, width, height uint16) error {
 // created. The monitor holds the container's exit until the start has
 // returned, so a process that ends at once cannot make its own start fail.
 // A monitor from before the start request falls back to rt.
-func (h *Handle) Start(ctx context.Context, rt Runtime, id string) error {
+func (h *Handle) Start(ctx context.Context, rt Runtime, id string) (err error) {
+	ctx, done := h.obs.Start(ctx, obs.Monitor, []string{"start"}, obs.ContainerID(id))
+	defer func() { done(err) }()
 	ctx, cancel := context.WithTimeout(ctx, rt.Timeout()+monitorGrace)
 	defer cancel()
 	_, conn, err := monitorCall(ctx, h.dir, monitorproto.VerbStart)

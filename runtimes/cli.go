@@ -17,6 +17,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/criserver/criserver/internal/errdefs"
+	"github.com/criserver/criserver/internal/obs"
 	"github.com/criserver/criserver/internal/runtimelog"
 )
 
@@ -69,6 +70,7 @@ type CLI struct {
 	// systemdCgroup has the runtime ask systemd for each container's
 	// scope, its cgroups path being "slice:prefix:name".
 	systemdCgroup bool
+	obs           *obs.Obs
 
 	featuresOnce sync.Once
 	features     Features
@@ -99,6 +101,9 @@ type Option func(*CLI)
 // (its --systemd-cgroup flag), for the systemd cgroup driver.
 func WithSystemdCgroup() Option { return func(c *CLI) { c.systemdCgroup = true } }
 
+// WithObs times the runtime's verbs and traces them.
+func WithObs(o *obs.Obs) Option { return func(c *CLI) { c.obs = o } }
+
 // Name implements Runtime.
 func (c *CLI) Name() string { return c.name }
 
@@ -114,7 +119,9 @@ func (c *CLI) Argv() (string, []string) {
 // Timeout implements Runtime.
 func (c *CLI) Timeout() time.Duration { return c.timeout }
 
-func (c *CLI) run(ctx context.Context, args ...string) ([]byte, error) {
+func (c *CLI) run(ctx context.Context, args ...string) (_ []byte, err error) {
+	ctx, done := c.obs.Start(ctx, obs.Runtime, []string{c.name, args[0]}, obs.ContainerID(verbTarget(args)))
+	defer func() { done(err) }()
 	vctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
 	_, globals := c.Argv()
@@ -134,6 +141,17 @@ func (c *CLI) run(ctx context.Context, args ...string) ([]byte, error) {
 		return nil, ClassifyError(fmt.Errorf("%s %s: %w: %s", c.name, args[0], err, msg))
 	}
 	return out.Bytes(), nil
+}
+
+// verbTarget finds the container a runtime command line is about.
+func verbTarget(args []string) string {
+	switch {
+	case args[0] == "features" || len(args) < 2:
+		return ""
+	case args[0] == "kill":
+		return args[len(args)-2] // kill [--all] ID SIGNAL
+	}
+	return args[len(args)-1]
 }
 
 // ClassifyError gives a runtime's failure its class: a container the

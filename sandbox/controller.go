@@ -15,6 +15,7 @@ import (
 	"github.com/criserver/criserver/internal/errdefs"
 	"github.com/criserver/criserver/internal/keymutex"
 	"github.com/criserver/criserver/internal/metadata"
+	"github.com/criserver/criserver/internal/obs"
 	"github.com/criserver/criserver/monitor"
 	"github.com/criserver/criserver/runtimes"
 )
@@ -83,6 +84,7 @@ type Controller struct {
 	pauseBin    string
 	cgroups     cgroup.Driver
 	log         *slog.Logger
+	obs         *obs.Obs
 
 	mu        sync.RWMutex
 	sandboxes map[string]*Sandbox
@@ -105,6 +107,8 @@ type Options struct {
 	// a fake).
 	Host   Host
 	Logger *slog.Logger
+	// Obs, when set, counts what Recover found.
+	Obs *obs.Obs
 }
 
 // New returns a controller; call Recover before serving.
@@ -122,6 +126,7 @@ func New(o Options) (*Controller, error) {
 	return &Controller{
 		root: o.Root, state: o.State, records: records, net: o.Network, runtimes: o.Runtimes,
 		monitors: o.Monitors, host: o.Host, pauseBin: o.PauseBin, cgroups: o.Cgroups, log: o.Logger.With("component", "sandbox"),
+		obs:       o.Obs,
 		sandboxes: map[string]*Sandbox{},
 	}, nil
 }

@@ -22,12 +22,15 @@ func (c *Controller) Recover(ctx context.Context) error {
 	for _, s := range all {
 		if s.State == StateCreating {
 			c.log.Info("undoing a sandbox left half-made", "id", s.ID)
+			c.obs.Recovered("pod", "undone")
 			if err := c.release(ctx, s); err != nil {
 				c.log.Warn("undoing half-made sandbox", "id", s.ID, "err", err)
 			}
 			continue
 		}
+		outcome := "kept"
 		if s.State == StateReady && !c.survived(s) {
+			outcome = "lost"
 			s.State = StateNotReady
 			s.InfraPID = 0
 			if err := c.save(s); err != nil {
@@ -41,6 +44,7 @@ func (c *Controller) Recover(ctx context.Context) error {
 			}
 		}
 		c.put(s)
+		c.obs.Recovered("pod", outcome)
 		if s.State == StateReady && s.InfraPID != 0 {
 			c.watchInfra(s)
 		}

@@ -22,6 +22,7 @@ import (
 	"github.com/criserver/criserver/internal/config"
 	"github.com/criserver/criserver/internal/lockfile"
 	"github.com/criserver/criserver/internal/metadata"
+	"github.com/criserver/criserver/internal/obs"
 )
 
 func serveCommand() *cobra.Command {
@@ -63,6 +64,15 @@ func serveCommand() *cobra.Command {
 			if flags.Changed("cgroup-driver") {
 				c.CgroupDriver = f.CgroupDriver
 			}
+			if flags.Changed("metrics-address") {
+				c.MetricsAddress = f.MetricsAddress
+			}
+			if flags.Changed("tracing-endpoint") {
+				c.TracingEndpoint = f.TracingEndpoint
+			}
+			if flags.Changed("tracing-sampling-ratio") {
+				c.TracingSamplingRatio = f.TracingSamplingRatio
+			}
 			// Without --socket, a --state elsewhere moves the socket with it,
 			// so a second daemon needs only --root and --state.
 			if flags.Changed("state") && !flags.Changed("socket") && configPath == "" {
@@ -95,6 +105,9 @@ func serveCommand() *cobra.Command {
 	fl.StringVar(&f.StreamingAddress, "streaming-address", config.Default().StreamingAddress, "host:port of the exec/attach/port-forward server")
 	fl.StringVar(&f.DefaultRuntime, "default-runtime", "", "runtime handler for pods without a RuntimeClass (default crun when installed, else runc)")
 	fl.StringVar(&f.CgroupDriver, "cgroup-driver", config.Default().CgroupDriver, "who makes pods' cgroups: cgroupfs or systemd (match kubelet's cgroupDriver)")
+	fl.StringVar(&f.MetricsAddress, "metrics-address", "", "serve Prometheus metrics on host:port (a bare port binds 127.0.0.1; default off)")
+	fl.StringVar(&f.TracingEndpoint, "tracing-endpoint", "", "send OpenTelemetry traces to this OTLP/gRPC collector (host:port or URL; default off)")
+	fl.Float64Var(&f.TracingSamplingRatio, "tracing-sampling-ratio", 0, "share of new traces kept, 0 to 1 (0: OTEL_TRACES_SAMPLER, default all)")
 	return cmd
 }
 
@@ -132,13 +145,28 @@ func serve(c config.Config) error {
 		locks = append(locks, l)
 	}
 
+	ob, err := obs.New(ctx, obs.Options{
+		Metrics: c.MetricsAddress != "", TracingEndpoint: c.TracingEndpoint, SamplingRatio: c.TracingSamplingRatio, Version: api.Version,
+	})
+	if err != nil {
+		return err
+	}
+	defer flushTraces(ob, log)
+	if c.MetricsAddress != "" {
+		stopMetrics, err := serveMetrics(c.MetricsAddress, ob.Registry(), log)
+		if err != nil {
+			return err
+		}
+		defer stopMetrics()
+	}
+
 	db, err := metadata.Open(filepath.Join(c.Root, "metadata.db"))
 	if err != nil {
 		return err
 	}
 	defer db.Close()
 	images, err := imagestore.New(filepath.Join(c.Root, "images"), db,
-		imagestore.WithLogger(log),
+		imagestore.WithLogger(log), imagestore.WithObs(ob),
 		imagestore.WithMirrors(c.Registry.Mirrors),
 		imagestore.WithInsecureRegistries(c.Registry.Insecure...),
 		imagestore.WithProgressTimeout(c.Registry.PullProgressTimeout.Duration),
@@ -148,7 +176,7 @@ func serve(c config.Config) error {
 		return fmt.Errorf("image store: %w", err)
 	}
 
-	rt, err := wireRuntime(ctx, c, db, images, log)
+	rt, err := wireRuntime(ctx, c, db, images, log, ob)
 	if err != nil {
 		return err
 	}
@@ -158,7 +186,8 @@ func serve(c config.Config) error {
 	}
 	defer os.Remove(c.Socket)
 	srv := cri.New(rt)
-	g := grpc.NewServer(srv.GRPCOptions()...)
+	// obs goes first, outside the error mapping, to see the gRPC codes.
+	g := grpc.NewServer(append(ob.GRPCOptions(), srv.GRPCOptions()...)...)
 	srv.Register(g)
 	errc := make(chan error, 1)
 	go func() { errc <- g.Serve(lis) }()

@@ -20,6 +20,7 @@ import (
 	"github.com/criserver/criserver/imagestore"
 	"github.com/criserver/criserver/internal/cgroup"
 	"github.com/criserver/criserver/internal/config"
+	"github.com/criserver/criserver/internal/obs"
 	"github.com/criserver/criserver/internal/systemd"
 	"github.com/criserver/criserver/monitor"
 	"github.com/criserver/criserver/pod"
@@ -30,7 +31,7 @@ import (
 // wireRuntime builds the runtime side (network, runtime handlers, sandboxes,
 // containers), recovers what a previous daemon left, and returns the
 // server's dependencies.
-func wireRuntime(ctx context.Context, c config.Config, db *bolt.DB, images *imagestore.Store, log *slog.Logger) (cri.Deps, error) {
+func wireRuntime(ctx context.Context, c config.Config, db *bolt.DB, images *imagestore.Store, log *slog.Logger, ob *obs.Obs) (cri.Deps, error) {
 	monitorBin, err := helperBinary("criserver-monitor")
 	if err != nil {
 		return cri.Deps{}, err
@@ -43,11 +44,11 @@ func wireRuntime(ctx context.Context, c config.Config, db *bolt.DB, images *imag
 	if err := driver.Check(); err != nil {
 		return cri.Deps{}, err
 	}
-	handlers, err := runtimeHandlers(c, driver)
+	handlers, err := runtimeHandlers(c, driver, ob)
 	if err != nil {
 		return cri.Deps{}, err
 	}
-	monitors := &monitor.Client{Bin: monitorBin}
+	monitors := &monitor.Client{Bin: monitorBin, Obs: ob}
 	if driver == cgroup.Systemd {
 		monitors.Place = monitorScopes(&systemd.Scopes{})
 	}
@@ -55,6 +56,7 @@ func wireRuntime(ctx context.Context, c config.Config, db *bolt.DB, images *imag
 		cni.WithConfDir(c.CNI.ConfDir), cni.WithBinDirs(c.CNI.BinDirs...),
 		cni.WithStateDir(filepath.Join(c.Root, "cni")), cni.WithDefaultSubnet(c.CNI.DefaultSubnet),
 		cni.WithBridgeName(c.CNI.Bridge), cni.WithLogger(log), cni.WithPluginTimeout(c.Timeouts.Network.Duration),
+		cni.WithObs(ob),
 	)
 	if err != nil {
 		return cri.Deps{}, fmt.Errorf("pod network: %w", err)
@@ -62,7 +64,7 @@ func wireRuntime(ctx context.Context, c config.Config, db *bolt.DB, images *imag
 	sandboxes, err := sandbox.New(sandbox.Options{
 		Root: filepath.Join(c.Root, "sandboxes"), State: filepath.Join(c.State, "sandboxes"), DB: db,
 		Network: network, Runtimes: handlers, Monitors: monitors, PauseBin: pauseBin, Logger: log,
-		Cgroups: driver,
+		Cgroups: driver, Obs: ob,
 	})
 	if err != nil {
 		return cri.Deps{}, err
@@ -71,7 +73,7 @@ func wireRuntime(ctx context.Context, c config.Config, db *bolt.DB, images *imag
 	containers, err := container.New(container.Options{
 		Root: filepath.Join(c.Root, "containers"), State: filepath.Join(c.State, "containers"), DB: db,
 		Images: images, Sandboxes: sandboxes, Runtimes: handlers, Monitors: monitors, Logger: log,
-		OnEvent: events.Publish,
+		OnEvent: events.Publish, Obs: ob,
 	})
 	if err != nil {
 		return cri.Deps{}, err
@@ -86,6 +88,7 @@ func wireRuntime(ctx context.Context, c config.Config, db *bolt.DB, images *imag
 	if err != nil {
 		return cri.Deps{}, err
 	}
+	ob.CountStates(countStates(sandboxes, containers, monitors))
 	pods := pod.New(pod.Options{Sandboxes: sandboxes, Containers: containers, Events: events, Logger: log})
 	go pods.AutoRemove(ctx) // for the daemon's life
 	d := cri.Deps{
@@ -124,7 +127,7 @@ func searchable(dirs ...string) error {
 
 // runtimeHandlers finds runc and crun (and any configured handler); the
 // default is crun when installed, as CRI-O's is, else runc.
-func runtimeHandlers(c config.Config, driver cgroup.Driver) (runtimes.Registry, error) {
+func runtimeHandlers(c config.Config, driver cgroup.Driver, ob *obs.Obs) (runtimes.Registry, error) {
 	r := runtimes.Registry{Handlers: map[string]runtimes.Runtime{}}
 	paths := map[string]string{}
 	for _, name := range []string{"runc", "crun"} {
@@ -135,7 +138,7 @@ func runtimeHandlers(c config.Config, driver cgroup.Driver) (runtimes.Registry, 
 	for name, p := range c.Runtimes {
 		paths[name] = p
 	}
-	var opts []runtimes.Option
+	opts := []runtimes.Option{runtimes.WithObs(ob)}
 	if driver == cgroup.Systemd {
 		opts = append(opts, runtimes.WithSystemdCgroup())
 	}

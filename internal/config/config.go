@@ -38,6 +38,18 @@ type Config struct {
 	// pod's slice, as kubelet's cgroupDriver: systemd expects).
 	CgroupDriver string `toml:"cgroup_driver"`
 
+	// MetricsAddress serves Prometheus metrics at /metrics when set (off
+	// by default); a bare port or ":port" binds loopback only.
+	MetricsAddress string `toml:"metrics_address"`
+	// TracingEndpoint is the OTLP/gRPC collector traces go to (host:port,
+	// or an http:// or https:// URL); empty leaves tracing to the standard
+	// OTEL_EXPORTER_OTLP_ENDPOINT variables, and off without them.
+	TracingEndpoint string `toml:"tracing_endpoint"`
+	// TracingSamplingRatio is the share of new traces kept, 0 to 1; 0
+	// leaves it to OTEL_TRACES_SAMPLER (default: every trace). A trace
+	// kubelet started keeps kubelet's decision.
+	TracingSamplingRatio float64 `toml:"tracing_sampling_ratio"`
+
 	Registry Registry `toml:"registry"`
 	CNI      CNI      `toml:"cni"`
 	Timeouts Timeouts `toml:"timeouts"`
@@ -171,6 +183,9 @@ func (c Config) Validate() error {
 	case "cgroupfs", "systemd":
 	default:
 		return fmt.Errorf("cgroup_driver %q: want cgroupfs or systemd", c.CgroupDriver)
+	}
+	if c.TracingSamplingRatio < 0 || c.TracingSamplingRatio > 1 {
+		return fmt.Errorf("tracing_sampling_ratio %v: want 0 to 1", c.TracingSamplingRatio)
 	}
 	if c.Registry.MaxConcurrentDownloads < 1 {
 		return fmt.Errorf("registry.max_concurrent_downloads must be at least 1")
