@@ -73,6 +73,9 @@ func serveCommand() *cobra.Command {
 			if flags.Changed("tracing-sampling-ratio") {
 				c.TracingSamplingRatio = f.TracingSamplingRatio
 			}
+			if flags.Changed("cdi-spec-dir") {
+				c.CDISpecDirs = f.CDISpecDirs
+			}
 			// Without --socket, a --state elsewhere moves the socket with it,
 			// so a second daemon needs only --root and --state.
 			if flags.Changed("state") && !flags.Changed("socket") && configPath == "" {
@@ -104,6 +107,7 @@ func serveCommand() *cobra.Command {
 	fl.StringArrayVar(&f.CNI.BinDirs, "cni-bin-dir", nil, "CNI plugin directory (repeatable; default /opt/cni/bin and /usr/lib/cni)")
 	fl.StringVar(&f.StreamingAddress, "streaming-address", config.Default().StreamingAddress, "host:port of the exec/attach/port-forward server")
 	fl.StringVar(&f.DefaultRuntime, "default-runtime", "", "runtime handler for pods without a RuntimeClass (default crun when installed, else runc)")
+	fl.StringArrayVar(&f.CDISpecDirs, "cdi-spec-dir", nil, "CDI spec directory, later ones overriding earlier (repeatable; default /etc/cdi and /var/run/cdi)")
 	fl.StringVar(&f.CgroupDriver, "cgroup-driver", config.Default().CgroupDriver, "who makes pods' cgroups: cgroupfs or systemd (match kubelet's cgroupDriver)")
 	fl.StringVar(&f.MetricsAddress, "metrics-address", "", "serve Prometheus metrics on host:port (a bare port binds 127.0.0.1; default off)")
 	fl.StringVar(&f.TracingEndpoint, "tracing-endpoint", "", "send OpenTelemetry traces to this OTLP/gRPC collector (host:port or URL; default off)")

@@ -4,6 +4,7 @@ package config
 
 import (
 	"fmt"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -37,6 +38,9 @@ type Config struct {
 	// runtime writes them) or "systemd" (a scope per container in the
 	// pod's slice, as kubelet's cgroupDriver: systemd expects).
 	CgroupDriver string `toml:"cgroup_driver"`
+	// CDISpecDirs are searched for Container Device Interface specs, in
+	// rising priority: a device defined in two is the later directory's.
+	CDISpecDirs []string `toml:"cdi_spec_dirs"`
 
 	// MetricsAddress serves Prometheus metrics at /metrics when set (off
 	// by default); a bare port or ":port" binds loopback only.
@@ -120,6 +124,9 @@ func Default() Config {
 		StreamingAddress: "127.0.0.1:0",
 		Runtimes:         map[string]string{},
 		CgroupDriver:     "cgroupfs",
+		// CDI's own defaults: static specs, then those device plugins
+		// and drivers generate at run time.
+		CDISpecDirs: []string{"/etc/cdi", "/var/run/cdi"},
 		CNI: CNI{
 			ConfDir:       "/etc/cni/net.d",
 			BinDirs:       []string{"/opt/cni/bin", "/usr/lib/cni"},
@@ -186,6 +193,11 @@ func (c Config) Validate() error {
 	}
 	if c.TracingSamplingRatio < 0 || c.TracingSamplingRatio > 1 {
 		return fmt.Errorf("tracing_sampling_ratio %v: want 0 to 1", c.TracingSamplingRatio)
+	}
+	for _, d := range c.CDISpecDirs {
+		if !filepath.IsAbs(d) {
+			return fmt.Errorf("cdi_spec_dirs: %q is not an absolute path", d)
+		}
 	}
 	if c.Registry.MaxConcurrentDownloads < 1 {
 		return fmt.Errorf("registry.max_concurrent_downloads must be at least 1")

@@ -35,11 +35,30 @@ func TestLoadRefusesUnknownKeysAndBadValues(t *testing.T) {
 		"[registry]\npull_progress_timeout = \"soon\"": "pull_progress_timeout",
 		"[timeouts]\nruntime = \"0s\"":                 "timeouts.runtime",
 		`cgroup_driver = "upstart"`:                    "cgroup_driver",
+		`cdi_spec_dirs = ["etc/cdi"]`:                  "cdi_spec_dirs",
 	} {
 		p := filepath.Join(t.TempDir(), "c.toml")
 		os.WriteFile(p, []byte(body), 0o600)
 		if _, err := Load(p); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%q: got %v, want an error about %s", body, err, want)
 		}
+	}
+}
+
+func TestCDISpecDirs(t *testing.T) {
+	c, err := Load("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(c.CDISpecDirs, " "); got != "/etc/cdi /var/run/cdi" {
+		t.Fatalf("default cdi_spec_dirs %q", got)
+	}
+	p := filepath.Join(t.TempDir(), "c.toml")
+	os.WriteFile(p, []byte(`cdi_spec_dirs = ["/opt/cdi"]`), 0o600)
+	if c, err = Load(p); err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(c.CDISpecDirs, " "); got != "/opt/cdi" {
+		t.Fatalf("cdi_spec_dirs %q, want the file's alone", got)
 	}
 }
