@@ -33,6 +33,9 @@ type Config struct {
 	TargetID    string
 	Labels      map[string]string
 	Annotations map[string]string
+	// CDIDevices are the qualified names (vendor/class=device) of the
+	// Container Device Interface devices the container gets.
+	CDIDevices []string `json:",omitempty"`
 	// Spec carries the process, mounts, devices, security context and
 	// resources; the controller fills in the rest (IDs, rootfs, sandbox).
 	Spec oci.ContainerConfig

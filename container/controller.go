@@ -13,6 +13,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/criserver/criserver/imagestore"
+	"github.com/criserver/criserver/internal/cdi"
 	"github.com/criserver/criserver/internal/cgroup"
 	"github.com/criserver/criserver/internal/errdefs"
 	"github.com/criserver/criserver/internal/keymutex"
@@ -75,9 +76,17 @@ type Monitors interface {
 	ExecSync(ctx context.Context, rt monitor.Runtime, id, bundle string, args []string, timeout time.Duration) (*monitor.ExecResult, error)
 }
 
+// Devices gives containers Container Device Interface devices.
+type Devices interface {
+	// Inject applies the edits of the named devices to spec; a device
+	// the node does not define is ErrInvalidArgument naming it.
+	Inject(spec *specs.Spec, devices []string) error
+}
+
 var (
 	_ Runtimes = runtimes.Registry{}
 	_ Monitors = (*monitor.Client)(nil)
+	_ Devices  = (*cdi.Registry)(nil)
 )
 
 // Controller runs the node's containers.
@@ -89,6 +98,7 @@ type Controller struct {
 	runtimes    Runtimes
 	monitors    Monitors
 	mounts      Mounter
+	devices     Devices
 	// cgroupStats and cgroupLimits read the kernel's cgroups; tests
 	// replace them.
 	cgroupStats  func(path string) (cgroup.Stats, error)
@@ -114,6 +124,9 @@ type Options struct {
 	Monitors    Monitors
 	// Mounter makes the mounts; nil is the host's (tests use a fake).
 	Mounter Mounter
+	// Devices injects CDI devices; nil refuses containers that ask for
+	// any.
+	Devices Devices
 	Logger  *slog.Logger
 	// OnEvent, when set, hears every lifecycle event; it must not block.
 	OnEvent func(Event)
@@ -138,7 +151,7 @@ func New(o Options) (*Controller, error) {
 	}
 	return &Controller{
 		root: o.Root, state: o.State, records: records, images: o.Images, sandboxes: o.Sandboxes,
-		runtimes: o.Runtimes, monitors: o.Monitors, mounts: o.Mounter, cgroupStats: cgroup.Read, cgroupLimits: cgroup.Limits,
+		runtimes: o.Runtimes, monitors: o.Monitors, mounts: o.Mounter, devices: o.Devices, cgroupStats: cgroup.Read, cgroupLimits: cgroup.Limits,
 		log: o.Logger.With("component", "container"), obs: o.Obs,
 		onEvent: o.OnEvent, containers: map[string]*Container{}, exited: map[string]chan struct{}{},
 	}, nil

@@ -8,10 +8,12 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/moby/sys/mountinfo"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/criserver/criserver/imagestore"
 	"github.com/criserver/criserver/internal/apparmor"
@@ -143,6 +145,9 @@ func (c *Controller) writeSpec(ctx context.Context, x *Container, sb *sandbox.Sa
 		return err
 	}
 	s.Version = oci.SpecVersion
+	if err := c.injectDevices(s, x.Config.CDIDevices); err != nil {
+		return err
+	}
 	// The spec names criserver's default AppArmor profile only on a host
 	// that enforces AppArmor: it must be in the kernel before the runtime
 	// applies it.
@@ -158,6 +163,20 @@ func (c *Controller) writeSpec(ctx context.Context, x *Container, sb *sandbox.Sa
 		return err
 	}
 	return os.WriteFile(filepath.Join(x.Bundle(), "config.json"), data, 0o600)
+}
+
+// injectDevices adds the container's CDI devices to its spec, last, so
+// that their edits (environment, mounts, device nodes and the cgroup rules
+// that let it open them) come over what the request itself asked for.
+func (c *Controller) injectDevices(s *specs.Spec, devices []string) error {
+	if len(devices) == 0 {
+		return nil
+	}
+	if c.devices == nil {
+		return fmt.Errorf("%w: CDI devices %s requested, but this daemon has no CDI registry",
+			errdefs.ErrFailedPrecondition, strings.Join(devices, ", "))
+	}
+	return c.devices.Inject(s, devices)
 }
 
 // prepareRootfs holds the image's layers and mounts the container's

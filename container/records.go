@@ -70,6 +70,7 @@ type configV2 struct {
 	TargetID    string              `json:"TargetID"`
 	Labels      map[string]string   `json:"Labels"`
 	Annotations map[string]string   `json:"Annotations"`
+	CDIDevices  []string            `json:"CDIDevices,omitempty"` // absent from records older than CDI: none
 	Spec        oci.ContainerConfig `json:"Spec"`
 }
 
@@ -91,7 +92,7 @@ func toRecord(x *Container) *recordV2 {
 		Config: configV2{
 			SandboxID: c.SandboxID, Name: c.Name, Attempt: c.Attempt, Image: c.Image, UserImage: c.UserImage,
 			LogPath: c.LogPath, StdinOnce: c.StdinOnce, TargetID: c.TargetID,
-			Labels: maps.Clone(c.Labels), Annotations: maps.Clone(c.Annotations), Spec: c.Spec,
+			Labels: maps.Clone(c.Labels), Annotations: maps.Clone(c.Annotations), CDIDevices: slices.Clone(c.CDIDevices), Spec: c.Spec,
 		},
 	}
 }
@@ -108,7 +109,7 @@ func (r *recordV2) container() *Container {
 		Config: Config{
 			SandboxID: c.SandboxID, Name: c.Name, Attempt: c.Attempt, Image: c.Image, UserImage: c.UserImage,
 			LogPath: c.LogPath, StdinOnce: c.StdinOnce, TargetID: c.TargetID,
-			Labels: c.Labels, Annotations: c.Annotations, Spec: c.Spec,
+			Labels: c.Labels, Annotations: c.Annotations, CDIDevices: c.CDIDevices, Spec: c.Spec,
 		},
 	}
 }

@@ -8,6 +8,7 @@ import (
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
 	"github.com/criserver/criserver/container"
+	"github.com/criserver/criserver/internal/cdi"
 	"github.com/criserver/criserver/oci"
 	"github.com/criserver/criserver/pod"
 	"github.com/criserver/criserver/sandbox"
@@ -57,6 +58,9 @@ func containerConfig(sb *sandbox.Sandbox, c *runtimeapi.ContainerConfig) (*conta
 	for _, d := range c.Devices {
 		cfg.Spec.Devices = append(cfg.Spec.Devices, oci.Device{ContainerPath: d.ContainerPath, HostPath: d.HostPath, Permissions: d.Permissions})
 	}
+	if cfg.CDIDevices, err = cdiDevices(c); err != nil {
+		return nil, err
+	}
 	if l := c.Linux; l != nil {
 		cfg.Spec.Resources = resources(l.Resources)
 		sec, target, err := security(l.SecurityContext, sb)
@@ -68,6 +72,17 @@ func containerConfig(sb *sandbox.Sandbox, c *runtimeapi.ContainerConfig) (*conta
 		cfg.Spec.Security.Namespaces = pod.DefaultNamespaces(sb)
 	}
 	return cfg, nil
+}
+
+// cdiDevices names the CDI devices the container asks for, in CDIDevices
+// (kubelet's device plugins and DRA drivers) or in cdi.k8s.io/ annotations
+// (the convention before the field).
+func cdiDevices(c *runtimeapi.ContainerConfig) ([]string, error) {
+	names := make([]string, 0, len(c.CDIDevices))
+	for _, d := range c.CDIDevices {
+		names = append(names, d.GetName())
+	}
+	return cdi.Requested(names, c.Annotations)
 }
 
 // containerLogPath joins kubelet's log directory and the container's log

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -410,5 +411,25 @@ func TestContainerLogPath(t *testing.T) {
 		if got, err := containerLogPath(dir, bad); status.Code(toStatus(err)) != codes.InvalidArgument {
 			t.Errorf("%q: %q %v", bad, got, err)
 		}
+	}
+}
+
+// CDI devices reach the container by name, from the field and from the
+// annotations; a name that is not qualified is refused, naming it.
+func TestCreateContainerCDIDevices(t *testing.T) {
+	r := newRig(t)
+	cfg := ctrConfig()
+	cfg.CDIDevices = []*runtimeapi.CDIDevice{{Name: "example.com/gpu=0"}}
+	cfg.Annotations = map[string]string{"cdi.k8s.io/plugin_0": "example.com/gpu=1,example.com/gpu=0"}
+	if _, err := r.s.CreateContainer(context.Background(), &runtimeapi.CreateContainerRequest{PodSandboxId: "sb-ready", Config: cfg}); err != nil {
+		t.Fatal(err)
+	}
+	if got := r.pods.container.CDIDevices; !slices.Equal(got, []string{"example.com/gpu=0", "example.com/gpu=1"}) {
+		t.Fatalf("the pods were asked for CDI devices %q", got)
+	}
+	cfg.CDIDevices = []*runtimeapi.CDIDevice{{Name: "gpu0"}}
+	_, err := r.s.CreateContainer(context.Background(), &runtimeapi.CreateContainerRequest{PodSandboxId: "sb-ready", Config: cfg})
+	if st := status.Convert(toStatus(err)); st.Code() != codes.InvalidArgument || !strings.Contains(st.Message(), `"gpu0"`) || len(r.pods.got()) != 1 {
+		t.Fatalf("an unqualified name: %v, pods asked %v", err, r.pods.got())
 	}
 }

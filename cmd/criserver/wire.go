@@ -18,6 +18,7 @@ import (
 	"github.com/criserver/criserver/container"
 	"github.com/criserver/criserver/cri"
 	"github.com/criserver/criserver/imagestore"
+	"github.com/criserver/criserver/internal/cdi"
 	"github.com/criserver/criserver/internal/cgroup"
 	"github.com/criserver/criserver/internal/config"
 	"github.com/criserver/criserver/internal/obs"
@@ -73,7 +74,7 @@ func wireRuntime(ctx context.Context, c config.Config, db *bolt.DB, images *imag
 	containers, err := container.New(container.Options{
 		Root: filepath.Join(c.Root, "containers"), State: filepath.Join(c.State, "containers"), DB: db,
 		Images: images, Sandboxes: sandboxes, Runtimes: handlers, Monitors: monitors, Logger: log,
-		OnEvent: events.Publish, Obs: ob,
+		Devices: cdi.New(c.CDISpecDirs, cdi.WithLogger(log)), OnEvent: events.Publish, Obs: ob,
 	})
 	if err != nil {
 		return cri.Deps{}, err
