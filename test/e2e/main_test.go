@@ -100,9 +100,15 @@ type daemon struct {
 
 func newDaemon(t testing.TB, args ...string) *daemon {
 	t.Helper()
+	return newDaemonEnv(t, nil, args...)
+}
+
+// newDaemonEnv starts a daemon with env added to its environment.
+func newDaemonEnv(t testing.TB, env []string, args ...string) *daemon {
+	t.Helper()
 	needE2E(t)
 	n := subnets.Add(1)
-	d := &daemon{t: t, dir: t.TempDir(), extraArgs: args}
+	d := &daemon{t: t, dir: t.TempDir(), extraArgs: args, env: env}
 	d.root, d.state = filepath.Join(d.dir, "root"), filepath.Join(d.dir, "state")
 	d.socket = filepath.Join(d.state, "criserver.sock")
 	d.confDir, d.logDir = filepath.Join(d.dir, "net.d"), filepath.Join(d.dir, "logs")
