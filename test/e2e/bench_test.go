@@ -83,3 +83,56 @@ func BenchmarkCLIRunRm(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkPodCycle times a whole pod's life as kubelet drives it (run the
+// sandbox, create and start a container, stop and remove the pod) with the
+// daemon's metrics and tracing off and on, and reports the daemon's resident
+// memory when idle (after a pull, before any pod) and after the cycles: what
+// observability costs.
+func BenchmarkPodCycle(b *testing.B) {
+	if skip != "" {
+		b.Skip(skip)
+	}
+	for _, mode := range []string{"off", "metrics", "metrics+tracing"} {
+		b.Run(mode, func(b *testing.B) {
+			var args, env []string
+			if strings.HasPrefix(mode, "metrics") {
+				args = append(args, "--metrics-address", "0")
+			}
+			if strings.HasSuffix(mode, "tracing") {
+				_, addr := startReceiver(b)
+				args = append(args, "--tracing-endpoint", addr)
+				env = []string{"OTEL_BSP_SCHEDULE_DELAY=100"}
+			}
+			d := newDaemonEnv(b, env, args...)
+			d.pull()
+			idle := daemonRSS(d)
+			for i := 0; b.Loop(); i++ {
+				pc := podConfig(d, fmt.Sprintf("cycle%d", i))
+				pod := d.runPod(pc)
+				d.run(pod, pc, ctrConfig("c", "sleep", "1000"))
+				if _, err := d.rt.StopPodSandbox(d.ctx(), &runtimeapi.StopPodSandboxRequest{PodSandboxId: pod}); err != nil {
+					b.Fatal(err)
+				}
+				if _, err := d.rt.RemovePodSandbox(d.ctx(), &runtimeapi.RemovePodSandboxRequest{PodSandboxId: pod}); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Microseconds())/1000/float64(b.N), "ms/pod-cycle")
+			b.ReportMetric(idle, "KiB-daemon-idle-rss")
+			b.ReportMetric(daemonRSS(d), "KiB-daemon-rss-after")
+		})
+	}
+}
+
+// daemonRSS reads the daemon's resident memory in KiB.
+func daemonRSS(d *daemon) float64 {
+	status, _ := os.ReadFile(fmt.Sprintf("/proc/%d/status", d.cmd.Process.Pid))
+	for _, line := range strings.Split(string(status), "\n") {
+		if f := strings.Fields(line); len(f) >= 2 && f[0] == "VmRSS:" {
+			v, _ := strconv.ParseFloat(f[1], 64)
+			return v
+		}
+	}
+	return 0
+}

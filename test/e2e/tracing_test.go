@@ -47,7 +47,7 @@ func (r *otlpReceiver) trace(id []byte) []*tracepb.Span {
 	return out
 }
 
-func startReceiver(t *testing.T) (*otlpReceiver, string) {
+func startReceiver(t testing.TB) (*otlpReceiver, string) {
 	t.Helper()
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
