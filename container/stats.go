@@ -5,6 +5,8 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/criserver/criserver/imagestore"
 	"github.com/criserver/criserver/internal/cgroup"
 )
@@ -15,6 +17,11 @@ type Stats struct {
 	cgroup.Stats
 	WritableBytes  uint64 // the container's own upper layer
 	WritableInodes uint64
+	// WritableAt is when the writable layer was walked (see usageTTL).
+	WritableAt time.Time
+	// The filesystem the writable layer is on: its size and inodes, as
+	// cAdvisor reports them beside a container's use of it.
+	FsCapacity, FsInodes, FsInodesFree uint64
 }
 
 // Stats reports a container's figures; List/Stats RPCs call it often, so the
@@ -29,8 +36,13 @@ func (c *Controller) Stats(id string) (*Stats, error) {
 		return nil, err
 	}
 	s := &Stats{Stats: cs}
-	u := c.usage.get(id, filepath.Join(x.Dir, "upper"))
-	s.WritableBytes, s.WritableInodes = u.Bytes, u.Inodes
+	e := c.usage.get(id, filepath.Join(x.Dir, "upper"))
+	s.WritableBytes, s.WritableInodes, s.WritableAt = e.u.Bytes, e.u.Inodes, e.at
+	// One statfs, no walk: cheap enough for every call.
+	var fs unix.Statfs_t
+	if unix.Statfs(x.Dir, &fs) == nil {
+		s.FsCapacity, s.FsInodes, s.FsInodesFree = fs.Blocks*uint64(fs.Frsize), fs.Files, fs.Ffree
+	}
 	return s, nil
 }
 
@@ -47,18 +59,19 @@ type usageEntry struct {
 
 const usageTTL = 10 * time.Second
 
-func (uc *usageCache) get(id, dir string) imagestore.Usage {
+func (uc *usageCache) get(id, dir string) usageEntry {
 	uc.mu.Lock()
 	defer uc.mu.Unlock()
 	if e, ok := uc.entries[id]; ok && time.Since(e.at) < usageTTL {
-		return e.u
+		return e
 	}
 	u, _ := imagestore.DirUsage(dir)
 	if uc.entries == nil {
 		uc.entries = map[string]usageEntry{}
 	}
-	uc.entries[id] = usageEntry{at: time.Now(), u: u}
-	return u
+	e := usageEntry{at: time.Now(), u: u}
+	uc.entries[id] = e
+	return e
 }
 
 func (uc *usageCache) forget(id string) {

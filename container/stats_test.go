@@ -25,13 +25,17 @@ func TestStatsWritableLayer(t *testing.T) {
 	}
 	// The upper directory and the file; bytes are blocks, which some
 	// filesystems allocate late, so inodes are what is counted on.
-	if first.WritableInodes != 2 || first.Timestamp.IsZero() {
+	if first.WritableInodes != 2 || first.Timestamp.IsZero() || first.WritableAt.IsZero() {
 		t.Fatalf("%+v", first)
 	}
 	if err := os.WriteFile(filepath.Join(upper, "b"), make([]byte, 64<<10), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if again, _ := r.c.Stats(x.ID); again.WritableInodes != first.WritableInodes || again.WritableBytes != first.WritableBytes {
+	// The filesystem's figures are the test directory's, read each time.
+	if first.FsCapacity == 0 || first.FsInodes < first.FsInodesFree {
+		t.Fatalf("filesystem: %+v", first)
+	}
+	if again, _ := r.c.Stats(x.ID); again.WritableInodes != first.WritableInodes || again.WritableBytes != first.WritableBytes || !again.WritableAt.Equal(first.WritableAt) {
 		t.Fatalf("walked again within the TTL: %+v", again)
 	}
 	r.c.usage.forget(x.ID)
