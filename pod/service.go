@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/criserver/criserver/cni"
 	"github.com/criserver/criserver/container"
 	"github.com/criserver/criserver/internal/cgroup"
 	"github.com/criserver/criserver/internal/keymutex"
@@ -26,6 +27,9 @@ type Sandboxes interface {
 	Get(id string) (*sandbox.Sandbox, error)
 	// List returns all sandboxes.
 	List() []*sandbox.Sandbox
+	// NetworkStats reads the counters of its network interfaces; nil for
+	// a pod on the node's network.
+	NetworkStats(id string) ([]cni.InterfaceStats, error)
 }
 
 // Containers is what pods need of the container controller.

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/criserver/criserver/cni"
 	"github.com/criserver/criserver/container"
 	"github.com/criserver/criserver/internal/cgroup"
 	"github.com/criserver/criserver/internal/errdefs"
@@ -33,6 +34,8 @@ type fakes struct {
 	runErr     error
 	stopErr    error
 	events     *Events
+	// netErr fails NetworkStats.
+	netErr error
 }
 
 func newFakes() *fakes {
@@ -96,6 +99,13 @@ func (f *fakes) List() []*sandbox.Sandbox {
 		out = append(out, &cp)
 	}
 	return out
+}
+
+func (f *fakes) NetworkStats(id string) ([]cni.InterfaceStats, error) {
+	if f.netErr != nil {
+		return nil, f.netErr
+	}
+	return []cni.InterfaceStats{{Name: "eth0", RxBytes: 10, TxBytes: 20}}, nil
 }
 
 // fakeContainers is the container side of fakes, apart so that both
