@@ -15,6 +15,7 @@ import (
 	"google.golang.org/grpc"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
+	"github.com/criserver/criserver/cni"
 	"github.com/criserver/criserver/container"
 	"github.com/criserver/criserver/imagestore"
 	"github.com/criserver/criserver/internal/cgroup"
@@ -143,6 +144,10 @@ type fakePods struct {
 	gone       map[string]bool
 	containers *fakeContainers
 	events     *pod.Events
+	// network are the pods' interface counters, by sandbox ID; podErr
+	// fails the metrics of the pods it names.
+	network map[string][]cni.InterfaceStats
+	podErr  map[string]error
 }
 
 func (f *fakePods) RunPod(_ context.Context, cfg *sandbox.Config) (string, error) {
@@ -214,6 +219,21 @@ func (f *fakePods) ContainerStats(c *container.Container) (*pod.ContainerStats, 
 		cs.NanoCores = &rate
 	}
 	return cs, nil
+}
+
+// PodMetrics reports the running containers, as the pod layer does.
+func (f *fakePods) PodMetrics(sb *sandbox.Sandbox) (*pod.PodMetrics, error) {
+	if err := f.podErr[sb.ID]; err != nil {
+		return nil, err
+	}
+	m := &pod.PodMetrics{Network: f.network[sb.ID]}
+	for _, c := range f.containers.list {
+		if c.Config.SandboxID != sb.ID || c.State != container.StateRunning || f.gone[c.ID] {
+			continue
+		}
+		m.Containers = append(m.Containers, pod.ContainerStats{Container: c, Stats: pod.Stats{Stats: f.stats[c.ID]}})
+	}
+	return m, nil
 }
 
 func (f *fakePods) Events() *pod.Events { return f.events }

@@ -50,6 +50,8 @@ type Pods interface {
 	PodStats(sb *sandbox.Sandbox) (*pod.PodStats, error)
 	// ContainerStats reads a container's resource use.
 	ContainerStats(c *container.Container) (*pod.ContainerStats, error)
+	// PodMetrics reads a pod's network and running containers' figures.
+	PodMetrics(sb *sandbox.Sandbox) (*pod.PodMetrics, error)
 	// Events is the hub of container lifecycle events.
 	Events() *pod.Events
 }
