@@ -34,7 +34,8 @@ var baseLabelKeys = []string{"container", "id", "image", "name", "namespace", "p
 type containerMetric struct {
 	name, help string
 	typ        runtimeapi.MetricType
-	// extra are labels beyond baseLabelKeys, with their one value each.
+	// extraKeys are labels beyond baseLabelKeys, extraValues their one
+	// value each.
 	extraKeys, extraValues []string
 	// value is the container's figure; false when it has none to report
 	// (a limit that is not set).
