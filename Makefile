@@ -4,7 +4,7 @@ BIN     := bin
 PKGS    := runc crun containernetworking-plugins iptables busybox-static
 ARGS    ?=
 
-.PHONY: all build run deps lint test unit fuzz bench clean critest stress soak kubelet test-kubelet test-node
+.PHONY: all build run deps lint test tools unit fuzz bench clean critest stress soak kubelet test-kubelet test-node
 
 all: build
 
@@ -35,7 +35,7 @@ lint:
 unit:
 	$(GO) test -count=1 ./...
 
-test: deps lint unit fuzz critest test-kubelet
+test: deps lint tools unit fuzz critest test-kubelet
 
 # fuzz runs each fuzz target for FUZZTIME past its committed corpus
 # (testdata/fuzz): layer extraction, image references, manifests and
@@ -72,6 +72,11 @@ soak: deps
 # registry; test/critest/skip.txt says what it skips and why.
 critest: deps
 	GO=$(GO) ./test/critest/run.sh
+
+# tools builds critest's binaries into bin/ before the unit tests, whose
+# pod-metrics test also drives bin/crictl.
+tools:
+	CRITEST_BUILD_ONLY=1 GO=$(GO) ./test/critest/run.sh
 
 # kubelet builds the kubelet the kubelet suite runs, at the release
 # test/kubelet/build pins (about 4 minutes once; go's build cache after).
