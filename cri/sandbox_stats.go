@@ -8,6 +8,7 @@ import (
 	"google.golang.org/grpc"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
+	"github.com/criserver/criserver/cni"
 	"github.com/criserver/criserver/internal/errdefs"
 	"github.com/criserver/criserver/sandbox"
 )
@@ -81,8 +82,29 @@ func (s *Server) sandboxStats(sb *sandbox.Sandbox) (*runtimeapi.PodSandboxStats,
 	for _, c := range st.Containers {
 		linux.Containers = append(linux.Containers, criContainerStats(&c))
 	}
+	linux.Network = networkUsage(st.Network, st.Total.Timestamp.UnixNano())
 	return &runtimeapi.PodSandboxStats{
 		Attributes: &runtimeapi.PodSandboxAttributes{Id: sb.ID, Metadata: sandboxMetadata(sb), Labels: sb.Config.Labels, Annotations: sb.Config.Annotations},
 		Linux:      linux,
 	}, nil
+}
+
+// networkUsage reports a pod's interfaces; eth0, the one CNI plugins make,
+// is the default kubelet shows in its summary.
+func networkUsage(ifaces []cni.InterfaceStats, ts int64) *runtimeapi.NetworkUsage {
+	if len(ifaces) == 0 {
+		return nil
+	}
+	nu := &runtimeapi.NetworkUsage{Timestamp: ts}
+	for _, i := range ifaces {
+		u := &runtimeapi.NetworkInterfaceUsage{
+			Name: i.Name, RxBytes: &runtimeapi.UInt64Value{Value: i.RxBytes}, RxErrors: &runtimeapi.UInt64Value{Value: i.RxErrors},
+			TxBytes: &runtimeapi.UInt64Value{Value: i.TxBytes}, TxErrors: &runtimeapi.UInt64Value{Value: i.TxErrors},
+		}
+		if i.Name == "eth0" || nu.DefaultInterface == nil {
+			nu.DefaultInterface = u
+		}
+		nu.Interfaces = append(nu.Interfaces, u)
+	}
+	return nu
 }

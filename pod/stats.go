@@ -5,6 +5,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/criserver/criserver/cni"
 	"github.com/criserver/criserver/container"
 	"github.com/criserver/criserver/internal/cgroup"
 	"github.com/criserver/criserver/internal/errdefs"
@@ -24,6 +25,9 @@ type Stats struct {
 type PodStats struct {
 	Total      Stats
 	Containers []ContainerStats
+	// Network is the pod's interfaces' counters; nil for a pod on the
+	// node's network, or one whose namespace could not be read.
+	Network []cni.InterfaceStats
 }
 
 // ContainerStats are one container's figures.
@@ -71,6 +75,10 @@ func (s *Service) PodStats(sb *sandbox.Sandbox) (*PodStats, error) {
 		total = container.Stats{Stats: st}
 	}
 	out.Total = s.cpu.rate(podKey(sb.ID), &total)
+	// Network figures are extra: a pod stopping while read loses only them.
+	if sb.State == sandbox.StateReady {
+		out.Network, _ = s.sandboxes.NetworkStats(sb.ID)
+	}
 	return out, nil
 }
 

@@ -132,6 +132,14 @@ func TestPodMetrics(t *testing.T) {
 		return err == nil
 	})
 	waitFor(t, 10*time.Second, "the pod's received bytes to grow by a MiB", func() bool { return read()[""][rx] >= before+1<<20 })
+	// kubelet's summary API takes the same counters from PodSandboxStats.
+	st, err := d.rt.PodSandboxStats(d.ctx(), &runtimeapi.PodSandboxStatsRequest{PodSandboxId: pod})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if nu := st.Stats.GetLinux().GetNetwork(); nu.GetDefaultInterface().GetName() != "eth0" || nu.DefaultInterface.RxBytes.GetValue() < uint64(before)+1<<20 {
+		t.Errorf("PodSandboxStats network = %v, want eth0 with the MiB received", nu)
+	}
 
 	stream, err := d.rt.StreamPodSandboxMetrics(d.ctx(), &runtimeapi.StreamPodSandboxMetricsRequest{})
 	if err != nil {
