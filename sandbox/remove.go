@@ -40,7 +40,10 @@ func (c *Controller) release(ctx context.Context, s *Sandbox) error {
 	if err := c.stopInfra(ctx, s); err != nil {
 		return err
 	}
-	if s.Config.usesCNI() {
+	// A sandbox Stop tore down has its namespace dropped from the record:
+	// a second DEL would only run every plugin again (tens of ms of
+	// iptables on a pod's way out). A half-made one is torn down always.
+	if s.Config.usesCNI() && (s.State == StateCreating || s.Namespaces["net"] != "") {
 		p := s.podNetwork()
 		if pin := filepath.Join(s.StateDir, "net"); p.NetNSPath == "" && c.host.Pinned(pin) {
 			// Half-made: pinned, not yet recorded. Plugins find what they

@@ -29,6 +29,15 @@ func TestRemoveRunning(t *testing.T) {
 			if err := r.c.Remove(context.Background(), s.ID); err != nil {
 				t.Fatal(err)
 			}
+			// Stop's teardown is the only one: Remove's release finds the
+			// namespace already dropped and runs no second DEL.
+			want := 0
+			if !c.HostNetwork && !c.NoNetwork {
+				want = 1
+			}
+			if r.net.torndown(s.ID) != want {
+				t.Fatalf("network torn down %d times, want %d", r.net.torndown(s.ID), want)
+			}
 			if c.SharePID && r.rt.called("kill") != 1 {
 				t.Fatalf("infra killed %d times", r.rt.called("kill"))
 			}
