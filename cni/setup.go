@@ -45,16 +45,17 @@ func (m *Manager) Setup(ctx context.Context, p PodNetwork) (_ *Result, err error
 		return nil, err
 	}
 	rt := runtimeConf(p)
-	raw, err := m.cni.AddNetworkList(ctx, n.list, rt)
+	list := forPod(n.list, rt.CapabilityArgs)
+	raw, err := m.cni.AddNetworkList(ctx, list, rt)
 	if err == nil {
 		var res *Result
 		if res, err = toResult(raw); err == nil {
-			m.log.Debug("pod network set up", "sandbox", p.ID, "network", n.list.Name, "ips", res.IPs)
+			m.log.Debug("pod network set up", "sandbox", p.ID, "network", list.Name, "plugins", len(list.Plugins), "ips", res.IPs)
 			return res, nil
 		}
 	}
 	err = fmt.Errorf("set up network %q for sandbox %s: %w", n.list.Name, p.ID, pluginFault(err))
-	if rbErr := m.rollback(n.list, rt); rbErr != nil {
+	if rbErr := m.rollback(list, rt); rbErr != nil {
 		return nil, errors.Join(err, rbErr)
 	}
 	return nil, err
