@@ -70,17 +70,36 @@ func monitorMemory(id string) (rss, pss float64) {
 
 // BenchmarkCLIRunRm times `criserver run --rm busybox true` end to end, as
 // a person at a shell waits for it: a new CLI process, a pod, a container,
-// its exit and the removal of both, with the image already pulled.
+// its exit and the removal of both, with the image already pulled; with the
+// pod network (bridge, host-local, portmap) and with --network none. It
+// reports the CNI ADD and DEL time of a run from the daemon's metrics.
 func BenchmarkCLIRunRm(b *testing.B) {
 	if skip != "" {
 		b.Skip(skip)
 	}
-	d := newDaemon(b)
+	port := freePort(b)
+	d := newDaemon(b, "--metrics-address", port)
 	d.pull()
-	for b.Loop() {
-		if out, err := d.cliCmd("run", "--rm", "busybox", "true").CombinedOutput(); err != nil {
-			b.Fatalf("%v: %s", err, out)
-		}
+	for _, network := range []string{"pod", "none"} {
+		b.Run("network="+network, func(b *testing.B) {
+			args := []string{"run", "--rm"}
+			if network == "none" {
+				args = append(args, "--network", "none")
+			}
+			args = append(args, "busybox", "true")
+			before := scrape(b, port)
+			for b.Loop() {
+				if out, err := d.cliCmd(args...).CombinedOutput(); err != nil {
+					b.Fatalf("%v: %s", err, out)
+				}
+			}
+			after := scrape(b, port)
+			b.ReportMetric(float64(b.Elapsed().Microseconds())/1000/float64(b.N), "ms/run")
+			for _, op := range []string{"add", "del"} {
+				k := `criserver_cni_operation_duration_seconds_sum{operation="` + op + `"}`
+				b.ReportMetric((after[k]-before[k])*1000/float64(b.N), "ms-cni-"+op+"/run")
+			}
+		})
 	}
 }
 

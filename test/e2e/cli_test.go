@@ -366,7 +366,7 @@ func TestCLIListingsAndInspect(t *testing.T) {
 }
 
 // freePort finds a TCP port nothing listens on now.
-func freePort(t *testing.T) string {
+func freePort(t testing.TB) string {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

@@ -14,7 +14,7 @@ import (
 )
 
 // scrape reads the daemon's metrics as series (name{labels}) to values.
-func scrape(t *testing.T, port string) map[string]float64 {
+func scrape(t testing.TB, port string) map[string]float64 {
 	t.Helper()
 	resp, err := http.Get("http://127.0.0.1:" + port + "/metrics")
 	if err != nil {
