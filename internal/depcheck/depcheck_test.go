@@ -1,6 +1,6 @@
 // Package depcheck keeps criserver's imports one way:
 //
-//	cmd → {cri, cli} → pod → container → sandbox → monitor → {oci, cni, imagestore, runtimes} → {internal, api}
+//	cmd → {cri, cli} → pod → container → sandbox → monitor → {oci, cni, imagestore, runtimes, volume} → {internal, api}
 //
 // A package may import only packages of lower layers (internal packages may
 // import each other; cri and cli, the daemon's API and its client, never
@@ -23,7 +23,7 @@ func layer(pkg string) int {
 	switch {
 	case strings.HasPrefix(p, "internal/"), p == "api":
 		return 0
-	case p == "oci" || p == "cni" || p == "imagestore" || p == "runtimes":
+	case p == "oci" || p == "cni" || p == "imagestore" || p == "runtimes" || p == "volume":
 		return 1
 	case p == "monitor":
 		return 2
