@@ -2,6 +2,7 @@ package container
 
 import (
 	"maps"
+	"slices"
 	"time"
 
 	"github.com/criserver/criserver/oci"
@@ -36,9 +37,20 @@ type Config struct {
 	// CDIDevices are the qualified names (vendor/class=device) of the
 	// Container Device Interface devices the container gets.
 	CDIDevices []string `json:",omitempty"`
+	// Volumes are the named volumes the container mounts; Create adds
+	// their bind mounts to Spec.
+	Volumes []VolumeMount `json:",omitempty"`
 	// Spec carries the process, mounts, devices, security context and
 	// resources; the controller fills in the rest (IDs, rootfs, sandbox).
 	Spec oci.ContainerConfig
+}
+
+// VolumeMount mounts a named volume.
+type VolumeMount struct {
+	Name          string
+	ContainerPath string
+	ReadOnly      bool
+	NoCopy        bool // never copy the image's files in
 }
 
 // Container is a container as the daemon records it.
@@ -67,6 +79,7 @@ func (c *Container) clone() *Container {
 	x := *c
 	x.Config.Labels = maps.Clone(c.Config.Labels)
 	x.Config.Annotations = maps.Clone(c.Config.Annotations)
+	x.Config.Volumes = slices.Clone(c.Config.Volumes)
 	return &x
 }
 

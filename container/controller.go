@@ -22,6 +22,7 @@ import (
 	"github.com/criserver/criserver/monitor"
 	"github.com/criserver/criserver/runtimes"
 	"github.com/criserver/criserver/sandbox"
+	"github.com/criserver/criserver/volume"
 )
 
 // Images is what containers need of the image store.
@@ -83,8 +84,20 @@ type Devices interface {
 	Inject(spec *specs.Spec, devices []string) error
 }
 
+// Volumes is what containers need of the named volumes.
+type Volumes interface {
+	// Use makes owner a user of the named volume, creating it if need be,
+	// copies seed (a host path; "" for none) into it if it has never
+	// been used and is empty, and returns its directory. owner holds it
+	// until Release, even when Use fails.
+	Use(name, owner, seed string) (string, error)
+	// Release drops every hold owner has; releasing nothing succeeds.
+	Release(owner string)
+}
+
 var (
 	_ Runtimes = runtimes.Registry{}
+	_ Volumes  = (*volume.Store)(nil)
 	_ Monitors = (*monitor.Client)(nil)
 	_ Devices  = (*cdi.Registry)(nil)
 )
@@ -99,6 +112,7 @@ type Controller struct {
 	monitors    Monitors
 	mounts      Mounter
 	devices     Devices
+	volumes     Volumes
 	// cgroupStats and cgroupLimits read the kernel's cgroups; tests
 	// replace them.
 	cgroupStats  func(path string) (cgroup.Stats, error)
@@ -127,6 +141,9 @@ type Options struct {
 	// Devices injects CDI devices; nil refuses containers that ask for
 	// any.
 	Devices Devices
+	// Volumes holds the named volumes; nil refuses containers that ask
+	// for any.
+	Volumes Volumes
 	Logger  *slog.Logger
 	// OnEvent, when set, hears every lifecycle event; it must not block.
 	OnEvent func(Event)
@@ -151,7 +168,7 @@ func New(o Options) (*Controller, error) {
 	}
 	return &Controller{
 		root: o.Root, state: o.State, records: records, images: o.Images, sandboxes: o.Sandboxes,
-		runtimes: o.Runtimes, monitors: o.Monitors, mounts: o.Mounter, devices: o.Devices, cgroupStats: cgroup.Read, cgroupLimits: cgroup.Limits,
+		runtimes: o.Runtimes, monitors: o.Monitors, mounts: o.Mounter, devices: o.Devices, volumes: o.Volumes, cgroupStats: cgroup.Read, cgroupLimits: cgroup.Limits,
 		log: o.Logger.With("component", "container"), obs: o.Obs,
 		onEvent: o.OnEvent, containers: map[string]*Container{}, exited: map[string]chan struct{}{},
 	}, nil

@@ -89,6 +89,9 @@ func (c *Controller) Create(ctx context.Context, cfg *Config) (ct *Container, er
 	if err := c.mountImageVolumes(x); err != nil {
 		return nil, err
 	}
+	if err := c.useNamedVolumes(x); err != nil {
+		return nil, err
+	}
 	crashpoint.Hit(crashpoint.ContainerRootfs)
 
 	if err := c.writeSpec(ctx, x, sb, img.Config); err != nil {

@@ -266,6 +266,7 @@ type rig struct {
 	monitors *fakeMonitors
 	mounts   *fakeMounts
 	devices  Devices // nil unless a test sets it before controller()
+	volumes  Volumes // nil unless a test sets it before controller()
 	events   chan Event
 	db       interface{ Close() error }
 }
@@ -307,7 +308,7 @@ func (r *rig) controller() *Controller {
 	r.t.Cleanup(func() { db.Close() })
 	c, err := New(Options{
 		Root: filepath.Join(r.dir, "root"), State: filepath.Join(r.dir, "state"), DB: db,
-		Images: r.images, Sandboxes: &fakeSandboxes{r.sb}, Runtimes: fakeRuntimes{r.rt}, Monitors: r.monitors, Mounter: r.mounts, Devices: r.devices,
+		Images: r.images, Sandboxes: &fakeSandboxes{r.sb}, Runtimes: fakeRuntimes{r.rt}, Monitors: r.monitors, Mounter: r.mounts, Devices: r.devices, Volumes: r.volumes,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), OnEvent: func(e Event) { r.events <- e },
 	})
 	if err != nil {

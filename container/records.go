@@ -71,7 +71,15 @@ type configV2 struct {
 	Labels      map[string]string   `json:"Labels"`
 	Annotations map[string]string   `json:"Annotations"`
 	CDIDevices  []string            `json:"CDIDevices,omitempty"` // absent from records older than CDI: none
+	Volumes     []volumeMountV2     `json:"Volumes,omitempty"`    // absent from records older than named volumes: none
 	Spec        oci.ContainerConfig `json:"Spec"`
+}
+
+type volumeMountV2 struct {
+	Name          string `json:"Name"`
+	ContainerPath string `json:"ContainerPath"`
+	ReadOnly      bool   `json:"ReadOnly,omitempty"`
+	NoCopy        bool   `json:"NoCopy,omitempty"`
 }
 
 type userV2 struct {
@@ -93,8 +101,25 @@ func toRecord(x *Container) *recordV2 {
 			SandboxID: c.SandboxID, Name: c.Name, Attempt: c.Attempt, Image: c.Image, UserImage: c.UserImage,
 			LogPath: c.LogPath, StdinOnce: c.StdinOnce, TargetID: c.TargetID,
 			Labels: maps.Clone(c.Labels), Annotations: maps.Clone(c.Annotations), CDIDevices: slices.Clone(c.CDIDevices), Spec: c.Spec,
+			Volumes: volumesV2(c.Volumes),
 		},
 	}
+}
+
+func volumesV2(vs []VolumeMount) []volumeMountV2 {
+	var out []volumeMountV2
+	for _, v := range vs {
+		out = append(out, volumeMountV2(v))
+	}
+	return out
+}
+
+func (r *recordV2) volumes() []VolumeMount {
+	var out []VolumeMount
+	for _, v := range r.Config.Volumes {
+		out = append(out, VolumeMount(v))
+	}
+	return out
 }
 
 func (r *recordV2) container() *Container {
@@ -110,6 +135,7 @@ func (r *recordV2) container() *Container {
 			SandboxID: c.SandboxID, Name: c.Name, Attempt: c.Attempt, Image: c.Image, UserImage: c.UserImage,
 			LogPath: c.LogPath, StdinOnce: c.StdinOnce, TargetID: c.TargetID,
 			Labels: c.Labels, Annotations: c.Annotations, CDIDevices: c.CDIDevices, Spec: c.Spec,
+			Volumes: r.volumes(),
 		},
 	}
 }

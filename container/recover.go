@@ -29,10 +29,12 @@ func (c *Controller) Recover(ctx context.Context) error {
 			continue
 		case StateExited:
 			c.obs.Recovered("container", "exited")
+			c.holdNamedVolumes(x)
 			c.put(x)
 			close(c.exitedChan(x.ID))
 			continue
 		}
+		c.holdNamedVolumes(x)
 		c.put(x)
 		m := c.monitorOf(x)
 		if m.Alive() {

@@ -51,6 +51,9 @@ func (c *Controller) release(ctx context.Context, x *Container) error {
 	if err := c.releaseImageVolumes(x); err != nil {
 		return err
 	}
+	if c.volumes != nil {
+		c.volumes.Release(x.ID)
+	}
 	if err := unmountIdmapped(x); err != nil {
 		return err
 	}

@@ -12,6 +12,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/criserver/criserver/internal/errdefs"
+	"github.com/criserver/criserver/oci"
 )
 
 // Image volumes (CRI Mount.image, Kubernetes' image volume source) show an
@@ -111,4 +112,52 @@ func mountReadOnly(target string, lowers []string) error {
 		return nil
 	}
 	return mountOverlay(target, lowers, "", "")
+}
+
+// Named volumes (Config.Volumes) are directories the volume store keeps
+// under the daemon's root, bind-mounted in like any host path. The
+// container holds each from Create until its removal; Recover takes the
+// holds again, so that a volume in use cannot be removed across a restart.
+
+// useNamedVolumes holds x's named volumes, has the empty ones filled from
+// the image at their paths, and adds their bind mounts.
+func (c *Controller) useNamedVolumes(x *Container) error {
+	if len(x.Config.Volumes) == 0 {
+		return nil
+	}
+	if c.volumes == nil {
+		return fmt.Errorf("%w: named volumes requested, but this daemon keeps none", errdefs.ErrFailedPrecondition)
+	}
+	x.Config.Spec.Mounts = slices.Clone(x.Config.Spec.Mounts)
+	for _, v := range x.Config.Volumes {
+		seed := ""
+		if !v.NoCopy {
+			// Resolved inside the root filesystem: a symlink in the
+			// image cannot make the copy read the host.
+			var err error
+			if seed, err = securejoin.SecureJoin(x.Rootfs(), v.ContainerPath); err != nil {
+				return err
+			}
+		}
+		dir, err := c.volumes.Use(v.Name, x.ID, seed)
+		if err != nil {
+			return err
+		}
+		x.Config.Spec.Mounts = append(x.Config.Spec.Mounts, oci.Mount{ContainerPath: v.ContainerPath, HostPath: dir, Readonly: v.ReadOnly})
+	}
+	return nil
+}
+
+// holdNamedVolumes takes a recovered container's holds on its volumes
+// again; a volume gone from the store comes back empty, as Docker brings
+// back one a container names.
+func (c *Controller) holdNamedVolumes(x *Container) {
+	if c.volumes == nil {
+		return
+	}
+	for _, v := range x.Config.Volumes {
+		if _, err := c.volumes.Use(v.Name, x.ID, ""); err != nil {
+			c.log.Warn("recovering a container's hold on its volume", "id", x.ID, "volume", v.Name, "err", err)
+		}
+	}
 }
