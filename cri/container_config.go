@@ -2,11 +2,13 @@ package cri
 
 import (
 	"fmt"
+	"path"
 	"path/filepath"
 	"strings"
 
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
+	"github.com/criserver/criserver/api"
 	"github.com/criserver/criserver/container"
 	"github.com/criserver/criserver/internal/cdi"
 	"github.com/criserver/criserver/oci"
@@ -55,6 +57,9 @@ func containerConfig(sb *sandbox.Sandbox, c *runtimeapi.ContainerConfig) (*conta
 		}
 		cfg.Spec.Mounts = append(cfg.Spec.Mounts, om)
 	}
+	if cfg.Volumes, err = namedVolumes(c); err != nil {
+		return nil, err
+	}
 	for _, d := range c.Devices {
 		cfg.Spec.Devices = append(cfg.Spec.Devices, oci.Device{ContainerPath: d.ContainerPath, HostPath: d.HostPath, Permissions: d.Permissions})
 	}
@@ -72,6 +77,30 @@ func containerConfig(sb *sandbox.Sandbox, c *runtimeapi.ContainerConfig) (*conta
 		cfg.Spec.Security.Namespaces = pod.DefaultNamespaces(sb)
 	}
 	return cfg, nil
+}
+
+// namedVolumes reads the named volumes api.VolumesAnnotation asks for; a
+// path another mount takes is refused, as Docker refuses a duplicate mount
+// point.
+func namedVolumes(c *runtimeapi.ContainerConfig) ([]container.VolumeMount, error) {
+	v, ok := c.Annotations[api.VolumesAnnotation]
+	if !ok {
+		return nil, nil
+	}
+	ms, err := api.ParseVolumeMounts(v)
+	if err != nil {
+		return nil, invalid(err.Error())
+	}
+	out := make([]container.VolumeMount, 0, len(ms))
+	for _, m := range ms {
+		for _, o := range c.Mounts {
+			if path.Clean(o.ContainerPath) == m.ContainerPath {
+				return nil, invalid(fmt.Sprintf("duplicate mount point: %s", m.ContainerPath))
+			}
+		}
+		out = append(out, container.VolumeMount{Name: m.Name, ContainerPath: m.ContainerPath, ReadOnly: m.ReadOnly, NoCopy: m.NoCopy})
+	}
+	return out, nil
 }
 
 // cdiDevices names the CDI devices the container asks for, in CDIDevices

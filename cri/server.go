@@ -107,6 +107,7 @@ type Server struct {
 	sandboxes      Sandboxes
 	containers     Containers
 	network        Network
+	volumes        Volumes
 	runtimes       runtimes.Registry
 	streaming      StreamingServer
 	log            *slog.Logger
@@ -130,6 +131,9 @@ type Deps struct {
 	// SystemdCgroups says systemd makes the pods' cgroups, which kubelet
 	// must match (RuntimeConfig).
 	SystemdCgroups bool
+	// Volumes, when set, serves the named volumes (api.VolumeCreateMethod
+	// and its siblings).
+	Volumes Volumes
 }
 
 // StreamingServer hands out URLs for exec, attach and port forwarding.
@@ -142,7 +146,7 @@ type StreamingServer interface {
 // New returns a server over d.
 func New(d Deps) *Server {
 	s := &Server{
-		images: d.Images, pods: d.Pods, sandboxes: d.Sandboxes, containers: d.Containers, network: d.Network,
+		images: d.Images, pods: d.Pods, sandboxes: d.Sandboxes, containers: d.Containers, network: d.Network, volumes: d.Volumes,
 		runtimes: d.Runtimes, streaming: d.Streaming, log: d.Logger, noUserNS: d.NoUserNamespaces, systemdCgroups: d.SystemdCgroups,
 	}
 	if s.log == nil {
@@ -151,11 +155,14 @@ func New(d Deps) *Server {
 	return s
 }
 
-// Register adds both services to g.
+// Register adds both CRI services and criserver's own to g.
 func (s *Server) Register(g *grpc.Server) {
 	runtimeapi.RegisterRuntimeServiceServer(g, s)
 	runtimeapi.RegisterImageServiceServer(g, s)
 	g.RegisterService(&pullProgressDesc, s)
+	if s.volumes != nil {
+		g.RegisterService(&volumeDesc, s)
+	}
 }
 
 // GRPCOptions are the interceptors that turn errors into gRPC codes and log

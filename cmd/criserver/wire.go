@@ -27,6 +27,7 @@ import (
 	"github.com/criserver/criserver/pod"
 	"github.com/criserver/criserver/runtimes"
 	"github.com/criserver/criserver/sandbox"
+	"github.com/criserver/criserver/volume"
 )
 
 // wireRuntime builds the runtime side (network, runtime handlers, sandboxes,
@@ -70,11 +71,16 @@ func wireRuntime(ctx context.Context, c config.Config, db *bolt.DB, images *imag
 	if err != nil {
 		return cri.Deps{}, err
 	}
+	volumes, err := volume.New(filepath.Join(c.Root, "volumes"), db, volume.WithLogger(log))
+	if err != nil {
+		return cri.Deps{}, fmt.Errorf("volumes: %w", err)
+	}
 	events := pod.NewEvents()
 	containers, err := container.New(container.Options{
 		Root: filepath.Join(c.Root, "containers"), State: filepath.Join(c.State, "containers"), DB: db,
 		Images: images, Sandboxes: sandboxes, Runtimes: handlers, Monitors: monitors, Logger: log,
 		Devices: cdi.New(c.CDISpecDirs, cdi.WithLogger(log)), OnEvent: events.Publish, Obs: ob,
+		Volumes: volumes,
 	})
 	if err != nil {
 		return cri.Deps{}, err
@@ -95,6 +101,7 @@ func wireRuntime(ctx context.Context, c config.Config, db *bolt.DB, images *imag
 	d := cri.Deps{
 		Images: images, Pods: pods, Sandboxes: sandboxes, Containers: containers, Network: network,
 		Runtimes: handlers, Streaming: stream, Logger: log, SystemdCgroups: driver == cgroup.Systemd,
+		Volumes: volumes,
 	}
 	if err := searchable(c.Root, c.State); err != nil {
 		d.NoUserNamespaces = err.Error()
