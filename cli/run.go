@@ -33,6 +33,7 @@ type runOptions struct {
 	name, network, runtime, pull, user, workdir, entrypoint string
 	memory, cpus                                            string
 	env, envFiles, volumes, ports                           []string
+	mounts                                                  []string
 	stdin                                                   io.Reader
 	stdout, stderr                                          io.Writer
 	logRoot                                                 string
@@ -60,7 +61,8 @@ func runCommand() *cobra.Command {
 	f.StringVar(&o.name, "name", "", "name for the container and its pod (default: a generated one)")
 	f.StringArrayVarP(&o.env, "env", "e", nil, "set an environment variable (NAME=VALUE, or NAME to copy ours)")
 	f.StringArrayVar(&o.envFiles, "env-file", nil, "read environment variables from a file of NAME=VALUE lines")
-	f.StringArrayVarP(&o.volumes, "volume", "v", nil, "bind mount HOST:CONTAINER[:ro]")
+	f.StringArrayVarP(&o.volumes, "volume", "v", nil, "mount a named volume or a host path: NAME|HOSTPATH:CONTAINER[:ro]")
+	f.StringArrayVar(&o.mounts, "mount", nil, "mount: type=volume|bind,source=NAME|HOSTPATH,target=CONTAINER[,readonly]")
 	f.StringArrayVarP(&o.ports, "publish", "p", nil, "publish a port: [HOSTIP:]HOSTPORT:CONTAINERPORT[/tcp|udp]")
 	f.StringVar(&o.network, "network", "default", "default (the CNI network), host or none")
 	f.StringVar(&o.memory, "memory", "", "memory limit, such as 256m or 1g")

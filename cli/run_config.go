@@ -27,12 +27,8 @@ func (o *runOptions) configs(image string, args []string) (*runtimeapi.PodSandbo
 	if err != nil {
 		return nil, nil, err
 	}
-	for _, v := range o.volumes {
-		m, err := parseVolume(v)
-		if err != nil {
-			return nil, nil, err
-		}
-		ctr.Mounts = append(ctr.Mounts, m)
+	if err := addMounts(ctr, o.volumes, o.mounts); err != nil {
+		return nil, nil, err
 	}
 	return pod, ctr, nil
 }

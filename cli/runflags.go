@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 
@@ -61,42 +60,6 @@ func parseEnv(flags, files []string) ([]*runtimeapi.KeyValue, error) {
 		}
 	}
 	return kvs, nil
-}
-
-// parseVolume reads -v HOST:CONTAINER[:ro|rw]. A relative host path is taken
-// from the current directory, and a missing host directory is created, as
-// Docker does for bind mounts given with -v.
-func parseVolume(s string) (*runtimeapi.Mount, error) {
-	parts := strings.Split(s, ":")
-	m := &runtimeapi.Mount{}
-	switch len(parts) {
-	case 3:
-		switch parts[2] {
-		case "ro":
-			m.Readonly = true
-		case "rw":
-		default:
-			return nil, fmt.Errorf("-v %s: option %q is not ro or rw", s, parts[2])
-		}
-	case 2:
-	default:
-		return nil, fmt.Errorf("-v %s: want HOST:CONTAINER[:ro]", s)
-	}
-	host, ctr := parts[0], parts[1]
-	if host == "" || !filepath.IsAbs(ctr) {
-		return nil, fmt.Errorf("-v %s: want a host path and an absolute container path", s)
-	}
-	host, err := filepath.Abs(host)
-	if err != nil {
-		return nil, fmt.Errorf("-v %s: %w", s, err)
-	}
-	if _, err := os.Stat(host); os.IsNotExist(err) {
-		if err := os.MkdirAll(host, 0o755); err != nil {
-			return nil, fmt.Errorf("-v %s: %w", s, err)
-		}
-	}
-	m.HostPath, m.ContainerPath = host, ctr
-	return m, nil
 }
 
 // parsePort reads -p [HOSTIP:]HOSTPORT:CONTAINERPORT[/tcp|udp|sctp].

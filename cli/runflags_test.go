@@ -28,26 +28,6 @@ func TestParsePort(t *testing.T) {
 	}
 }
 
-func TestParseVolume(t *testing.T) {
-	dir := t.TempDir()
-	m, err := parseVolume(dir + ":/data:ro")
-	if err != nil || m.HostPath != dir || m.ContainerPath != "/data" || !m.Readonly {
-		t.Fatalf("got %v %v", m, err)
-	}
-	missing := filepath.Join(dir, "made")
-	if m, err := parseVolume(missing + ":/x"); err != nil || m.Readonly {
-		t.Fatalf("got %v %v", m, err)
-	}
-	if fi, err := os.Stat(missing); err != nil || !fi.IsDir() {
-		t.Errorf("a missing host directory should be made, as Docker does: %v", err)
-	}
-	for _, bad := range []string{dir, dir + ":relative", dir + ":/x:rx", ":/x", dir + ":/x:ro:z"} {
-		if _, err := parseVolume(bad); err == nil {
-			t.Errorf("parseVolume(%q) accepted", bad)
-		}
-	}
-}
-
 func TestParseEnv(t *testing.T) {
 	t.Setenv("FROM_CLI", "ours")
 	file := filepath.Join(t.TempDir(), "env")
