@@ -1,6 +1,6 @@
 // Package cli is criserver's Docker-like command line: a CRI client of the
-// daemon's socket (and of its one extension, api.PullProgressMethod). It
-// shares only package api with the daemon.
+// daemon's socket (and of its extensions: api.PullProgressMethod and the
+// Volumes service). It shares only package api with the daemon.
 package cli
 
 import (
@@ -22,6 +22,7 @@ func AddTo(root *cobra.Command) {
 	root.AddCommand(imageCommands()...)
 	root.AddCommand(psCommand(), podsCommand(), runCommand(), execCommand(), logsCommand(),
 		stopCommand(), rmCommand(), inspectCommand(), statsCommand(), attachCommand())
+	root.AddCommand(volumeCommand())
 }
 
 // Execute runs the command line and returns the process's exit code. The

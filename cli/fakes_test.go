@@ -583,6 +583,7 @@ type env struct {
 	t       *testing.T
 	cri     *fakeCRI
 	streams *fakeStreams
+	vols    *fakeVolumes
 	sock    string
 }
 
@@ -618,6 +619,8 @@ func newEnv(t *testing.T) *env {
 	runtimeapi.RegisterRuntimeServiceServer(gs, e.cri)
 	runtimeapi.RegisterImageServiceServer(gs, e.cri)
 	gs.RegisterService(&fakePullProgressDesc, e.cri)
+	e.vols = &fakeVolumes{vols: map[string]api.Volume{}, users: map[string]string{}}
+	gs.RegisterService(fakeVolumesDesc(), e.vols)
 	go func() { _ = gs.Serve(lis) }()
 	t.Cleanup(gs.Stop)
 	return e
