@@ -2,10 +2,12 @@ package volume
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 
@@ -242,5 +244,37 @@ func TestCopyUpOnFirstUseOnly(t *testing.T) {
 	}
 	if err := s.Remove("etc"); err == nil || !strings.Contains(err.Error(), "[c1, c2]") {
 		t.Errorf("remove: %v", err)
+	}
+}
+
+// Containers starting together on a new volume see one copy, whole; a
+// removal racing them either wins before any holds it or is refused.
+func TestConcurrentFirstUse(t *testing.T) {
+	s := newStore(t)
+	seed := t.TempDir()
+	for i := range 50 {
+		os.WriteFile(filepath.Join(seed, fmt.Sprint(i)), []byte("x"), 0o644)
+	}
+	var wg sync.WaitGroup
+	dirs := make([]string, 8)
+	errs := make([]error, 8)
+	for i := range 8 {
+		wg.Go(func() {
+			dirs[i], errs[i] = s.Use("shared", fmt.Sprint("c", i), seed)
+			if ents, _ := os.ReadDir(dirs[i]); errs[i] == nil && len(ents) != 50 {
+				errs[i] = fmt.Errorf("saw %d files", len(ents))
+			}
+		})
+		wg.Go(func() { _ = s.Remove("shared") })
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("use %d: %v", i, err)
+		}
+	}
+	v, err := s.Get("shared")
+	if err != nil || len(v.Users) != 8 {
+		t.Fatalf("after: %+v %v", v, err)
 	}
 }
