@@ -51,9 +51,6 @@ func (c *Controller) release(ctx context.Context, x *Container) error {
 	if err := c.releaseImageVolumes(x); err != nil {
 		return err
 	}
-	if c.volumes != nil {
-		c.volumes.Release(x.ID)
-	}
 	if err := unmountIdmapped(x); err != nil {
 		return err
 	}
@@ -64,5 +61,13 @@ func (c *Controller) release(ctx context.Context, x *Container) error {
 		return err
 	}
 	crashpoint.Hit(crashpoint.ContainerDirsGone)
-	return c.deleteRecord(x.ID)
+	if err := c.deleteRecord(x.ID); err != nil {
+		return err
+	}
+	// Last: while its record stays, the container still names its volumes.
+	// (Holds live in memory, so a crash before this drops them anyway.)
+	if c.volumes != nil {
+		c.volumes.Release(x.ID)
+	}
+	return nil
 }
