@@ -327,6 +327,12 @@ func (s *Store) placeBlob(tmp, digest string) error {
 func (s *Store) commit(im *Image) (*Image, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	return s.record(im)
+}
+
+// record is commit for callers that hold s.mu. An image already known keeps
+// its record and gains im's tags, digests and blobs.
+func (s *Store) record(im *Image) (*Image, error) {
 	for _, c := range im.Layers {
 		im.Size += s.layers[c].Usage.Bytes
 	}

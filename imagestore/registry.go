@@ -126,17 +126,22 @@ func remoteRef(repo string, ref reference.Named, opts ...name.Option) (name.Refe
 }
 
 func (s *Store) remoteOptions(ctx context.Context, auth authn.Authenticator, insecure bool) []remote.Option {
-	base := remote.DefaultTransport.(*http.Transport).Clone()
-	if insecure {
-		base.TLSClientConfig = &tls.Config{InsecureSkipVerify: true} //nolint:gosec // the operator listed this registry as insecure
-	}
 	return []remote.Option{
 		remote.WithContext(ctx),
 		remote.WithAuth(auth),
 		remote.WithPlatform(s.opts.platform),
-		remote.WithTransport(&limitTransport{next: base, max: s.opts.maxManifest}),
+		remote.WithTransport(s.transport(insecure)),
 		remote.WithUserAgent("criserver"),
 	}
+}
+
+// transport is the HTTP transport to a registry.
+func (s *Store) transport(insecure bool) http.RoundTripper {
+	base := remote.DefaultTransport.(*http.Transport).Clone()
+	if insecure {
+		base.TLSClientConfig = &tls.Config{InsecureSkipVerify: true} //nolint:gosec // the operator listed this registry as insecure
+	}
+	return &limitTransport{next: base, max: s.opts.maxManifest}
 }
 
 // limitTransport refuses manifests and indexes larger than max before they
