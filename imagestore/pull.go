@@ -92,12 +92,22 @@ func (s *Store) pullFrom(ctx context.Context, wd *watchdog, pp *pullProgress, re
 		return nil, err
 	}
 	wd.touch()
+	var tags []string
+	if _, ok := ref.(reference.Tagged); ok {
+		tags = []string{ref.String()}
+	}
+	return s.fetch(ctx, wd, pp, f, tags, []string{ref.Name() + "@" + f.top.String()})
+}
+
+// fetch downloads and commits an image under tags and digests, keeping
+// what it relies on from collection meanwhile.
+func (s *Store) fetch(ctx context.Context, wd *watchdog, pp *pullProgress, f *fetched, tags, digests []string) (*Image, error) {
 	keys := append(slices.Collect(maps.Keys(f.rawBlobs)), f.chainIDs...)
 	for _, l := range f.manifest.Layers {
 		keys = append(keys, l.Digest.String())
 	}
 	s.hold(keys)
-	im, err := s.download(ctx, wd, pp, ref, f)
+	im, err := s.download(ctx, wd, pp, f, tags, digests)
 	s.release(keys, err != nil)
 	return im, err
 }
@@ -125,27 +135,33 @@ func (s *Store) resolve(ref reference.Named, src source) (*fetched, error) {
 	if err != nil {
 		return nil, classify(err, "image "+ref.String())
 	}
+	return f, s.inspect(ref.String(), f)
+}
+
+// inspect reads and checks the manifest and config of f.img, keeping them
+// in f.
+func (s *Store) inspect(what string, f *fetched) error {
 	raw, err := f.img.RawManifest()
 	if err != nil {
-		return nil, classify(err, "manifest of "+ref.String())
+		return classify(err, "manifest of "+what)
 	}
 	mdigest, err := f.img.Digest()
 	if err != nil {
-		return nil, err
+		return err
 	}
 	f.rawBlobs[mdigest.String()] = raw
-	if f.manifest, err = parseManifest(ref.String(), raw, s.opts.maxManifest, s.opts.maxLayers); err != nil {
-		return nil, err
+	if f.manifest, err = parseManifest(what, raw, s.opts.maxManifest, s.opts.maxLayers); err != nil {
+		return err
 	}
 	rawCfg, err := f.img.RawConfigFile()
 	if err != nil {
-		return nil, classify(err, "config of "+ref.String())
+		return classify(err, "config of "+what)
 	}
 	f.rawBlobs[f.manifest.Config.Digest.String()] = rawCfg
-	if f.config, f.chainIDs, err = parseConfig(ref.String(), f.manifest, rawCfg); err != nil {
-		return nil, err
+	if f.config, f.chainIDs, err = parseConfig(what, f.manifest, rawCfg); err != nil {
+		return err
 	}
-	return f, nil
+	return nil
 }
 
 // parseManifest reads an image manifest, refusing one whose config is over
@@ -197,8 +213,8 @@ func chainIDs(diffIDs []v1.Hash) []string {
 }
 
 // download unpacks the layers this node lacks, in parallel, writes the
-// remaining blobs and commits the image.
-func (s *Store) download(ctx context.Context, wd *watchdog, pp *pullProgress, ref reference.Named, f *fetched) (*Image, error) {
+// remaining blobs and commits the image under tags and digests.
+func (s *Store) download(ctx context.Context, wd *watchdog, pp *pullProgress, f *fetched, tags, digests []string) (*Image, error) {
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(s.opts.downloads)
 	meters := pp.start(f.manifest.Layers, func(i int) bool { return s.hasLayer(f.chainIDs[i]) })
@@ -246,10 +262,7 @@ func (s *Store) download(ctx context.Context, wd *watchdog, pp *pullProgress, re
 	}
 	slices.Sort(im.Blobs)
 	im.Blobs = slices.Compact(im.Blobs)
-	if _, ok := ref.(reference.Tagged); ok {
-		im.RepoTags = []string{ref.String()}
-	}
-	im.RepoDigests = []string{ref.Name() + "@" + f.top.String()}
+	im.RepoTags, im.RepoDigests = tags, digests
 	return s.commit(im)
 }
 
