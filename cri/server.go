@@ -103,6 +103,7 @@ type Server struct {
 	runtimeapi.UnimplementedImageServiceServer
 
 	images         ImageStore
+	transfer       ImageTransfer
 	pods           Pods
 	sandboxes      Sandboxes
 	containers     Containers
@@ -118,6 +119,7 @@ type Server struct {
 // Deps are the parts a Server serves.
 type Deps struct {
 	Images     ImageStore
+	Transfer   ImageTransfer // tag, login, push, save and load; nil: Unimplemented
 	Pods       Pods
 	Sandboxes  Sandboxes
 	Containers Containers
@@ -146,7 +148,7 @@ type StreamingServer interface {
 // New returns a server over d.
 func New(d Deps) *Server {
 	s := &Server{
-		images: d.Images, pods: d.Pods, sandboxes: d.Sandboxes, containers: d.Containers, network: d.Network, volumes: d.Volumes,
+		images: d.Images, transfer: d.Transfer, pods: d.Pods, sandboxes: d.Sandboxes, containers: d.Containers, network: d.Network, volumes: d.Volumes,
 		runtimes: d.Runtimes, streaming: d.Streaming, log: d.Logger, noUserNS: d.NoUserNamespaces, systemdCgroups: d.SystemdCgroups,
 	}
 	if s.log == nil {
@@ -163,6 +165,7 @@ func (s *Server) Register(g *grpc.Server) {
 	if s.volumes != nil {
 		g.RegisterService(&volumeDesc, s)
 	}
+	g.RegisterService(&imageTransferDesc, s)
 }
 
 // GRPCOptions are the interceptors that turn errors into gRPC codes and log

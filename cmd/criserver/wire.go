@@ -99,7 +99,7 @@ func wireRuntime(ctx context.Context, c config.Config, db *bolt.DB, images *imag
 	pods := pod.New(pod.Options{Sandboxes: sandboxes, Containers: containers, Events: events, Logger: log})
 	go pods.AutoRemove(ctx) // for the daemon's life
 	d := cri.Deps{
-		Images: images, Pods: pods, Sandboxes: sandboxes, Containers: containers, Network: network,
+		Images: images, Transfer: images, Pods: pods, Sandboxes: sandboxes, Containers: containers, Network: network,
 		Runtimes: handlers, Streaming: stream, Logger: log, SystemdCgroups: driver == cgroup.Systemd,
 		Volumes: volumes,
 	}
