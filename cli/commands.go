@@ -20,6 +20,7 @@ func AddTo(root *cobra.Command) {
 	root.PersistentFlags().String("endpoint", "", "daemon socket (default $CRISERVER_ENDPOINT, else /run/criserver/criserver.sock)")
 	root.AddCommand(versionCommand(), infoCommand())
 	root.AddCommand(imageCommands()...)
+	root.AddCommand(shipCommands()...)
 	root.AddCommand(psCommand(), podsCommand(), runCommand(), execCommand(), logsCommand(),
 		stopCommand(), rmCommand(), inspectCommand(), statsCommand(), attachCommand())
 	root.AddCommand(volumeCommand())

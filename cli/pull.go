@@ -29,9 +29,13 @@ func (c *client) pull(ctx context.Context, image string, out io.Writer) (string,
 		ref string
 		err error
 	}
+	auth, err := pullAuth(image)
+	if err != nil {
+		return "", err
+	}
 	done := make(chan result, 1)
 	go func() {
-		resp, err := c.img.PullImage(ctx, &runtimeapi.PullImageRequest{Image: &runtimeapi.ImageSpec{Image: image}})
+		resp, err := c.img.PullImage(ctx, &runtimeapi.PullImageRequest{Image: &runtimeapi.ImageSpec{Image: image}, Auth: auth})
 		done <- result{resp.GetImageRef(), callError(err)}
 	}()
 	fmt.Fprintf(out, "Pulling %s\n", image)
