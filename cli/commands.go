@@ -1,6 +1,7 @@
 // Package cli is criserver's Docker-like command line: a CRI client of the
-// daemon's socket (and of its extensions: api.PullProgressMethod and the
-// Volumes service). It shares only package api with the daemon.
+// daemon's socket (and of its extensions there: api.PullProgressMethod, the
+// Volumes service and the image transfer service). It shares only package
+// api with the daemon.
 package cli
 
 import (
