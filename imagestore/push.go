@@ -87,10 +87,10 @@ func (s *Store) Push(ctx context.Context, target string, auth Auth, report func(
 
 // keep finds an image and keeps its blobs and layers from collection until
 // release is called.
-func (s *Store) keep(name string) (*Image, func(), error) {
+func (s *Store) keep(ref string) (*Image, func(), error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	im, err := s.lookup(name)
+	im, err := s.lookup(ref)
 	if err != nil {
 		return nil, nil, err
 	}
