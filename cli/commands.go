@@ -18,6 +18,8 @@ import (
 
 // AddTo gives root the CLI's commands and its --endpoint flag.
 func AddTo(root *cobra.Command) {
+	// Execute suggests commands for a typo itself: see unknownCommand.
+	root.DisableSuggestions = true
 	root.PersistentFlags().String("endpoint", "", "daemon socket (default $CRISERVER_ENDPOINT, else /run/criserver/criserver.sock)")
 	root.AddCommand(versionCommand(), infoCommand())
 	root.AddCommand(imageCommands()...)
@@ -39,6 +41,9 @@ func Execute(root *cobra.Command) int {
 	var exit *remotecmd.ExitError
 	if errors.As(err, &exit) {
 		return exit.Code
+	}
+	if cmd == root {
+		err = unknownCommand(root, err)
 	}
 	fmt.Fprintln(root.ErrOrStderr(), "criserver:", err)
 	if n := cmd.Name(); n == "run" || n == "exec" {

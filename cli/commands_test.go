@@ -159,3 +159,32 @@ func TestInvokeFailure(t *testing.T) {
 		}
 	}
 }
+
+// A typo is answered with the commands close to it, and only those: a
+// short word is too easily another command.
+func TestSuggestions(t *testing.T) {
+	e := &env{t: t}
+	for typed, want := range map[string][]string{
+		"top":     nil, // Docker's top, not stop
+		"start":   nil, // not stats
+		"tsop":    {"stop"},
+		"imgaes":  {"images"},
+		"inspcet": {"inspect"},
+		"attahc":  {"attach"},
+		"insp":    {"inspect"}, // the start of a command
+		"lgos":    {"logs"},
+		"pdos":    {"pods"},
+		"frob":    nil,
+	} {
+		t.Run(typed, func(t *testing.T) {
+			r := e.runIn("", typed)
+			_, got, _ := strings.Cut(r.stderr, "Did you mean this?\n")
+			if r.code != 1 || !strings.HasPrefix(r.stderr, `criserver: unknown command "`+typed+`" for "criserver"`) {
+				t.Errorf("exit %d, %q", r.code, r.stderr)
+			}
+			if g := strings.Fields(got); strings.Join(g, " ") != strings.Join(want, " ") {
+				t.Errorf("suggested %q, want %q", g, want)
+			}
+		})
+	}
+}
