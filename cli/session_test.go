@@ -253,7 +253,10 @@ func TestStats(t *testing.T) {
 		args []string
 		want [][]string
 	}{
-		{nil, [][]string{header, {fakeID("c0ffee1")[:12], "app", "25.0%", "50.0MB", "4.1kB"}, {fakeID("c0ffee2")[:12], "sidecar", "-", "0B", "0B"}}},
+		// Running containers only, as Docker's stats; -a for all of them.
+		{nil, [][]string{header, {fakeID("c0ffee1")[:12], "app", "25.0%", "50.0MB", "4.1kB"}}},
+		{[]string{"-a"}, [][]string{header, {fakeID("c0ffee1")[:12], "app", "25.0%", "50.0MB", "4.1kB"}, {fakeID("c0ffee2")[:12], "sidecar", "-", "0B", "0B"}}},
+		// One asked for by name is shown, running or not.
 		{[]string{"sidecar"}, [][]string{header, {fakeID("c0ffee2")[:12], "sidecar", "-", "0B", "0B"}}},
 	} {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {

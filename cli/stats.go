@@ -12,7 +12,7 @@ import (
 
 func statsCommand() *cobra.Command {
 	cmd := &cobra.Command{
-		Use:               "stats [CONTAINER...]",
+		Use:               "stats [-a] [CONTAINER...]",
 		Short:             "Show running containers' CPU, memory and disk use",
 		ValidArgsFunction: completeContainers(true),
 		RunE: withClient(func(cmd *cobra.Command, c *client, args []string) error {
@@ -20,7 +20,8 @@ func statsCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			stats, err := c.stats(cmd.Context(), args)
+			all, _ := cmd.Flags().GetBool("all")
+			stats, err := c.stats(cmd.Context(), args, all)
 			if err != nil {
 				return err
 			}
@@ -37,14 +38,17 @@ func statsCommand() *cobra.Command {
 			})
 		}),
 	}
+	cmd.Flags().BoolP("all", "a", false, "all containers, exited ones too (default: running ones)")
 	addOutputFlag(cmd)
 	return cmd
 }
 
-// stats reads the named containers' stats, or every running container's.
-// The CPU rate needs two readings: the first call gives the daemon one, and
-// the second, a moment later, the rate over that moment.
-func (c *client) stats(ctx context.Context, refs []string) ([]*runtimeapi.ContainerStats, error) {
+// stats reads the named containers' stats, else every running container's
+// (with all, every container's), as Docker's stats does: CRI's
+// ListContainerStats answers for exited containers too. The CPU rate needs
+// two readings: the first call gives the daemon one, and the second, a
+// moment later, the rate over that moment.
+func (c *client) stats(ctx context.Context, refs []string, all bool) ([]*runtimeapi.ContainerStats, error) {
 	var ids []string
 	for _, ref := range refs {
 		ct, err := c.findContainer(ctx, ref)
@@ -52,6 +56,19 @@ func (c *client) stats(ctx context.Context, refs []string) ([]*runtimeapi.Contai
 			return nil, err
 		}
 		ids = append(ids, ct.Id)
+	}
+	if len(refs) == 0 && !all {
+		resp, err := c.rt.ListContainers(ctx, &runtimeapi.ListContainersRequest{Filter: &runtimeapi.ContainerFilter{
+			State: &runtimeapi.ContainerStateValue{State: runtimeapi.ContainerState_CONTAINER_RUNNING}}})
+		if err != nil {
+			return nil, callError(err)
+		}
+		if len(resp.Containers) == 0 {
+			return nil, nil
+		}
+		for _, ct := range resp.Containers {
+			ids = append(ids, ct.Id)
+		}
 	}
 	read := func() ([]*runtimeapi.ContainerStats, error) {
 		resp, err := c.rt.ListContainerStats(ctx, &runtimeapi.ListContainerStatsRequest{})
