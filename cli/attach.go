@@ -46,7 +46,7 @@ func attachCommand() *cobra.Command {
 				in = cmd.InOrStdin()
 			}
 			var exit *remotecmd.ExitError
-			if err := session(ctx, resp.Url, in, cmd.OutOrStdout(), cmd.ErrOrStderr(), tty); err != nil && !errors.As(err, &exit) {
+			if err := c.session(ctx, resp.Url, in, cmd.OutOrStdout(), cmd.ErrOrStderr(), tty); err != nil && !errors.As(err, &exit) {
 				return err
 			}
 			// The session ends when the container does, a moment before

@@ -12,6 +12,8 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/sys/unix"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/connectivity"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
@@ -23,6 +25,7 @@ import (
 // as crictl and kubelet connect.
 type client struct {
 	endpoint string
+	command  string // the CLI command this connection serves, for messages
 	conn     *grpc.ClientConn
 	rt       runtimeapi.RuntimeServiceClient
 	img      runtimeapi.ImageServiceClient
@@ -51,21 +54,86 @@ func dial(cmd *cobra.Command) (*client, error) {
 		return nil, fmt.Errorf("no access to the criserver socket %s: run as root, or as a member of the socket's group", ep)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("no criserver daemon at %s (%v); start one with: criserver serve", ep, errors.Unwrap(err))
+		return nil, &daemonError{endpoint: ep, kind: daemonAbsent, cause: errors.Unwrap(err).Error()}
 	}
+	c := &client{endpoint: ep, command: cmd.Name()}
 	conn, err := grpc.NewClient("unix://"+ep, grpc.WithTransportCredentials(insecure.NewCredentials()),
-		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(16<<20)))
+		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(16<<20)),
+		grpc.WithChainUnaryInterceptor(c.lostDaemon))
 	if err != nil {
 		return nil, err
 	}
-	c := &client{endpoint: ep, conn: conn, rt: runtimeapi.NewRuntimeServiceClient(conn), img: runtimeapi.NewImageServiceClient(conn)}
+	c.conn, c.rt, c.img = conn, runtimeapi.NewRuntimeServiceClient(conn), runtimeapi.NewImageServiceClient(conn)
 	ctx, cancel := context.WithTimeout(cmd.Context(), 5*time.Second)
 	defer cancel()
 	if _, err := c.rt.Version(ctx, &runtimeapi.VersionRequest{}); err != nil {
 		conn.Close()
-		return nil, fmt.Errorf("the criserver daemon at %s does not answer (%s); is it running? start one with: criserver serve", ep, status.Convert(err).Message())
+		var lost *daemonError
+		if errors.As(err, &lost) {
+			err = errors.New(lost.cause)
+		}
+		return nil, &daemonError{endpoint: ep, kind: daemonSilent, cause: status.Convert(err).Message()}
 	}
 	return c, nil
+}
+
+// daemonKind is how a daemon failed the CLI.
+type daemonKind int
+
+const (
+	daemonAbsent daemonKind = iota // no socket
+	daemonSilent                   // a socket, but no answer
+	daemonLost                     // it answered, then stopped during the command
+)
+
+// daemonError is a daemon that cannot be reached or stopped answering:
+// every such failure of every command is told by its Error, in words, with
+// how to start one, rather than in gRPC's.
+type daemonError struct {
+	endpoint string
+	kind     daemonKind
+	during   string // the command, for a daemon lost in the middle of it
+	cause    string // what was seen, in a few words
+}
+
+func (e *daemonError) Error() string {
+	switch e.kind {
+	case daemonAbsent:
+		return fmt.Sprintf("no criserver daemon at %s (%s); start one with: criserver serve", e.endpoint, e.cause)
+	case daemonSilent:
+		return fmt.Sprintf("the criserver daemon at %s does not answer (%s); is it running? start one with: criserver serve", e.endpoint, e.cause)
+	}
+	return fmt.Sprintf("lost the criserver daemon at %s during %s (%s); is it running? start one with: criserver serve", e.endpoint, e.during, e.cause)
+}
+
+// lostDaemon, on every call, tells a daemon that went away from one that
+// answered with an error: both are Unavailable (the daemon's own for an
+// unreachable registry or a network not ready), but only a daemon gone
+// leaves the connection other than ready, which gRPC notes a moment after
+// the call has failed.
+func (c *client) lostDaemon(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+	err := invoker(ctx, method, req, reply, cc, opts...)
+	if status.Code(err) != codes.Unavailable {
+		return err
+	}
+	if cc.GetState() == connectivity.Ready {
+		wctx, cancel := context.WithTimeout(ctx, 250*time.Millisecond)
+		changed := cc.WaitForStateChange(wctx, connectivity.Ready)
+		cancel()
+		if !changed {
+			return err
+		}
+	}
+	cause := "it closed the connection"
+	if msg := status.Convert(err).Message(); strings.Contains(msg, "connection refused") || strings.Contains(msg, "no such file") {
+		cause = "its socket refuses connections"
+	}
+	return c.lost(cause)
+}
+
+// lost is the error of a daemon gone in the middle of the command.
+func (c *client) lost(cause string) error {
+	return &daemonError{endpoint: c.endpoint, kind: daemonLost, during: c.command, cause: cause}
 }
 
 // withClient runs a command body with a connection to the daemon.

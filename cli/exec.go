@@ -30,7 +30,7 @@ func execCommand() *cobra.Command {
 			if interactive {
 				in = cmd.InOrStdin()
 			}
-			return session(cmd.Context(), resp.Url, in, cmd.OutOrStdout(), cmd.ErrOrStderr(), tty)
+			return c.session(cmd.Context(), resp.Url, in, cmd.OutOrStdout(), cmd.ErrOrStderr(), tty)
 		}),
 	}
 	// Flags end at the container: what follows is the command's own.

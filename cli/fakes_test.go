@@ -539,6 +539,7 @@ var fakePullProgressDesc = grpc.ServiceDesc{
 type fakeStreams struct {
 	f          *fakeCRI
 	attachExit int32
+	die        func()
 }
 
 func (s *fakeStreams) Exec(_ context.Context, _ string, cmd []string, in io.Reader, out, errw io.WriteCloser, _ bool, _ <-chan remotecommandserver.TerminalSize) error {
@@ -555,6 +556,11 @@ func (s *fakeStreams) Exec(_ context.Context, _ string, cmd []string, in io.Read
 	case "fail":
 		fmt.Fprintln(errw, "failing on stderr")
 		return utilexec.CodeExitError{Err: errors.New("exit status 3"), Code: 3}
+	case "die": // the daemon dies while the command runs
+		fmt.Fprintln(out, "dying")
+		go s.die()
+		time.Sleep(time.Second)
+		return nil
 	}
 	return fmt.Errorf("exec: %q: executable file not found in $PATH", cmd[0])
 }
@@ -585,6 +591,35 @@ type env struct {
 	streams *fakeStreams
 	vols    *fakeVolumes
 	sock    string
+	// die ends the daemon as a crash would: its socket and every stream
+	// connection close, and nothing more is said on them.
+	die func()
+}
+
+// conns remembers a listener's connections, so that die can cut those
+// the streaming server hijacked (http.Server.Close leaves them open).
+type conns struct {
+	net.Listener
+	mu   sync.Mutex
+	open []net.Conn
+}
+
+func (l *conns) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err == nil {
+		l.mu.Lock()
+		l.open = append(l.open, c)
+		l.mu.Unlock()
+	}
+	return c, err
+}
+
+func (l *conns) closeAll() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, c := range l.open {
+		c.Close()
+	}
 }
 
 func newEnv(t *testing.T) *env {
@@ -608,7 +643,8 @@ func newEnv(t *testing.T) *env {
 		t.Fatal(err)
 	}
 	hs := &http.Server{Handler: e.cri.streams, ReadHeaderTimeout: 5 * time.Second}
-	go func() { _ = hs.Serve(tcp) }()
+	tracked := &conns{Listener: tcp}
+	go func() { _ = hs.Serve(tracked) }()
 	t.Cleanup(func() { hs.Close() })
 
 	lis, err := net.Listen("unix", e.sock)
@@ -623,6 +659,15 @@ func newEnv(t *testing.T) *env {
 	gs.RegisterService(fakeVolumesDesc(), e.vols)
 	go func() { _ = gs.Serve(lis) }()
 	t.Cleanup(gs.Stop)
+	var once sync.Once
+	e.streams.die = func() { e.die() }
+	e.die = func() {
+		once.Do(func() {
+			hs.Close()
+			tracked.closeAll()
+			gs.Stop()
+		})
+	}
 	return e
 }
 

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 )
 
@@ -57,13 +59,20 @@ func (c *client) printLogs(ctx context.Context, id string, o logOptions, stdout,
 		return fmt.Errorf("container %s has no log file", short(id))
 	}
 	// Following lasts while the container may still write: a created one
-	// has yet to start.
-	running := func() bool {
+	// has yet to start. A container removed meanwhile has ended too; a
+	// daemon that stops answering has not, and that is an error.
+	running := func() (bool, error) {
 		st, err := c.rt.ContainerStatus(ctx, &runtimeapi.ContainerStatusRequest{ContainerId: id})
-		return err == nil && (st.Status.State == runtimeapi.ContainerState_CONTAINER_RUNNING || st.Status.State == runtimeapi.ContainerState_CONTAINER_CREATED)
+		if status.Code(err) == codes.NotFound {
+			return false, nil
+		}
+		if err != nil {
+			return false, callError(err)
+		}
+		return st.Status.State == runtimeapi.ContainerState_CONTAINER_RUNNING || st.Status.State == runtimeapi.ContainerState_CONTAINER_CREATED, nil
 	}
 	if !o.follow {
-		running = func() bool { return false }
+		running = func() (bool, error) { return false, nil }
 	}
 	f := &logFollower{path: path, o: o, stdout: stdout, stderr: stderr}
 	return f.run(ctx, running)
@@ -80,7 +89,7 @@ type logFollower struct {
 
 // run prints what the log holds, then, while running says the container
 // runs, what is appended to it, across rotations.
-func (f *logFollower) run(ctx context.Context, running func() bool) error {
+func (f *logFollower) run(ctx context.Context, running func() (bool, error)) error {
 	if err := f.open(); err != nil {
 		if errors.Is(err, os.ErrNotExist) {
 			return nil // nothing written yet
@@ -98,7 +107,12 @@ func (f *logFollower) run(ctx context.Context, running func() bool) error {
 		if err := f.drain(); err != nil {
 			return err
 		}
-		if !running() {
+		on, err := running()
+		if err != nil {
+			_ = f.drain() // what was written before the daemon went
+			return err
+		}
+		if !on {
 			// The monitor flushes output before the container reads as
 			// exited: one more read sees the end.
 			return f.drain()

@@ -21,7 +21,7 @@ func TestLogTail(t *testing.T) {
 	for tail, want := range map[int]string{-1: all.String(), 0: "", 3: "line7\nline8\nline9\n", 50: all.String()} {
 		var out, errb strings.Builder
 		f := &logFollower{path: path, o: logOptions{tail: tail}, stdout: &out, stderr: &errb}
-		if err := f.run(t.Context(), func() bool { return false }); err != nil {
+		if err := f.run(t.Context(), func() (bool, error) { return false, nil }); err != nil {
 			t.Fatal(err)
 		}
 		if out.String() != want || errb.Len() != 0 {

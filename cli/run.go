@@ -226,7 +226,7 @@ func (c *client) attach(ctx context.Context, id string, o *runOptions) error {
 	if err != nil {
 		return exited(callError(err))
 	}
-	err = session(ctx, resp.Url, o.stdin, o.stdout, o.stderr, o.tty)
+	err = c.session(ctx, resp.Url, o.stdin, o.stdout, o.stderr, o.tty)
 	var exit *remotecmd.ExitError
 	if errors.As(err, &exit) {
 		return nil // the container's code is read from its status

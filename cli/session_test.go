@@ -342,3 +342,35 @@ func TestCompletion(t *testing.T) {
 		})
 	}
 }
+
+// A daemon that dies in the middle of a command is no success: the
+// command fails with one line saying so, 125 for exec as for its other
+// failures, 1 for logs.
+func TestDaemonLost(t *testing.T) {
+	t.Run("exec", func(t *testing.T) {
+		for _, args := range [][]string{{"exec", "c0ffee1", "die"}, {"exec", "-i", "c0ffee1", "die"}} {
+			e := newEnv(t)
+			seed(e)
+			r := e.runIn("", append([]string{"--endpoint", e.sock}, args...)...)
+			if r.stdout != "dying\n" {
+				t.Errorf("stdout %q", r.stdout)
+			}
+			r.failed(t, 125, "criserver: lost the criserver daemon at "+e.sock+" during exec (the stream ended without the command's exit status); is it running? start one with: criserver serve\n")
+		}
+	})
+	t.Run("logs -f", func(t *testing.T) {
+		e := newEnv(t)
+		x := seed(e)
+		withLog(t, x.app, logLine("stdout", "first"))
+		e.cri.onStatus = func(c *fakeContainer) {
+			if c.statusCalls == 2 {
+				go e.die()
+			}
+		}
+		r := e.run("logs", "-f", "c0ffee1")
+		if r.stdout != "first\n" {
+			t.Errorf("stdout %q", r.stdout)
+		}
+		r.failed(t, 1, "criserver: lost the criserver daemon at "+e.sock+" during logs (")
+	})
+}

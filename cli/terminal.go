@@ -2,9 +2,11 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 
 	"golang.org/x/sys/unix"
 	"golang.org/x/term"
@@ -64,8 +66,17 @@ func rawTerminal() (restore func(), sizes <-chan remotecmd.Size, err error) {
 
 // session runs one exec or attach stream at url with the CLI's stdio:
 // stdin when given, and with tty the local terminal in raw mode with its
-// size followed.
-func session(ctx context.Context, url string, stdin io.Reader, stdout, stderr io.Writer, tty bool) error {
+// size followed. A stream that ends without the command's status lost the
+// daemon: that is no success.
+func (c *client) session(ctx context.Context, url string, stdin io.Reader, stdout, stderr io.Writer, tty bool) error {
+	err := stream(ctx, url, stdin, stdout, stderr, tty)
+	if errors.Is(err, remotecmd.ErrLost) && ctx.Err() == nil {
+		return c.lost(strings.TrimPrefix(err.Error(), remotecmd.ErrLost.Error()+": "))
+	}
+	return err
+}
+
+func stream(ctx context.Context, url string, stdin io.Reader, stdout, stderr io.Writer, tty bool) error {
 	opts := remotecmd.Options{Stdin: stdin, Stdout: stdout, Stderr: stderr, TTY: tty}
 	if tty {
 		restore, sizes, err := rawTerminal()

@@ -43,6 +43,12 @@ type ExitError struct{ Code int }
 
 func (e *ExitError) Error() string { return "exit code " + strconv.Itoa(e.Code) }
 
+// ErrLost is a session whose server went away before it said how the
+// command ended: it could not be reached, or the stream ended without a
+// status. A v4 server always writes one, Success included, so an empty
+// status stream is never success.
+var ErrLost = errors.New("lost the stream server")
+
 // Stream runs one session against rawURL until the remote side ends it and
 // returns nil for exit code 0, an *ExitError for another code, or what went
 // wrong.
@@ -66,7 +72,7 @@ func Stream(ctx context.Context, rawURL string, o Options) error {
 	req.Header.Add(httpstream.HeaderProtocolVersion, rc.StreamProtocolV4Name)
 	resp, err := rt.RoundTrip(req)
 	if err != nil {
-		return fmt.Errorf("connect to the stream server: %w", err)
+		return fmt.Errorf("%w: connect: %v", ErrLost, err)
 	}
 	conn, err := rt.NewConnection(resp)
 	if err != nil {
@@ -183,14 +189,14 @@ type status struct {
 	} `json:"details"`
 }
 
-// readStatus waits for the server's verdict. An empty stream is success.
+// readStatus waits for the server's verdict.
 func readStatus(r io.Reader) error {
 	b, err := io.ReadAll(r)
 	if err != nil && !errors.Is(err, io.EOF) {
-		return fmt.Errorf("read the stream's status: %w", err)
+		return fmt.Errorf("%w: read the stream's status: %v", ErrLost, err)
 	}
 	if len(b) == 0 {
-		return nil
+		return fmt.Errorf("%w: the stream ended without the command's exit status", ErrLost)
 	}
 	var st status
 	if err := json.Unmarshal(b, &st); err != nil {
