@@ -70,18 +70,22 @@ func versionCommand() *cobra.Command {
 	return &cobra.Command{
 		Use:   "version",
 		Short: "Print criserver's version",
-		Args:  cobra.NoArgs,
-		Run: func(cmd *cobra.Command, _ []string) {
+		Long: "Print the client's version, then the daemon's. Without a daemon the client's is\n" +
+			"printed and the CLI fails, as Docker's version does.",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
 			fmt.Fprintf(cmd.OutOrStdout(), "client: criserver %s (CRI v1)\n", api.Version)
 			c, err := dial(cmd)
 			if err != nil {
-				fmt.Fprintln(cmd.OutOrStdout(), "server:", err)
-				return
+				return err
 			}
 			defer c.conn.Close()
-			if v, err := c.rt.Version(cmd.Context(), &runtimeapi.VersionRequest{}); err == nil {
-				fmt.Fprintf(cmd.OutOrStdout(), "server: %s %s (CRI %s) at %s\n", v.RuntimeName, v.RuntimeVersion, v.RuntimeApiVersion, c.endpoint)
+			v, err := c.rt.Version(cmd.Context(), &runtimeapi.VersionRequest{})
+			if err != nil {
+				return callError(err)
 			}
+			fmt.Fprintf(cmd.OutOrStdout(), "server: %s %s (CRI %s) at %s\n", v.RuntimeName, v.RuntimeVersion, v.RuntimeApiVersion, c.endpoint)
+			return nil
 		},
 	}
 }

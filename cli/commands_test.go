@@ -24,21 +24,21 @@ func TestVersion(t *testing.T) {
 		name     string
 		endpoint func(e *env) string
 		fail     bool
-		want     func(e *env) string
+		want     func(e *env) string // the server's line, or the error
 	}{
 		{"with a daemon", func(e *env) string { return e.sock }, false,
 			func(e *env) string { return "server: criserver 9.9.9-test (CRI v1) at " + e.sock + "\n" }},
 		{"as a unix:// URL", func(e *env) string { return "unix://" + e.sock }, false,
 			func(e *env) string { return "server: criserver 9.9.9-test (CRI v1) at " + e.sock + "\n" }},
-		{"without a socket", func(*env) string { return missing }, false,
+		{"without a socket", func(*env) string { return missing }, true,
 			func(*env) string {
-				return "server: no criserver daemon at " + missing + " (no such file or directory); start one with: criserver serve\n"
+				return "criserver: no criserver daemon at " + missing + " (no such file or directory); start one with: criserver serve\n"
 			}},
 		{"with a stale socket", func(*env) string { return stale }, false,
-			func(*env) string { return "server: the criserver daemon at " + stale + " does not answer (" }},
+			func(*env) string { return "criserver: the criserver daemon at " + stale + " does not answer (" }},
 		{"with a daemon that fails", func(e *env) string { return e.sock }, true,
 			func(e *env) string {
-				return "server: the criserver daemon at " + e.sock + " does not answer (shutting down); is it running? start one with: criserver serve\n"
+				return "criserver: the criserver daemon at " + e.sock + " does not answer (shutting down); is it running? start one with: criserver serve\n"
 			}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -47,17 +47,16 @@ func TestVersion(t *testing.T) {
 				e.cri.fail("Version", codes.Unavailable, "shutting down")
 			}
 			r := e.runIn("", "version", "--endpoint", tc.endpoint(e))
-			// version reports on the server; it fails only when it cannot
-			// say even that.
-			if r.code != 0 || r.stderr != "" {
-				t.Errorf("exit %d, stderr %q", r.code, r.stderr)
+			if !strings.HasPrefix(tc.want(e), "criserver: ") {
+				if r.code != 0 || r.stderr != "" || r.stdout != client+tc.want(e) {
+					t.Errorf("exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
+				}
+				return
 			}
-			first, second, _ := strings.Cut(r.stdout, "\n")
-			if first+"\n" != client || !strings.HasPrefix(second, tc.want(e)) {
-				t.Errorf("got\n%s\nwant\n%s%s", r.stdout, client, tc.want(e))
-			}
-			if strings.Count(r.stdout, "\n") != 2 {
-				t.Errorf("want two lines, got %q", r.stdout)
+			// The client's part, then the server's as an error, as
+			// Docker's version: a script sees there is no daemon.
+			if r.code != 1 || r.stdout != client || !strings.HasPrefix(r.stderr, tc.want(e)) || strings.Count(r.stderr, "\n") != 1 {
+				t.Errorf("exit %d, stdout %q, stderr %q; want 1, %q, %q", r.code, r.stdout, r.stderr, client, tc.want(e))
 			}
 		})
 	}
@@ -96,7 +95,7 @@ func TestEndpoint(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Setenv("CRISERVER_ENDPOINT", tc.env)
-			if r := e.runIn("", append([]string{"version"}, tc.args...)...); !strings.Contains(r.stdout, tc.want) {
+			if r := e.runIn("", append([]string{"version"}, tc.args...)...); !strings.Contains(r.stdout+r.stderr, tc.want) {
 				t.Errorf("got %q, want %q", r.stdout, tc.want)
 			}
 		})
