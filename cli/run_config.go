@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"path/filepath"
+	"runtime"
 
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
@@ -101,7 +102,7 @@ func (o *runOptions) containerConfig(image string, args []string, labels map[str
 		}
 	}
 	if o.cpus != "" {
-		if ctr.Linux.Resources.CpuQuota, err = parseCPUs(o.cpus); err != nil {
+		if ctr.Linux.Resources.CpuQuota, err = parseCPUs(o.cpus, runtime.NumCPU()); err != nil {
 			return nil, err
 		}
 		ctr.Linux.Resources.CpuPeriod = cpuPeriod

@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"reflect"
 	"regexp"
+	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -278,6 +280,7 @@ func TestRunRefuses(t *testing.T) {
 		{"bad pull policy", []string{"--pull", "sometimes"}, `criserver: --pull "sometimes": want missing, always or never`},
 		{"bad memory", []string{"--memory", "1k"}, "criserver: --memory 1k: below the 6 MiB a container needs to start\n"},
 		{"bad cpus", []string{"--cpus", "0"}, "criserver: --cpus 0: want a positive number of CPUs"},
+		{"more cpus than the host's", []string{"--cpus", strconv.Itoa(runtime.NumCPU() + 1)}, fmt.Sprintf("as there are only %d CPUs available\n", runtime.NumCPU())},
 		{"bad env", []string{"-e", "=x"}, `criserver: -e: "=x" is not NAME=VALUE`},
 		{"bad user", []string{"-u", "1000:staff"}, "criserver: --user 1000:staff: the group must be a number\n"},
 		{"bad volume", []string{"-v", "/tmp:/x:rx"}, `criserver: -v /tmp:/x:rx: option "rx" is not ro or rw`},

@@ -115,17 +115,21 @@ func parseMemory(s string) (int64, error) {
 // cpuPeriod is the CFS period --cpus is a fraction of, as in Docker.
 const cpuPeriod = 100000
 
-// parseCPUs reads --cpus 1.5 as a CFS quota over cpuPeriod.
-func parseCPUs(s string) (quota int64, err error) {
+// parseCPUs reads --cpus 1.5 as a CFS quota over cpuPeriod. As Docker's
+// daemon does, it refuses more CPUs than the host has (ncpu, which counts
+// the CPUs this process may run on, as Docker's does): such a limit is no
+// limit, and says the user misread the machine. The CLI runs on the node,
+// so its count is the daemon's.
+func parseCPUs(s string, ncpu int) (quota int64, err error) {
 	f, err := strconv.ParseFloat(s, 64)
-	if err != nil || f <= 0 || math.IsInf(f, 0) || f > 1024 {
+	if err != nil || f <= 0 || math.IsNaN(f) {
 		return 0, fmt.Errorf("--cpus %s: want a positive number of CPUs such as 0.5 or 2", s)
 	}
-	q := int64(math.Round(f * cpuPeriod))
-	if q < 1000 {
-		return 0, fmt.Errorf("--cpus %s: below the 0.01 CPU the kernel allows", s)
+	// The kernel's least quota is 1 ms of the 100 ms period.
+	if q := math.Round(f * cpuPeriod); q < 1000 || f > float64(ncpu) {
+		return 0, fmt.Errorf("--cpus %s: range of CPUs is from 0.01 to %d.00, as there are only %d CPUs available", s, ncpu, ncpu)
 	}
-	return q, nil
+	return int64(math.Round(f * cpuPeriod)), nil
 }
 
 // parseUser reads --user UID[:GID] or NAME[:GID] into a security context.

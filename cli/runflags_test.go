@@ -58,13 +58,19 @@ func TestParseLimitsAndUser(t *testing.T) {
 			t.Errorf("--memory %s accepted", bad)
 		}
 	}
-	if q, err := parseCPUs("1.5"); err != nil || q != 150000 {
-		t.Errorf("1.5 CPUs: %d %v", q, err)
-	}
-	for _, bad := range []string{"0", "-2", "x", "0.001", "Inf"} {
-		if _, err := parseCPUs(bad); err == nil {
-			t.Errorf("--cpus %s accepted", bad)
+	for s, want := range map[string]int64{"1.5": 150000, "2": 200000, "0.01": 1000} {
+		if q, err := parseCPUs(s, 2); err != nil || q != want {
+			t.Errorf("%s CPUs: %d %v", s, q, err)
 		}
+	}
+	for _, bad := range []string{"0", "-2", "x", "0.001", "Inf", "NaN", "2.01", "8"} {
+		if _, err := parseCPUs(bad, 2); err == nil {
+			t.Errorf("--cpus %s accepted on 2 CPUs", bad)
+		}
+	}
+	// Docker's words.
+	if _, err := parseCPUs("8", 2); err == nil || err.Error() != "--cpus 8: range of CPUs is from 0.01 to 2.00, as there are only 2 CPUs available" {
+		t.Errorf("--cpus 8 on 2 CPUs: %v", err)
 	}
 	sc := &runtimeapi.LinuxContainerSecurityContext{}
 	if err := parseUser("1000:2000", sc); err != nil || sc.RunAsUser.GetValue() != 1000 || sc.RunAsGroup.GetValue() != 2000 {
