@@ -7,9 +7,12 @@ package cli
 import (
 	"errors"
 	"fmt"
+	"io"
+	"os"
 	"strings"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/term"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
 	"github.com/criserver/criserver/api"
@@ -42,6 +45,11 @@ func Execute(root *cobra.Command) int {
 	if errors.As(err, &exit) {
 		return exit.Code
 	}
+	var coded *codeError
+	if errors.As(err, &coded) {
+		fmt.Fprintln(root.ErrOrStderr(), "criserver:", err)
+		return coded.code
+	}
 	if cmd == root {
 		err = unknownCommand(root, err)
 	}
@@ -50,6 +58,27 @@ func Execute(root *cobra.Command) int {
 		return invokeFailure(err)
 	}
 	return 1
+}
+
+// codeError is a failure whose exit code is Docker's for it rather than
+// the command's usual one.
+type codeError struct {
+	code int
+	err  error
+}
+
+func (e *codeError) Error() string { return e.err.Error() }
+func (e *codeError) Unwrap() error { return e.err }
+
+// needTerminal refuses a terminal session whose input is not a terminal,
+// as Docker does: the remote terminal would wait for keys that never come
+// (`echo ls | criserver run -it busybox sh` hung). Docker fails this with
+// exit code 1, before it makes anything.
+func needTerminal(stdin io.Reader) error {
+	if f, ok := stdin.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		return nil
+	}
+	return &codeError{code: 1, err: errors.New("the input device is not a TTY")}
 }
 
 // invokeFailure is the exit code of a run or exec that failed before the

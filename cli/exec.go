@@ -14,6 +14,12 @@ func execCommand() *cobra.Command {
 		Short:             "Run a command in a running container",
 		Args:              cobra.MinimumNArgs(2),
 		ValidArgsFunction: completeContainers(true),
+		PreRunE: func(cmd *cobra.Command, _ []string) error {
+			if interactive && tty {
+				return needTerminal(cmd.InOrStdin())
+			}
+			return nil
+		},
 		RunE: withClient(func(cmd *cobra.Command, c *client, args []string) error {
 			ct, err := c.findContainer(cmd.Context(), args[0])
 			if err != nil {

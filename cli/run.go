@@ -45,6 +45,13 @@ func runCommand() *cobra.Command {
 		Use:   "run [flags] IMAGE [COMMAND [ARG...]]",
 		Short: "Run a command in a new container, in a pod of its own",
 		Args:  cobra.MinimumNArgs(1),
+		PreRunE: func(cmd *cobra.Command, _ []string) error {
+			// Detached, the terminal is for a later attach.
+			if o.interactive && o.tty && !o.detach {
+				return needTerminal(cmd.InOrStdin())
+			}
+			return nil
+		},
 		RunE: withClient(func(cmd *cobra.Command, c *client, args []string) error {
 			o.stdin, o.stdout, o.stderr = cmd.InOrStdin(), cmd.OutOrStdout(), cmd.ErrOrStderr()
 			o.logRoot = logRoot()

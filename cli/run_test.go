@@ -440,3 +440,34 @@ func TestRunInteractive(t *testing.T) {
 		}
 	})
 }
+
+// -it with input that is no terminal is refused as Docker refuses it,
+// before anything is made: the container's terminal would wait for ever.
+func TestNotATerminal(t *testing.T) {
+	for _, args := range [][]string{
+		{"run", "-it", "--rm", "busybox", "sh"},
+		{"run", "-i", "-t", "busybox", "sh"},
+		{"exec", "-it", "c0ffee1", "sh"},
+	} {
+		t.Run(strings.Join(args, " "), func(t *testing.T) {
+			e, logs := runEnv(t)
+			seed(e)
+			r := e.runIn("echo hi\n", append([]string{"--endpoint", e.sock}, args...)...)
+			r.failed(t, 1, "criserver: the input device is not a TTY\n")
+			if w := e.cri.writes(); len(w) != 0 || e.cri.count("Exec") != 0 {
+				t.Errorf("sent %v", w)
+			}
+			if ents, _ := os.ReadDir(logs); len(ents) != 0 {
+				t.Errorf("left %v in the log root", ents)
+			}
+		})
+	}
+	// Detached, or without -i, there is nothing to read from it.
+	for _, args := range [][]string{{"run", "-d", "-it", "busybox", "sh"}, {"run", "-t", "busybox", "true"}} {
+		e, _ := runEnv(t)
+		e.cri.onStart = exitsWith(t, 0, logLine("stdout", "done"))
+		if r := e.runIn("", append([]string{"--endpoint", e.sock}, args...)...); strings.Contains(r.stderr, "TTY") {
+			t.Errorf("%v: %q", args, r.stderr)
+		}
+	}
+}

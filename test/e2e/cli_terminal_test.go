@@ -160,3 +160,33 @@ func TestCLIExecInteractiveTerminal(t *testing.T) {
 	d.mustCLI("rm", "-f", "box")
 	d.wantNothingLeft(t)
 }
+
+// -it with piped input is refused as Docker refuses it, at once and
+// leaving nothing; before, the container's shell waited for ever.
+func TestCLINotATerminal(t *testing.T) {
+	d := newDaemon(t)
+	d.mustCLI("run", "-d", "--name", "box", "busybox", "sleep", "1000")
+	for _, args := range [][]string{{"run", "-it", "--rm", "busybox", "sh"}, {"exec", "-it", "box", "sh"}} {
+		cmd := d.cliCmd(args...)
+		cmd.Stdin = strings.NewReader("echo hi\n")
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan error, 1)
+		go func() { done <- cmd.Wait() }()
+		select {
+		case err := <-done:
+			var exit *exec.ExitError
+			if !errors.As(err, &exit) || exit.ExitCode() != 1 || stderr.String() != "criserver: the input device is not a TTY\n" {
+				t.Errorf("%v: %v, %q; want exit 1 and Docker's message", args, err, stderr.String())
+			}
+		case <-time.After(20 * time.Second):
+			cmd.Process.Kill()
+			t.Fatalf("%v hangs with piped input", args)
+		}
+	}
+	d.mustCLI("rm", "-f", "box")
+	d.wantNothingLeft(t)
+}
