@@ -53,11 +53,27 @@ func Execute(root *cobra.Command) int {
 	if cmd == root {
 		err = unknownCommand(root, err)
 	}
-	fmt.Fprintln(root.ErrOrStderr(), "criserver:", err)
 	if n := cmd.Name(); n == "run" || n == "exec" {
-		return invokeFailure(err)
+		code := invokeFailure(err)
+		if code != 125 {
+			// The command could not run: say so as a shell would, not
+			// with the daemon's and the runtime's layers of context.
+			err = errors.New(commandMessage(err.Error()))
+		}
+		fmt.Fprintln(root.ErrOrStderr(), "criserver:", err)
+		return code
 	}
+	fmt.Fprintln(root.ErrOrStderr(), "criserver:", err)
 	return 1
+}
+
+// commandMessage is the part of a runtime's error about the command:
+// from its last `exec: "NAME"` on, as Go's os/exec and runc word it.
+func commandMessage(msg string) string {
+	if i := strings.LastIndex(msg, `exec: "`); i >= 0 {
+		return msg[i:]
+	}
+	return msg
 }
 
 // codeError is a failure whose exit code is Docker's for it rather than

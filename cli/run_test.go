@@ -340,7 +340,8 @@ func TestRunRollback(t *testing.T) {
 			e, logs := runEnv(t)
 			e.cri.fail(tc.method, tc.code, tc.msg)
 			r := e.run("run", "-d", "--name", "web", "busybox", "nope")
-			r.failed(t, tc.exit, "criserver: "+tc.msg+"\n")
+			// A command that cannot run is told as a shell tells it.
+			r.failed(t, tc.exit, "criserver: "+strings.TrimPrefix(tc.msg, "runc create: ")+"\n")
 			if r.stdout != "" {
 				t.Errorf("printed %q", r.stdout)
 			}

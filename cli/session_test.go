@@ -58,7 +58,8 @@ func TestExecFails(t *testing.T) {
 		want string
 	}{
 		{"a stopped container", []string{"sidecar", "true"}, 125, "criserver: container " + fakeID("c0ffee2") + " is not running\n"},
-		{"a command not there", []string{"c0ffee1", "nope"}, 127, `exec: "nope": executable file not found in $PATH`},
+		// Just the command's trouble, as a shell says it.
+		{"a command not there", []string{"c0ffee1", "nope"}, 127, "criserver: exec: \"nope\": executable file not found in $PATH\n"},
 		{"no command", []string{"c0ffee1"}, 125, "criserver: requires at least 2 arg(s), only received 1\n"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -108,9 +108,15 @@ func (c *Client) Exec(ctx context.Context, rt Runtime, id, bundle string, args [
 	var runtimeErr cappedBuffer
 	runtimeErr.budget = &outputBudget{left: 4096}
 	cmd.Stderr = &runtimeErr
+	// The process inherits the runtime's stderr, so what the runtime
+	// says of a failed start (runc logs it, then prints it) would reach the
+	// client as the command's output; it is the error's message instead.
+	// Until the process has started, its stderr is held back.
+	held := &heldWriter{w: orDiscard(eio.Stderr)}
+	defer held.release()
 	if !eio.TTY {
 		cmd.Stdin, cmd.Stdout = eio.Stdin, orDiscard(eio.Stdout)
-		cmd.Stderr = io.MultiWriter(orDiscard(eio.Stderr), &runtimeErr)
+		cmd.Stderr = io.MultiWriter(held, &runtimeErr)
 	}
 	cmd.ExtraFiles = []*os.File{syncW}
 	cmd.Env = []string{"GOMAXPROCS=1", "PATH=" + os.Getenv("PATH")}
@@ -127,9 +133,11 @@ func (c *Client) Exec(ctx context.Context, rt Runtime, id, bundle string, args [
 	first := <-msgs
 	if first.Error != "" || first.Pid == 0 {
 		_ = cmd.Wait()
+		held.drop()
 		merr := &monitorproto.Error{Class: first.Class, Message: first.Error + ": " + runtimelog.Complaint(string(runtimeErr.bytes()))}
 		return 0, fmt.Errorf("exec in %s: %w", id, classify(merr))
 	}
+	held.release()
 	if eio.TTY {
 		stop, err := wireTerminal(console, eio)
 		if err != nil {
@@ -281,4 +289,54 @@ func (c *cappedBuffer) bytes() []byte {
 	c.budget.mu.Lock()
 	defer c.budget.mu.Unlock()
 	return c.b
+}
+
+// heldWriter keeps what is written until release, which passes it on and
+// lets later writes through, or drop, which forgets it. Past heldMax the
+// process is surely running and writing: it lets go early.
+type heldWriter struct {
+	mu       sync.Mutex
+	w        io.Writer
+	held     []byte
+	released bool
+	dropped  bool
+}
+
+const heldMax = 64 << 10
+
+func (h *heldWriter) Write(p []byte) (int, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.dropped {
+		return len(p), nil
+	}
+	if !h.released {
+		h.held = append(h.held, p...)
+		if len(h.held) > heldMax {
+			h.flush()
+		}
+		return len(p), nil
+	}
+	return h.w.Write(p)
+}
+
+func (h *heldWriter) release() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if !h.released && !h.dropped {
+		h.flush()
+	}
+}
+
+// flush writes out what is held and lets the rest through; mu is held.
+func (h *heldWriter) flush() {
+	h.released = true
+	_, _ = h.w.Write(h.held)
+	h.held = nil
+}
+
+func (h *heldWriter) drop() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.dropped, h.held = true, nil
 }

@@ -30,6 +30,41 @@ func TestCappedBuffersShareOneBudget(t *testing.T) {
 	}
 }
 
+// An exec's stderr is held until its process has started: what came
+// before is the runtime's complaint when the start fails, and is dropped.
+func TestHeldStderr(t *testing.T) {
+	var out strings.Builder
+	h := &heldWriter{w: &out}
+	h.Write([]byte("early "))
+	if out.Len() != 0 {
+		t.Fatalf("passed on %q before release", out.String())
+	}
+	h.release()
+	h.Write([]byte("late"))
+	h.release()
+	if out.String() != "early late" {
+		t.Errorf("after release: %q", out.String())
+	}
+
+	out.Reset()
+	h = &heldWriter{w: &out}
+	h.Write([]byte(`time="..." level=error msg="exec failed"`))
+	h.drop()
+	h.release() // as the deferred one does
+	h.Write([]byte("more"))
+	if out.Len() != 0 {
+		t.Errorf("a failed start's stderr went out: %q", out.String())
+	}
+
+	// A process writing much before its start is known lets go early.
+	out.Reset()
+	h = &heldWriter{w: &out}
+	h.Write(make([]byte, heldMax+1))
+	if out.Len() != heldMax+1 {
+		t.Errorf("held %d bytes past the limit", heldMax+1-out.Len())
+	}
+}
+
 // bundle writes a bundle whose process the exec takes over.
 func bundle(t *testing.T) string {
 	dir := t.TempDir()

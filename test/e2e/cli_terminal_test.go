@@ -154,8 +154,20 @@ func TestCLIExecInteractiveTerminal(t *testing.T) {
 	if out, err := cat.Output(); err != nil || string(out) != "piped through\n" {
 		t.Errorf("exec -i: %q %v", out, err)
 	}
-	if r := d.cli("exec", "box", "no-such-command"); r.code == 0 {
-		t.Errorf("exec of a missing command exited 0: %q", r.stderr)
+	// As a shell says it, with its code: not the runtime's log line nor
+	// the daemon's layers of context.
+	for _, tc := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"exec", "box", "no-such-command"}, 127, `criserver: exec: "no-such-command": executable file not found in $PATH` + "\n"},
+		{[]string{"exec", "-i", "box", "no-such-command"}, 127, `criserver: exec: "no-such-command": executable file not found in $PATH` + "\n"},
+		{[]string{"exec", "box", "/etc/passwd"}, 126, `criserver: exec: "/etc/passwd": permission denied` + "\n"},
+	} {
+		if r := d.cli(tc.args...); r.code != tc.code || r.stderr != tc.want || r.stdout != "" {
+			t.Errorf("%v: exit %d, stderr %q; want %d, %q", tc.args, r.code, r.stderr, tc.code, tc.want)
+		}
 	}
 	d.mustCLI("rm", "-f", "box")
 	d.wantNothingLeft(t)
