@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/sys/unix"
 	"golang.org/x/term"
 	"google.golang.org/protobuf/types/known/structpb"
 	"google.golang.org/protobuf/types/known/wrapperspb"
@@ -41,7 +42,7 @@ func (c *client) pull(ctx context.Context, image string, out io.Writer) (string,
 	fmt.Fprintf(out, "Pulling %s\n", image)
 	var p progressPrinter = &linePrinter{w: out, seen: map[string]string{}}
 	if f, ok := out.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
-		p = &barPrinter{w: out}
+		p = &barPrinter{w: out, width: func() int { return termWidth(f) }}
 	}
 	tick := time.NewTicker(100 * time.Millisecond)
 	defer tick.Stop()
@@ -116,8 +117,18 @@ func (p *linePrinter) finish() {
 // barPrinter redraws one bar per layer in place.
 type barPrinter struct {
 	w     io.Writer
-	drawn int // lines drawn last time, to move back over
+	width func() int // the terminal's columns, asked at each redraw
+	drawn int        // lines drawn last time, to move back over
 	last  []layerView
+}
+
+// termWidth is a terminal's width in columns, 80 when it does not say.
+func termWidth(f *os.File) int {
+	ws, err := unix.IoctlGetWinsize(int(f.Fd()), unix.TIOCGWINSZ)
+	if err != nil || ws.Col == 0 {
+		return 80
+	}
+	return int(ws.Col)
 }
 
 func (p *barPrinter) show(layers []layerView) {
@@ -126,9 +137,10 @@ func (p *barPrinter) show(layers []layerView) {
 	if p.drawn > 0 {
 		fmt.Fprintf(&b, "\x1b[%dA", p.drawn)
 	}
+	width := p.width()
 	for _, l := range layers {
 		b.WriteString("\x1b[2K")
-		b.WriteString(bar(l))
+		b.WriteString(bar(l, width))
 		b.WriteByte('\n')
 	}
 	p.drawn = len(layers)
@@ -146,16 +158,29 @@ func (p *barPrinter) finish() {
 	}
 }
 
-func bar(l layerView) string {
-	const width = 30
-	frac := 0.0
-	if l.size > 0 {
-		frac = min(float64(l.done)/float64(l.size), 1)
+// bar draws a layer's line to fit width columns: a line that wraps would
+// throw the redraw's count of lines off, and garble the screen. It drops
+// the bar, then the sizes, as the terminal narrows.
+func bar(l layerView, width int) string {
+	room := width - 1 // the last column, left free, never wraps
+	head := fmt.Sprintf("%s  %-11s", short(l.digest), l.state)
+	sizes := fmt.Sprintf("%8s / %-8s", humanSize(uint64(l.done)), humanSize(uint64(l.size)))
+	barWidth := min(room-len(head)-len(sizes)-4, 30) // the spaces and brackets
+	switch {
+	case barWidth >= 10:
+		frac := 0.0
+		if l.size > 0 {
+			frac = min(float64(l.done)/float64(l.size), 1)
+		}
+		n := int(frac * float64(barWidth))
+		fill := strings.Repeat("=", n)
+		if n < barWidth && l.state == "downloading" {
+			fill += ">"
+		}
+		return fmt.Sprintf("%s [%-*s] %s", head, barWidth, fill, sizes)
+	case len(head)+1+len(sizes) <= room:
+		return head + " " + sizes
 	}
-	n := int(frac * width)
-	fill := strings.Repeat("=", n)
-	if n < width && l.state == "downloading" {
-		fill += ">"
-	}
-	return fmt.Sprintf("%s  %-11s [%-*s] %8s / %-8s", short(l.digest), l.state, width, fill, humanSize(uint64(l.done)), humanSize(uint64(l.size)))
+	head = strings.TrimRight(head, " ")
+	return head[:max(0, min(len(head), room))]
 }

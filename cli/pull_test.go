@@ -110,14 +110,34 @@ func TestProgressBars(t *testing.T) {
 		{layerView{layerA, "downloading", 10, 20},
 			short(layerA) + "  downloading [==============================]      20B / 10B     "},
 	} {
-		if got := bar(tc.l); got != tc.want {
+		if got := bar(tc.l, 80); got != tc.want {
 			t.Errorf("bar(%v) =\n%q\nwant\n%q", tc.l, got, tc.want)
+		}
+	}
+
+	// A narrower terminal: a shorter bar, then none, then no sizes; never
+	// a line that wraps.
+	l := layerView{layerA, "downloading", 3_000_000, 1_500_000}
+	for width, want := range map[int]string{
+		70: short(layerA) + "  downloading [==========>          ]    1.5MB / 3.0MB   ",
+		60: short(layerA) + "  downloading [=====>     ]    1.5MB / 3.0MB   ",
+		50: short(layerA) + "  downloading    1.5MB / 3.0MB   ",
+		40: short(layerA) + "  downloading",
+		20: short(layerA) + "  downl",
+		1:  "",
+	} {
+		got := bar(l, width)
+		if got != want {
+			t.Errorf("%d columns:\n%q\nwant\n%q", width, got, want)
+		}
+		if len(got) >= width && width > 1 {
+			t.Errorf("%d columns: a line of %d", width, len(got))
 		}
 	}
 
 	// The bars are redrawn in place: up over the lines drawn last time.
 	var b strings.Builder
-	p := &barPrinter{w: &b}
+	p := &barPrinter{w: &b, width: func() int { return 80 }}
 	p.show([]layerView{{layerA, "downloading", 10, 5}, {layerB, "present", 10, 10}})
 	first := b.Len()
 	p.finish()

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -72,5 +73,45 @@ func TestCLIPullShowsLayerProgress(t *testing.T) {
 	s := out.String()
 	if !strings.Contains(s, layer+"  downloading") || !strings.Contains(s, "\x1b[1A") || !strings.Contains(s, "[==============================]") {
 		t.Errorf("no progress bar on a terminal:\n%q", s)
+	}
+}
+
+// In a narrow terminal the bars shrink, then go: no line is as wide as the
+// window, so none wraps and the redraw stays in place.
+func TestCLIPullFitsNarrowTerminals(t *testing.T) {
+	url, layer := slowLayers(t)
+	d := newDaemon(t, "--registry-mirror", "docker.io="+url)
+	escape := regexp.MustCompile(`\x1b\[[0-9;]*[A-Za-z]`)
+	for _, cols := range []uint16{40, 60} {
+		_, _ = d.img.RemoveImage(d.ctx(), &runtimeapi.RemoveImageRequest{Image: &runtimeapi.ImageSpec{Image: "busybox"}})
+		cmd := exec.Command(binary, "pull", "busybox")
+		cmd.Env = append(os.Environ(), "CRISERVER_ENDPOINT="+d.socket)
+		// The image's ID, on stdout, is data and not cut to the window.
+		var ref bytes.Buffer
+		cmd.Stdout = &ref
+		f, err := pty.StartWithSize(cmd, &pty.Winsize{Rows: 24, Cols: cols})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out bytes.Buffer
+		read := make(chan struct{})
+		go func() {
+			defer close(read)
+			_, _ = out.ReadFrom(f)
+		}()
+		if err := cmd.Wait(); err != nil {
+			t.Fatal(err)
+		}
+		<-read
+		f.Close()
+		s := escape.ReplaceAllString(out.String(), "")
+		if !strings.Contains(s, layer+"  downloading") {
+			t.Errorf("%d columns: no progress shown:\n%q", cols, out.String())
+		}
+		for _, line := range strings.FieldsFunc(s, func(r rune) bool { return r == '\n' || r == '\r' }) {
+			if len(line) >= int(cols) {
+				t.Errorf("%d columns: a line of %d: %q", cols, len(line), line)
+			}
+		}
 	}
 }
