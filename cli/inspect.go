@@ -151,6 +151,12 @@ func printInfo(w io.Writer, endpoint string, v *runtimeapi.VersionResponse, st *
 		}
 		fmt.Fprintln(w, line)
 	}
+	// The daemon's verbose info says which handlers cannot run containers
+	// here, and why: such a handler is listed, but marked.
+	var cfg struct {
+		Unusable map[string]string `json:"unusableRuntimes"`
+	}
+	_ = json.Unmarshal([]byte(st.Info["config"]), &cfg)
 	fmt.Fprintln(w, "Runtime handlers:")
 	handlers := st.RuntimeHandlers
 	sort.Slice(handlers, func(i, j int) bool { return handlers[i].Name < handlers[j].Name })
@@ -168,6 +174,9 @@ func printInfo(w io.Writer, endpoint string, v *runtimeapi.VersionResponse, st *
 		}
 		if len(feats) > 0 {
 			name += " (" + strings.Join(feats, ", ") + ")"
+		}
+		if why, ok := cfg.Unusable[h.Name]; ok && h.Name != "" {
+			name += ": unusable here: " + why
 		}
 		fmt.Fprintf(w, "  %s\n", name)
 	}

@@ -147,7 +147,7 @@ func TestInfo(t *testing.T) {
 			{Name: ""},
 			{Name: "crun", Features: &runtimeapi.RuntimeHandlerFeatures{UserNamespaces: true}},
 		},
-		Info: map[string]string{"config": `{"root":"/var/lib/criserver"}`},
+		Info: map[string]string{"config": `{"root":"/var/lib/criserver","unusableRuntimes":{"crun":"crun cannot run containers on this host: no hybrid cgroups"}}`},
 	}
 	e.cri.fsInfo = &runtimeapi.ImageFsInfoResponse{ImageFilesystems: []*runtimeapi.FilesystemUsage{{
 		FsId: &runtimeapi.FilesystemIdentifier{Mountpoint: "/var/lib/criserver/images"}, UsedBytes: &runtimeapi.UInt64Value{Value: 1_500_000},
@@ -162,7 +162,7 @@ func TestInfo(t *testing.T) {
 			"  NetworkReady     false (cni config uninitialized)\n" +
 			"Runtime handlers:\n" +
 			"  (default)\n" +
-			"  crun (user namespaces)\n" +
+			"  crun (user namespaces): unusable here: crun cannot run containers on this host: no hybrid cgroups\n" +
 			"  runc (user namespaces, recursive read-only mounts)\n" +
 			"Image store: /var/lib/criserver/images, 1.5MB used\n"
 		if got != want {
@@ -182,7 +182,7 @@ func TestInfo(t *testing.T) {
 			ImageFs struct {
 				ImageFilesystems []struct{ UsedBytes struct{ Value string } }
 			}
-			Info map[string]map[string]string
+			Info map[string]map[string]any
 		}
 		out := e.run("info", "-o", "json").ok(t).stdout
 		if err := json.Unmarshal([]byte(out), &got); err != nil {

@@ -309,6 +309,7 @@ func (f *fakeNetwork) SetPodCIDR(cidr string) error {
 type fakeRuntime struct {
 	name     string
 	features runtimes.Features
+	unusable error // Usable's answer
 }
 
 func (r *fakeRuntime) Name() string                                             { return r.name }
@@ -322,7 +323,7 @@ func (r *fakeRuntime) Update(context.Context, string, *specs.LinuxResources) err
 func (r *fakeRuntime) Features(context.Context) runtimes.Features { return r.features }
 func (r *fakeRuntime) Argv() (string, []string)                   { return r.name, nil }
 func (r *fakeRuntime) Timeout() time.Duration                     { return time.Second }
-func (r *fakeRuntime) Usable() error                              { return nil }
+func (r *fakeRuntime) Usable() error                              { return r.unusable }
 
 type fakeStreaming struct{ calls }
 

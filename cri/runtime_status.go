@@ -5,8 +5,11 @@ import (
 	"encoding/json"
 	goruntime "runtime"
 	"strconv"
+	"strings"
 
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+
+	"github.com/criserver/criserver/internal/errdefs"
 )
 
 // Status reports the runtime's conditions, the pod network's readiness and
@@ -34,7 +37,16 @@ func (s *Server) Status(ctx context.Context, req *runtimeapi.StatusRequest) (*ru
 	}
 	resp.Features = &runtimeapi.RuntimeFeatures{SupplementalGroupsPolicy: true}
 	if req.Verbose {
-		b, _ := json.Marshal(map[string]any{"defaultRuntime": s.runtimes.Default, "runtimes": names, "cgroupDriver": s.cgroupDriver()})
+		// Handlers that cannot run containers on this host stay listed
+		// (they are configured, and a pod asking for one is told why it
+		// fails), and say why here, for criserver info and crictl info.
+		unusable := map[string]string{}
+		for _, n := range names {
+			if err := s.runtimes.Handlers[n].Usable(); err != nil {
+				unusable[n] = strings.TrimPrefix(err.Error(), errdefs.ErrFailedPrecondition.Error()+": ")
+			}
+		}
+		b, _ := json.Marshal(map[string]any{"defaultRuntime": s.runtimes.Default, "runtimes": names, "unusableRuntimes": unusable, "cgroupDriver": s.cgroupDriver()})
 		// The goroutine count shows leaks from outside (make stress).
 		resp.Info = map[string]string{"config": string(b), "goroutines": strconv.Itoa(goruntime.NumGoroutine())}
 	}

@@ -4,11 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"testing"
 
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
 	"github.com/criserver/criserver/api"
+	"github.com/criserver/criserver/internal/errdefs"
 )
 
 func TestStatus(t *testing.T) {
@@ -68,19 +70,25 @@ func TestStatus(t *testing.T) {
 	}
 
 	r := newRig(t)
+	// A handler that cannot run here says why, without the error's class.
+	r.s.runtimes.Handlers["crun"].(*fakeRuntime).unusable = fmt.Errorf("%w: crun cannot run containers on this host", errdefs.ErrFailedPrecondition)
 	resp, err := r.s.Status(context.Background(), &runtimeapi.StatusRequest{Verbose: true})
 	if err != nil {
 		t.Fatal(err)
 	}
 	var cfg struct {
-		DefaultRuntime string
-		Runtimes       []string
+		DefaultRuntime   string
+		Runtimes         []string
+		UnusableRuntimes map[string]string
 	}
 	if err := json.Unmarshal([]byte(resp.Info["config"]), &cfg); err != nil {
 		t.Fatal(err)
 	}
 	if cfg.DefaultRuntime != "runc" || len(cfg.Runtimes) != 2 || resp.Info["goroutines"] == "" {
 		t.Fatalf("verbose info %v", resp.Info)
+	}
+	if len(cfg.UnusableRuntimes) != 1 || cfg.UnusableRuntimes["crun"] != "crun cannot run containers on this host" {
+		t.Fatalf("unusable runtimes %v", cfg.UnusableRuntimes)
 	}
 }
 

@@ -340,8 +340,17 @@ func TestCLIListingsAndInspect(t *testing.T) {
 	if r := d.cli("inspect", "nothing-by-that-name"); r.code != 1 || !strings.Contains(r.stderr, "no such container, pod or image") {
 		t.Errorf("inspect of nothing: exit %d, %q", r.code, r.stderr)
 	}
-	if info := d.mustCLI("info"); !strings.Contains(info, "RuntimeReady") || !strings.Contains(info, "runc") {
+	info := d.mustCLI("info")
+	if !strings.Contains(info, "RuntimeReady") || !strings.Contains(info, "runc") {
 		t.Errorf("info: %s", info)
+	}
+	// A crun that cannot run here (a hybrid cgroup host) is marked so, as
+	// a pod asking for it would be told.
+	if _, err := exec.LookPath("crun"); err == nil {
+		r := d.cli("run", "--rm", "--runtime", "crun", "busybox", "true")
+		if marked := strings.Contains(info, "crun") && strings.Contains(info, "unusable here"); marked != (r.code != 0) {
+			t.Errorf("crun runs: %v (%q), but info says:\n%s", r.code == 0, r.stderr, info)
+		}
 	}
 	if r := d.cli("ps", "-o", "xml"); r.code != 1 || !strings.Contains(r.stderr, "table, json or yaml") {
 		t.Errorf("ps -o xml: exit %d, %q", r.code, r.stderr)
