@@ -16,14 +16,21 @@ import (
 
 func attachCommand() *cobra.Command {
 	var noStdin bool
+	var detachKeys string
+	var keys []byte
 	cmd := &cobra.Command{
-		Use:   "attach [--no-stdin] CONTAINER",
+		Use:   "attach [--no-stdin] [--detach-keys KEYS] CONTAINER",
 		Short: "Connect to a running container's input and output",
 		Long: "Connect to a running container's input (when it was run with -i) and output, with its\n" +
 			"terminal when it has one. The session ends when the container exits, whose exit code\n" +
-			"becomes the CLI's; ending the CLI leaves the container running.",
+			"becomes the CLI's; ending the CLI leaves the container running. In a terminal, Ctrl-P\n" +
+			"Ctrl-Q (or --detach-keys) detaches and leaves it running.",
 		Args:              cobra.ExactArgs(1),
 		ValidArgsFunction: completeContainers(true),
+		PreRunE: func(*cobra.Command, []string) (err error) {
+			keys, err = parseDetachKeys(detachKeys)
+			return err
+		},
 		RunE: withClient(func(cmd *cobra.Command, c *client, args []string) error {
 			ctx := cmd.Context()
 			ct, err := c.findContainer(ctx, args[0])
@@ -46,7 +53,11 @@ func attachCommand() *cobra.Command {
 				in = cmd.InOrStdin()
 			}
 			var exit *remotecmd.ExitError
-			if err := c.session(ctx, resp.Url, in, cmd.OutOrStdout(), cmd.ErrOrStderr(), tty); err != nil && !errors.As(err, &exit) {
+			err = c.session(ctx, resp.Url, stdio{in: in, out: cmd.OutOrStdout(), errOut: cmd.ErrOrStderr(), tty: tty, detachKeys: keys})
+			if errors.Is(err, errDetached) {
+				return nil // it runs on
+			}
+			if err != nil && !errors.As(err, &exit) {
 				return err
 			}
 			// The session ends when the container does, a moment before
@@ -61,6 +72,7 @@ func attachCommand() *cobra.Command {
 		}),
 	}
 	cmd.Flags().BoolVar(&noStdin, "no-stdin", false, "do not connect the CLI's input")
+	addDetachKeysFlag(cmd, &detachKeys)
 	return cmd
 }
 

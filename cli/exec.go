@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"errors"
 	"io"
 
 	"github.com/spf13/cobra"
@@ -9,12 +10,17 @@ import (
 
 func execCommand() *cobra.Command {
 	var interactive, tty bool
+	var detachKeys string
+	var keys []byte
 	cmd := &cobra.Command{
 		Use:               "exec [-i] [-t] CONTAINER COMMAND [ARG...]",
 		Short:             "Run a command in a running container",
 		Args:              cobra.MinimumNArgs(2),
 		ValidArgsFunction: completeContainers(true),
-		PreRunE: func(cmd *cobra.Command, _ []string) error {
+		PreRunE: func(cmd *cobra.Command, _ []string) (err error) {
+			if keys, err = parseDetachKeys(detachKeys); err != nil {
+				return err
+			}
 			if interactive && tty {
 				return needTerminal(cmd.InOrStdin())
 			}
@@ -36,12 +42,17 @@ func execCommand() *cobra.Command {
 			if interactive {
 				in = cmd.InOrStdin()
 			}
-			return c.session(cmd.Context(), resp.Url, in, cmd.OutOrStdout(), cmd.ErrOrStderr(), tty)
+			err = c.session(cmd.Context(), resp.Url, stdio{in: in, out: cmd.OutOrStdout(), errOut: cmd.ErrOrStderr(), tty: tty, detachKeys: keys})
+			if errors.Is(err, errDetached) {
+				return nil // the command runs on
+			}
+			return err
 		}),
 	}
 	// Flags end at the container: what follows is the command's own.
 	cmd.Flags().SetInterspersed(false)
 	cmd.Flags().BoolVarP(&interactive, "interactive", "i", false, "connect stdin to the command")
 	cmd.Flags().BoolVarP(&tty, "tty", "t", false, "give the command a terminal")
+	addDetachKeysFlag(cmd, &detachKeys)
 	return cmd
 }

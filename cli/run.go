@@ -31,7 +31,8 @@ const (
 type runOptions struct {
 	interactive, tty, detach, rm                            bool
 	name, network, runtime, pull, user, workdir, entrypoint string
-	memory, cpus                                            string
+	memory, cpus, detachKeys                                string
+	keys                                                    []byte // detachKeys, parsed
 	env, envFiles, volumes, ports                           []string
 	mounts                                                  []string
 	stdin                                                   io.Reader
@@ -45,7 +46,10 @@ func runCommand() *cobra.Command {
 		Use:   "run [flags] IMAGE [COMMAND [ARG...]]",
 		Short: "Run a command in a new container, in a pod of its own",
 		Args:  cobra.MinimumNArgs(1),
-		PreRunE: func(cmd *cobra.Command, _ []string) error {
+		PreRunE: func(cmd *cobra.Command, _ []string) (err error) {
+			if o.keys, err = parseDetachKeys(o.detachKeys); err != nil {
+				return err
+			}
 			// Detached, the terminal is for a later attach.
 			if o.interactive && o.tty && !o.detach {
 				return needTerminal(cmd.InOrStdin())
@@ -79,6 +83,7 @@ func runCommand() *cobra.Command {
 	f.StringVar(&o.entrypoint, "entrypoint", "", "replace the image's entrypoint")
 	f.StringVar(&o.runtime, "runtime", "", "runtime handler, such as runc or crun (default: the daemon's)")
 	f.StringVar(&o.pull, "pull", "missing", "pull the image: missing, always or never")
+	addDetachKeysFlag(cmd, &o.detachKeys)
 	_ = cmd.RegisterFlagCompletionFunc("network", cobra.FixedCompletions([]string{"default", "host", "none"}, cobra.ShellCompDirectiveNoFileComp))
 	_ = cmd.RegisterFlagCompletionFunc("pull", cobra.FixedCompletions([]string{"missing", "always", "never"}, cobra.ShellCompDirectiveNoFileComp))
 	_ = cmd.RegisterFlagCompletionFunc("runtime", cobra.FixedCompletions([]string{"runc", "crun"}, cobra.ShellCompDirectiveNoFileComp))
@@ -111,6 +116,14 @@ func (c *client) run(ctx context.Context, o *runOptions, image string, args []st
 		return nil
 	}
 	code, err := c.follow(ctx, o, id)
+	if errors.Is(err, errDetached) {
+		// It runs on. The CLI that would have removed it is gone, and a
+		// pod's auto-remove annotation cannot be added now: say so.
+		if o.rm {
+			fmt.Fprintf(o.stderr, "criserver: detached from %s; --rm no longer applies: remove it with criserver rm -f %s\n", o.name, o.name)
+		}
+		return nil
+	}
 	if o.rm {
 		if rerr := c.removePod(context.WithoutCancel(ctx), podID, pod.LogDirectory); rerr != nil && err == nil {
 			err = rerr
@@ -233,7 +246,10 @@ func (c *client) attach(ctx context.Context, id string, o *runOptions) error {
 	if err != nil {
 		return exited(callError(err))
 	}
-	err = c.session(ctx, resp.Url, o.stdin, o.stdout, o.stderr, o.tty)
+	err = c.session(ctx, resp.Url, stdio{in: o.stdin, out: o.stdout, errOut: o.stderr, tty: o.tty, detachKeys: o.keys})
+	if errors.Is(err, errDetached) {
+		return err
+	}
 	var exit *remotecmd.ExitError
 	if errors.As(err, &exit) {
 		return nil // the container's code is read from its status

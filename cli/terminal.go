@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/signal"
 	"strings"
+	"sync/atomic"
 
 	"golang.org/x/sys/unix"
 	"golang.org/x/term"
@@ -64,21 +65,41 @@ func rawTerminal() (restore func(), sizes <-chan remotecmd.Size, err error) {
 	}, ch, nil
 }
 
-// session runs one exec or attach stream at url with the CLI's stdio:
-// stdin when given, and with tty the local terminal in raw mode with its
-// size followed. A stream that ends without the command's status lost the
-// daemon: that is no success.
-func (c *client) session(ctx context.Context, url string, stdin io.Reader, stdout, stderr io.Writer, tty bool) error {
-	err := stream(ctx, url, stdin, stdout, stderr, tty)
+// stdio is a session's side of the CLI: its input when it has one, its
+// output, whether it is a terminal session and, for one, the detach keys.
+type stdio struct {
+	in          io.Reader
+	out, errOut io.Writer
+	tty         bool
+	detachKeys  []byte
+}
+
+// session runs one exec or attach stream at url with the CLI's stdio: with
+// tty the local terminal in raw mode with its size followed, until the
+// detach keys end it with errDetached. A stream that ends without the
+// command's status lost the daemon: that is no success.
+func (c *client) session(ctx context.Context, url string, sio stdio) error {
+	err := stream(ctx, url, sio)
 	if errors.Is(err, remotecmd.ErrLost) && ctx.Err() == nil {
 		return c.lost(strings.TrimPrefix(err.Error(), remotecmd.ErrLost.Error()+": "))
 	}
 	return err
 }
 
-func stream(ctx context.Context, url string, stdin io.Reader, stdout, stderr io.Writer, tty bool) error {
-	opts := remotecmd.Options{Stdin: stdin, Stdout: stdout, Stderr: stderr, TTY: tty}
-	if tty {
+func stream(ctx context.Context, url string, sio stdio) error {
+	opts := remotecmd.Options{Stdin: sio.in, Stdout: sio.out, Stderr: sio.errOut, TTY: sio.tty}
+	// Detaching drops the connection whole: the input is not ended, so
+	// the container's stdin stays open for the next attach.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var detached atomic.Bool
+	if sio.tty && sio.in != nil && len(sio.detachKeys) > 0 {
+		opts.Stdin = &detachReader{r: sio.in, keys: sio.detachKeys, detach: func() {
+			detached.Store(true)
+			cancel()
+		}}
+	}
+	if sio.tty {
 		restore, sizes, err := rawTerminal()
 		if err != nil {
 			return err
@@ -86,5 +107,9 @@ func stream(ctx context.Context, url string, stdin io.Reader, stdout, stderr io.
 		defer restore()
 		opts.Resize = sizes
 	}
-	return remotecmd.Stream(ctx, url, opts)
+	err := remotecmd.Stream(ctx, url, opts)
+	if detached.Load() {
+		return errDetached
+	}
+	return err
 }

@@ -202,3 +202,51 @@ func TestCLINotATerminal(t *testing.T) {
 	d.mustCLI("rm", "-f", "box")
 	d.wantNothingLeft(t)
 }
+
+// Ctrl-P Ctrl-Q (or --detach-keys) leaves a terminal session with exit 0
+// and the container running, for a later attach.
+func TestCLIDetachKeys(t *testing.T) {
+	d := newDaemon(t)
+	d.mustCLI("pull", "busybox")
+	running := func() bool {
+		return strings.Contains(d.mustCLI("ps", "-a"), "running")
+	}
+	tm := startTerm(t, d.cliCmd("run", "-it", "--name", "det", "busybox", "sh"))
+	tm.expect("# ")
+	tm.typeLine("echo $((6*7))")
+	tm.expect("42")
+	if _, err := tm.pty.Write([]byte{0x10, 0x11}); err != nil { // Ctrl-P Ctrl-Q
+		t.Fatal(err)
+	}
+	if code := tm.exitCode(); code != 0 {
+		t.Fatalf("run -it after Ctrl-P Ctrl-Q: exit %d; terminal %q", code, tm.out.String())
+	}
+	if !running() {
+		t.Fatalf("the container stopped when the CLI detached: %s", d.mustCLI("ps", "-a"))
+	}
+
+	// Attach again; detach with keys of one's own.
+	tm = startTerm(t, d.cliCmd("attach", "--detach-keys", "ctrl-a,x", "det"))
+	tm.typeLine("echo $((6*8))")
+	tm.expect("48")
+	if _, err := tm.pty.Write([]byte{0x01, 'x'}); err != nil {
+		t.Fatal(err)
+	}
+	if code := tm.exitCode(); code != 0 || !running() {
+		t.Fatalf("attach after ctrl-a,x: exit %d, running %v", code, running())
+	}
+
+	// A third session ends with the container.
+	tm = startTerm(t, d.cliCmd("attach", "det"))
+	tm.typeLine("echo $((6*9))")
+	tm.expect("54")
+	tm.typeLine("exit 3")
+	if code := tm.exitCode(); code != 3 {
+		t.Fatalf("attach: exit %d, want 3", code)
+	}
+	if r := d.cli("run", "-it", "--detach-keys", "ctrl-1", "busybox", "sh"); r.code != 125 || !strings.Contains(r.stderr, "--detach-keys") {
+		t.Errorf("a bad --detach-keys: exit %d, %q", r.code, r.stderr)
+	}
+	d.mustCLI("rm", "det")
+	d.wantNothingLeft(t)
+}
