@@ -13,6 +13,7 @@ import (
 
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
+	"google.golang.org/grpc/status"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
 	"github.com/criserver/criserver/api"
@@ -52,6 +53,11 @@ func Execute(root *cobra.Command) int {
 	}
 	if cmd == root {
 		err = unknownCommand(root, err)
+	}
+	// A daemon's error that a command passed on as it came is still told
+	// as its message: gRPC's wording is never the user's.
+	if _, ok := err.(interface{ GRPCStatus() *status.Status }); ok {
+		err = callError(err)
 	}
 	if n := cmd.Name(); n == "run" || n == "exec" {
 		code := invokeFailure(err)

@@ -7,7 +7,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/spf13/cobra"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/criserver/criserver/api"
 )
@@ -185,5 +187,20 @@ func TestSuggestions(t *testing.T) {
 				t.Errorf("suggested %q, want %q", g, want)
 			}
 		})
+	}
+}
+
+// An error a command passes on from the daemon unchanged is still told in
+// words, not in gRPC's.
+func TestExecuteNeverPrintsGRPC(t *testing.T) {
+	root := &cobra.Command{Use: "criserver", SilenceUsage: true, SilenceErrors: true}
+	root.AddCommand(&cobra.Command{Use: "raw", RunE: func(*cobra.Command, []string) error {
+		return status.Error(codes.Internal, "disk on fire")
+	}})
+	var errb strings.Builder
+	root.SetErr(&errb)
+	root.SetArgs([]string{"raw"})
+	if code := Execute(root); code != 1 || errb.String() != "criserver: disk on fire\n" {
+		t.Errorf("exit %d, %q", code, errb.String())
 	}
 }
