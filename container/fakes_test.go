@@ -114,8 +114,10 @@ func (r *fakeRuntime) setFail(verb string, err error) {
 	r.fail[verb] = err
 }
 
-func (r *fakeRuntime) Name() string                               { return "fake" }
-func (r *fakeRuntime) Start(ctx context.Context, id string) error { return r.call("start") }
+func (r *fakeRuntime) Name() string                                { return "fake" }
+func (r *fakeRuntime) Start(ctx context.Context, id string) error  { return r.call("start") }
+func (r *fakeRuntime) Pause(ctx context.Context, id string) error  { return r.call("pause") }
+func (r *fakeRuntime) Resume(ctx context.Context, id string) error { return r.call("resume") }
 func (r *fakeRuntime) Kill(ctx context.Context, id string, sig syscall.Signal, all bool) error {
 	if err := r.call("kill"); err != nil {
 		return err

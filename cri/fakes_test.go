@@ -314,6 +314,8 @@ type fakeRuntime struct {
 
 func (r *fakeRuntime) Name() string                                             { return r.name }
 func (r *fakeRuntime) Start(context.Context, string) error                      { return nil }
+func (r *fakeRuntime) Pause(context.Context, string) error                      { return nil }
+func (r *fakeRuntime) Resume(context.Context, string) error                     { return nil }
 func (r *fakeRuntime) Kill(context.Context, string, syscall.Signal, bool) error { return nil }
 func (r *fakeRuntime) Delete(context.Context, string, bool) error               { return nil }
 func (r *fakeRuntime) State(context.Context, string) (*runtimes.State, error)   { return nil, nil }

@@ -30,6 +30,10 @@ type Runtime interface {
 	Start(ctx context.Context, id string) error
 	// Kill signals the container's init process, or all its processes.
 	Kill(ctx context.Context, id string, sig syscall.Signal, all bool) error
+	// Pause freezes every process of a running container.
+	Pause(ctx context.Context, id string) error
+	// Resume thaws a paused container.
+	Resume(ctx context.Context, id string) error
 	// Delete removes the runtime's record and the cgroup of a stopped container.
 	Delete(ctx context.Context, id string, force bool) error
 	// State reports the runtime's view of a container.
@@ -178,6 +182,18 @@ func (c *CLI) Kill(ctx context.Context, id string, sig syscall.Signal, all bool)
 		args = append(args, "--all")
 	}
 	_, err := c.run(ctx, append(args, id, fmt.Sprint(int(sig)))...)
+	return err
+}
+
+// Pause implements Runtime.
+func (c *CLI) Pause(ctx context.Context, id string) error {
+	_, err := c.run(ctx, "pause", id)
+	return err
+}
+
+// Resume implements Runtime.
+func (c *CLI) Resume(ctx context.Context, id string) error {
+	_, err := c.run(ctx, "resume", id)
 	return err
 }
 

@@ -43,6 +43,12 @@ func TestVerbsAndTheirFlags(t *testing.T) {
 	if err := rt.Kill(ctx, "c", syscall.SIGKILL, true); err != nil {
 		t.Fatal(err)
 	}
+	if err := rt.Pause(ctx, "c"); err != nil {
+		t.Fatal(err)
+	}
+	if err := rt.Resume(ctx, "c"); err != nil {
+		t.Fatal(err)
+	}
 	if err := rt.Delete(ctx, "c", true); err != nil {
 		t.Fatal(err)
 	}
@@ -55,7 +61,7 @@ func TestVerbsAndTheirFlags(t *testing.T) {
 		t.Fatal(err)
 	}
 	root := "--root " + rt.root
-	want := strings.Join([]string{root + " start c", root + " kill --all c 9", root + " delete --force c", root + " state c"}, "\n")
+	want := strings.Join([]string{root + " start c", root + " kill --all c 9", root + " pause c", root + " resume c", root + " delete --force c", root + " state c"}, "\n")
 	if got := calls(t, log); !strings.HasPrefix(got, want) || !strings.Contains(got, root+" update --resources ") {
 		t.Fatalf("calls:\n%s\nwant:\n%s", got, want)
 	}
