@@ -67,6 +67,11 @@ type Container struct {
 	Reason         string    `json:"reason,omitempty"`
 	Message        string    `json:"message,omitempty"`
 	Pid            int       `json:"pid,omitempty"`
+	// Paused says the runtime has frozen its processes (Pause).
+	Paused bool `json:"paused,omitempty"`
+	// StopRequested says a client stopped it (Stop, which a pod's stop
+	// and removal also call), so that a restart policy leaves it be.
+	StopRequested bool `json:"stopRequested,omitempty"`
 	RuntimeHandler string    `json:"runtimeHandler"`
 	CgroupsPath    string    `json:"cgroupsPath"`
 	StopSignal     string    `json:"stopSignal,omitempty"`

@@ -61,6 +61,7 @@ func (c *Controller) recordExit(id string, exit *monitor.Exit, lost bool) {
 		x.ExitCode = int32(exit.ExitCode)
 		x.FinishedAt = exit.FinishedAt
 		x.Pid = 0
+		x.Paused = false
 		switch {
 		case lost:
 			x.Reason, x.Message = "Unknown", "the container's monitor ended without recording an exit"

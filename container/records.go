@@ -48,6 +48,8 @@ type recordV2 struct {
 	Reason         string    `json:"reason,omitempty"`
 	Message        string    `json:"message,omitempty"`
 	Pid            int       `json:"pid,omitempty"`
+	Paused         bool      `json:"paused,omitempty"`        // absent from older records: not paused
+	StopRequested  bool      `json:"stopRequested,omitempty"` // absent from older records: not asked
 	RuntimeHandler string    `json:"runtimeHandler"`
 	CgroupsPath    string    `json:"cgroupsPath"`
 	StopSignal     string    `json:"stopSignal,omitempty"`
@@ -93,7 +95,7 @@ func toRecord(x *Container) *recordV2 {
 	return &recordV2{
 		ID: x.ID, ImageID: x.ImageID, ImageRef: x.ImageRef, State: string(x.State),
 		CreatedAt: x.CreatedAt, StartedAt: x.StartedAt, FinishedAt: x.FinishedAt,
-		ExitCode: x.ExitCode, Reason: x.Reason, Message: x.Message, Pid: x.Pid,
+		ExitCode: x.ExitCode, Reason: x.Reason, Message: x.Message, Pid: x.Pid, Paused: x.Paused, StopRequested: x.StopRequested,
 		RuntimeHandler: x.RuntimeHandler, CgroupsPath: x.CgroupsPath, StopSignal: x.StopSignal,
 		User: userV2{UID: x.User.UID, GID: x.User.GID, AdditionalGids: slices.Clone(x.User.AdditionalGids)},
 		Dir:  x.Dir, StateDir: x.StateDir,
@@ -127,7 +129,7 @@ func (r *recordV2) container() *Container {
 	return &Container{
 		ID: r.ID, ImageID: r.ImageID, ImageRef: r.ImageRef, State: State(r.State),
 		CreatedAt: r.CreatedAt, StartedAt: r.StartedAt, FinishedAt: r.FinishedAt,
-		ExitCode: r.ExitCode, Reason: r.Reason, Message: r.Message, Pid: r.Pid,
+		ExitCode: r.ExitCode, Reason: r.Reason, Message: r.Message, Pid: r.Pid, Paused: r.Paused, StopRequested: r.StopRequested,
 		RuntimeHandler: r.RuntimeHandler, CgroupsPath: r.CgroupsPath, StopSignal: r.StopSignal,
 		User: User{UID: r.User.UID, GID: r.User.GID, AdditionalGids: r.User.AdditionalGids},
 		Dir:  r.Dir, StateDir: r.StateDir,

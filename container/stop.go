@@ -22,19 +22,36 @@ const killGrace = 30 * time.Second
 const resendEvery = 100 * time.Millisecond
 
 // Stop sends the image's stop signal (SIGTERM by default), waits up to
-// timeout for the container to exit, then kills it. Stopping a stopped or
-// unknown container succeeds, as the CRI asks.
+// timeout for the container to exit, then kills it; a paused container is
+// thawed first. The container is marked StopRequested, stopped or not.
+// Stopping a stopped or unknown container succeeds, as the CRI asks.
 func (c *Controller) Stop(ctx context.Context, id string, timeout time.Duration) error {
 	x, err := c.settled(id)
 	if errors.Is(err, errdefs.ErrNotFound) {
 		return nil
 	}
-	if err != nil || x.State == StateExited {
+	if err != nil {
 		return err
+	}
+	if !x.StopRequested {
+		if x, err = c.update(id, func(x *Container) { x.StopRequested = true }); errors.Is(err, errdefs.ErrNotFound) {
+			return nil
+		} else if err != nil {
+			return err
+		}
+	}
+	if x.State == StateExited {
+		return nil
 	}
 	rt, err := c.runtimes.Get(x.RuntimeHandler)
 	if err != nil {
 		return err
+	}
+	// A frozen process would take its stop signal only once thawed.
+	if x.Paused {
+		if err := c.Resume(ctx, id); err != nil && !errors.Is(err, errdefs.ErrFailedPrecondition) {
+			return fmt.Errorf("stop container %s: %w", id, err)
+		}
 	}
 	exited := c.exitedChan(id)
 	if timeout > 0 && x.State == StateRunning {
