@@ -55,29 +55,29 @@ type VolumeMount struct {
 
 // Container is a container as the daemon records it.
 type Container struct {
-	ID             string    `json:"id"`
-	Config         Config    `json:"config"`
-	ImageID        string    `json:"imageID"`
-	ImageRef       string    `json:"imageRef"` // the repo digest it was created from, when known
-	State          State     `json:"state"`
-	CreatedAt      time.Time `json:"createdAt"`
-	StartedAt      time.Time `json:"startedAt,omitzero"`
-	FinishedAt     time.Time `json:"finishedAt,omitzero"`
-	ExitCode       int32     `json:"exitCode"`
-	Reason         string    `json:"reason,omitempty"`
-	Message        string    `json:"message,omitempty"`
-	Pid            int       `json:"pid,omitempty"`
+	ID         string    `json:"id"`
+	Config     Config    `json:"config"`
+	ImageID    string    `json:"imageID"`
+	ImageRef   string    `json:"imageRef"` // the repo digest it was created from, when known
+	State      State     `json:"state"`
+	CreatedAt  time.Time `json:"createdAt"`
+	StartedAt  time.Time `json:"startedAt,omitzero"`
+	FinishedAt time.Time `json:"finishedAt,omitzero"`
+	ExitCode   int32     `json:"exitCode"`
+	Reason     string    `json:"reason,omitempty"`
+	Message    string    `json:"message,omitempty"`
+	Pid        int       `json:"pid,omitempty"`
 	// Paused says the runtime has frozen its processes (Pause).
 	Paused bool `json:"paused,omitempty"`
 	// StopRequested says a client stopped it (Stop, which a pod's stop
 	// and removal also call), so that a restart policy leaves it be.
-	StopRequested bool `json:"stopRequested,omitempty"`
-	RuntimeHandler string    `json:"runtimeHandler"`
-	CgroupsPath    string    `json:"cgroupsPath"`
-	StopSignal     string    `json:"stopSignal,omitempty"`
-	User           User      `json:"user"`     // the identity the process runs as
-	Dir            string    `json:"dir"`      // bundle: config.json, rootfs, upper, work
-	StateDir       string    `json:"stateDir"` // monitor: socket, exit file
+	StopRequested  bool   `json:"stopRequested,omitempty"`
+	RuntimeHandler string `json:"runtimeHandler"`
+	CgroupsPath    string `json:"cgroupsPath"`
+	StopSignal     string `json:"stopSignal,omitempty"`
+	User           User   `json:"user"`     // the identity the process runs as
+	Dir            string `json:"dir"`      // bundle: config.json, rootfs, upper, work
+	StateDir       string `json:"stateDir"` // monitor: socket, exit file
 }
 
 func (c *Container) clone() *Container {
