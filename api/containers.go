@@ -1,0 +1,90 @@
+package api
+
+import (
+	"fmt"
+
+	"google.golang.org/protobuf/types/known/structpb"
+)
+
+// The container calls criserver adds to the CRI socket, for what CRI has no
+// call for: Docker's kill -s, pause, unpause, top, and a start of an exited
+// container. Each takes a Struct holding a ContainerRequest. Signal, Pause
+// and Resume answer an Empty; Recreate a StringValue, the new container's
+// ID; Top a Struct holding a TopResult.
+const (
+	ContainersService = "criserver.v1.Containers"
+	SignalMethod      = "/" + ContainersService + "/Signal"
+	PauseMethod       = "/" + ContainersService + "/Pause"
+	ResumeMethod      = "/" + ContainersService + "/Resume"
+	// RecreateMethod replaces an exited container with a new one in the
+	// same pod, with the same config and name and the next attempt
+	// number, and starts it; the exited one is removed.
+	RecreateMethod = "/" + ContainersService + "/Recreate"
+	TopMethod      = "/" + ContainersService + "/Top"
+)
+
+// ContainerRequest names the container a call is about.
+type ContainerRequest struct {
+	ID     string
+	Signal int // Signal's signal number
+}
+
+// Struct encodes r for the wire.
+func (r ContainerRequest) Struct() (*structpb.Struct, error) {
+	return structpb.NewStruct(map[string]any{"id": r.ID, "signal": float64(r.Signal)})
+}
+
+// DecodeContainerRequest reads what Struct wrote; a request with no ID is
+// an error.
+func DecodeContainerRequest(s *structpb.Struct) (ContainerRequest, error) {
+	f := s.GetFields()
+	r := ContainerRequest{ID: f["id"].GetStringValue(), Signal: int(f["signal"].GetNumberValue())}
+	if r.ID == "" {
+		return r, fmt.Errorf("container request: no container ID")
+	}
+	return r, nil
+}
+
+// TopResult is a table of a container's processes, as ps -ef prints it.
+type TopResult struct {
+	Titles    []string
+	Processes [][]string
+}
+
+// Struct encodes t for the wire.
+func (t TopResult) Struct() (*structpb.Struct, error) {
+	titles := make([]any, len(t.Titles))
+	for i, s := range t.Titles {
+		titles[i] = s
+	}
+	rows := make([]any, len(t.Processes))
+	for i, p := range t.Processes {
+		row := make([]any, len(p))
+		for j, s := range p {
+			row[j] = s
+		}
+		rows[i] = row
+	}
+	return structpb.NewStruct(map[string]any{"titles": titles, "processes": rows})
+}
+
+// DecodeTopResult reads what Struct wrote; a row that does not match the
+// titles is an error.
+func DecodeTopResult(s *structpb.Struct) (TopResult, error) {
+	var t TopResult
+	f := s.GetFields()
+	for _, v := range f["titles"].GetListValue().GetValues() {
+		t.Titles = append(t.Titles, v.GetStringValue())
+	}
+	for i, v := range f["processes"].GetListValue().GetValues() {
+		var row []string
+		for _, c := range v.GetListValue().GetValues() {
+			row = append(row, c.GetStringValue())
+		}
+		if len(row) != len(t.Titles) {
+			return t, fmt.Errorf("top: process %d has %d fields for %d titles", i, len(row), len(t.Titles))
+		}
+		t.Processes = append(t.Processes, row)
+	}
+	return t, nil
+}
