@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/criserver/criserver/cni"
@@ -46,6 +47,14 @@ type Containers interface {
 	List() []*container.Container
 	// Stats reports its resource use.
 	Stats(id string) (*container.Stats, error)
+	// Start runs a created container.
+	Start(ctx context.Context, id string) error
+	// Signal sends a signal to its init process.
+	Signal(ctx context.Context, id string, sig syscall.Signal) error
+	// Pause freezes its processes.
+	Pause(ctx context.Context, id string) error
+	// Resume thaws them.
+	Resume(ctx context.Context, id string) error
 }
 
 var (
@@ -69,6 +78,11 @@ type Service struct {
 	cpu   cpuRates
 	// podCgroup reads a pod's cgroup figures (a pod with no container).
 	podCgroup func(path string) (cgroup.Stats, error)
+	// procs lists the processes in a container's cgroup (Top).
+	procs func(path string) ([]int, error)
+	// recreating orders replacements of a pod's containers (Recreate).
+	recreating keymutex.Map
+	restarts   restarts
 }
 
 // Options wires a Service.
@@ -87,7 +101,7 @@ func New(o Options) *Service {
 	s := &Service{
 		sandboxes: o.Sandboxes, containers: o.Containers, events: o.Events, log: o.Logger,
 		sandboxNames: names.New("sandbox"), containerNames: names.New("container"),
-		podCgroup: cgroup.Read,
+		podCgroup: cgroup.Read, procs: cgroup.Procs,
 	}
 	if s.log == nil {
 		s.log = slog.Default()

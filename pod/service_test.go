@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -33,6 +34,7 @@ type fakes struct {
 	createGate chan struct{}
 	runErr     error
 	stopErr    error
+	startErr   error
 	events     *Events
 	// netErr fails NetworkStats.
 	netErr error
@@ -135,6 +137,9 @@ func (f fakeContainers) Stop(ctx context.Context, id string, timeout time.Durati
 	}
 	f.mu.Lock()
 	c, ok := f.containers[id]
+	if ok {
+		c.StopRequested = true
+	}
 	if ok && c.State != container.StateExited {
 		c.State = container.StateExited
 	}
@@ -183,6 +188,48 @@ func (f fakeContainers) Stats(id string) (*container.Stats, error) {
 		return nil, fmt.Errorf("%w: container %q", errdefs.ErrNotFound, id)
 	}
 	return &container.Stats{Stats: cgroup.Stats{Timestamp: time.Now(), CPUUsageNanos: 1e9, MemoryUsage: 100, WorkingSet: 50}}, nil
+}
+
+func (f fakeContainers) Start(ctx context.Context, id string) error {
+	f.record("start container " + id)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	c, ok := f.containers[id]
+	if !ok {
+		return fmt.Errorf("%w: container %q", errdefs.ErrNotFound, id)
+	}
+	if f.startErr != nil {
+		return f.startErr
+	}
+	c.State, c.StartedAt = container.StateRunning, time.Now()
+	return nil
+}
+
+func (f fakeContainers) Signal(ctx context.Context, id string, sig syscall.Signal) error {
+	f.record(fmt.Sprintf("signal container %s %d", id, sig))
+	return nil
+}
+
+func (f fakeContainers) Pause(ctx context.Context, id string) error {
+	f.record("pause container " + id)
+	return nil
+}
+
+func (f fakeContainers) Resume(ctx context.Context, id string) error {
+	f.record("resume container " + id)
+	return nil
+}
+
+// exit ends a running container on its own with code, as its process
+// would, after it ran for ran.
+func (f *fakes) exit(id string, code int32, ran time.Duration) {
+	f.mu.Lock()
+	c := f.containers[id]
+	c.State, c.ExitCode = container.StateExited, code
+	c.FinishedAt = c.StartedAt.Add(ran)
+	cp := *c
+	f.mu.Unlock()
+	f.events.Publish(container.Event{Type: container.EventStopped, Container: &cp})
 }
 
 func newService(t *testing.T, f *fakes) *Service {
