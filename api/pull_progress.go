@@ -6,7 +6,7 @@ import (
 	"google.golang.org/protobuf/types/known/structpb"
 )
 
-// PullProgressMethod is criserver's one addition to the CRI socket: CRI's
+// PullProgressMethod is criserver's addition to the CRI image service: CRI's
 // PullImage says nothing until the pull ends, and the CLI draws a progress
 // bar per layer. It takes the reference being pulled (a StringValue) and
 // answers a Struct holding a PullProgress. Well-known types keep it free of

@@ -238,6 +238,37 @@ func (f *fakePods) PodMetrics(sb *sandbox.Sandbox) (*pod.PodMetrics, error) {
 
 func (f *fakePods) Events() *pod.Events { return f.events }
 
+func (f *fakePods) RecreateContainer(_ context.Context, id string) (string, error) {
+	f.add("recreate", id)
+	if f.err != nil {
+		return "", f.err
+	}
+	return "c-again", nil
+}
+
+func (f *fakePods) SignalContainer(_ context.Context, id string, sig syscall.Signal) error {
+	f.add("signal", fmt.Sprint(id, " ", int(sig)))
+	return f.err
+}
+
+func (f *fakePods) PauseContainer(_ context.Context, id string) error {
+	f.add("pause", id)
+	return f.err
+}
+
+func (f *fakePods) ResumeContainer(_ context.Context, id string) error {
+	f.add("resume", id)
+	return f.err
+}
+
+func (f *fakePods) TopContainer(id string) ([]string, [][]string, error) {
+	f.add("top", id)
+	if f.err != nil {
+		return nil, nil, f.err
+	}
+	return []string{"PID", "CMD"}, [][]string{{"1", "sleep 9"}}, nil
+}
+
 type fakeImages struct {
 	calls
 	images   []*imagestore.Image

@@ -3,6 +3,7 @@ package cri
 import (
 	"context"
 	"log/slog"
+	"syscall"
 	"time"
 
 	"google.golang.org/grpc"
@@ -54,6 +55,17 @@ type Pods interface {
 	PodMetrics(sb *sandbox.Sandbox) (*pod.PodMetrics, error)
 	// Events is the hub of container lifecycle events.
 	Events() *pod.Events
+	// RecreateContainer replaces an exited container with a started one
+	// in the same pod, with its config and name, and returns its ID.
+	RecreateContainer(ctx context.Context, id string) (string, error)
+	// SignalContainer signals a running container's init process.
+	SignalContainer(ctx context.Context, id string, sig syscall.Signal) error
+	// PauseContainer freezes a running container.
+	PauseContainer(ctx context.Context, id string) error
+	// ResumeContainer thaws a paused one.
+	ResumeContainer(ctx context.Context, id string) error
+	// TopContainer lists a running container's processes: titles and rows.
+	TopContainer(id string) ([]string, [][]string, error)
 }
 
 // Sandboxes is what the runtime service needs of the pod sandboxes.
@@ -166,6 +178,7 @@ func (s *Server) Register(g *grpc.Server) {
 		g.RegisterService(&volumeDesc, s)
 	}
 	g.RegisterService(&imageTransferDesc, s)
+	g.RegisterService(&containerExtensionDesc, s)
 }
 
 // GRPCOptions are the interceptors that turn errors into gRPC codes and log

@@ -97,7 +97,8 @@ func wireRuntime(ctx context.Context, c config.Config, db *bolt.DB, images *imag
 	}
 	ob.CountStates(countStates(sandboxes, containers, monitors))
 	pods := pod.New(pod.Options{Sandboxes: sandboxes, Containers: containers, Events: events, Logger: log})
-	go pods.AutoRemove(ctx) // for the daemon's life
+	go pods.AutoRemove(ctx)      // for the daemon's life
+	go pods.RestartPolicies(ctx) // likewise
 	d := cri.Deps{
 		Images: images, Transfer: images, Pods: pods, Sandboxes: sandboxes, Containers: containers, Network: network,
 		Runtimes: handlers, Streaming: stream, Logger: log, SystemdCgroups: driver == cgroup.Systemd,

@@ -1,0 +1,76 @@
+package cri
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"slices"
+	"testing"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
+	"google.golang.org/grpc/test/bufconn"
+	"google.golang.org/protobuf/types/known/emptypb"
+	"google.golang.org/protobuf/types/known/structpb"
+	"google.golang.org/protobuf/types/known/wrapperspb"
+
+	"github.com/criserver/criserver/api"
+	"github.com/criserver/criserver/internal/errdefs"
+)
+
+// The container calls are served beside the CRI, reach the pods, and
+// their failures get the codes of their class.
+func TestContainerCallsOverGRPC(t *testing.T) {
+	r := newRig(t)
+	lis := bufconn.Listen(1 << 20)
+	g := grpc.NewServer(r.s.GRPCOptions()...)
+	r.s.Register(g)
+	go g.Serve(lis)
+	t.Cleanup(g.Stop)
+	conn, err := grpc.NewClient("passthrough:///bufconn", grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return lis.DialContext(ctx) }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	ctx := context.Background()
+	req := func(id string, sig int) *structpb.Struct {
+		s, err := api.ContainerRequest{ID: id, Signal: sig}.Struct()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	for _, m := range []string{api.SignalMethod, api.PauseMethod, api.ResumeMethod} {
+		if err := conn.Invoke(ctx, m, req("c1", 1), &emptypb.Empty{}); err != nil {
+			t.Fatalf("%s: %v", m, err)
+		}
+	}
+	var id wrapperspb.StringValue
+	if err := conn.Invoke(ctx, api.RecreateMethod, req("c1", 0), &id); err != nil || id.Value != "c-again" {
+		t.Fatalf("recreate: %q %v", id.Value, err)
+	}
+	var table structpb.Struct
+	if err := conn.Invoke(ctx, api.TopMethod, req("c1", 0), &table); err != nil {
+		t.Fatal(err)
+	}
+	if top, err := api.DecodeTopResult(&table); err != nil || len(top.Processes) != 1 || top.Processes[0][1] != "sleep 9" {
+		t.Fatalf("top %+v %v", top, err)
+	}
+	want := []string{"signal c1 1", "pause c1", "resume c1", "recreate c1", "top c1"}
+	if got := r.pods.got(); !slices.Equal(got, want) {
+		t.Fatalf("calls %q, want %q", got, want)
+	}
+	if err := conn.Invoke(ctx, api.SignalMethod, req("c1", 99), &emptypb.Empty{}); status.Code(err) != codes.InvalidArgument {
+		t.Fatalf("signal 99: %v", err)
+	}
+	if err := conn.Invoke(ctx, api.PauseMethod, req("", 0), &emptypb.Empty{}); status.Code(err) != codes.InvalidArgument {
+		t.Fatalf("no ID: %v", err)
+	}
+	r.pods.err = fmt.Errorf("%w: container c1 is exited, not running", errdefs.ErrFailedPrecondition)
+	if err := conn.Invoke(ctx, api.TopMethod, req("c1", 0), &table); status.Code(err) != codes.FailedPrecondition {
+		t.Fatalf("top of an exited container: %v", err)
+	}
+}
