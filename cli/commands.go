@@ -1,7 +1,8 @@
 // Package cli is criserver's Docker-like command line: a CRI client of the
 // daemon's socket (and of its extensions there: api.PullProgressMethod, the
-// Volumes service and the image transfer service). It shares only package
-// api with the daemon.
+// Volumes service, the image transfer service and the container calls,
+// api.SignalMethod and the others). It shares only package api with the
+// daemon.
 package cli
 
 import (
@@ -31,12 +32,14 @@ func AddTo(root *cobra.Command) {
 	root.AddCommand(psCommand(), podsCommand(), runCommand(), execCommand(), logsCommand(),
 		stopCommand(), rmCommand(), inspectCommand(), statsCommand(), attachCommand())
 	root.AddCommand(volumeCommand())
+	root.AddCommand(createCommand(), startCommand(), restartCommand(), killCommand(), waitCommand(),
+		pauseCommand(true), pauseCommand(false), topCommand(), portCommand())
 }
 
 // Execute runs the command line and returns the process's exit code. The
-// code of a container's command (run, exec) passes through; when run or
-// exec fail on their own it is 125, as with Docker, so that a script can tell
-// the two apart; any other failure is 1.
+// code of a container's command (run, exec, start -a) passes through; when
+// run, exec or create fail on their own it is 125, as with Docker, so that a
+// script can tell the two apart; any other failure is 1.
 func Execute(root *cobra.Command) int {
 	cmd, err := root.ExecuteC()
 	if err == nil {
@@ -59,7 +62,7 @@ func Execute(root *cobra.Command) int {
 	if _, ok := err.(interface{ GRPCStatus() *status.Status }); ok {
 		err = callError(err)
 	}
-	if n := cmd.Name(); n == "run" || n == "exec" {
+	if n := cmd.Name(); n == "run" || n == "exec" || n == "create" {
 		code := invokeFailure(err)
 		if code != 125 {
 			// The command could not run: say so as a shell would, not

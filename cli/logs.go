@@ -45,6 +45,9 @@ type logOptions struct {
 	follow     bool
 	tail       int // last lines only; negative for all
 	timestamps bool
+	// since leaves out lines written before it: a recreated container
+	// (start, restart) appends to the log file of the one it replaced.
+	since time.Time
 }
 
 // printLogs prints a container's CRI log file, as crictl does: the CLI runs
@@ -206,6 +209,11 @@ func (f *logFollower) print(line []byte) {
 	tag, _, _ := bytes.Cut(tags, []byte{':'})
 	if !ok1 || !ok2 || !ok3 || string(stream) != "stdout" && string(stream) != "stderr" || string(tag) != "P" && string(tag) != "F" {
 		return // not a CRI log line; a foreign writer's
+	}
+	if !f.o.since.IsZero() {
+		if t, err := time.Parse(time.RFC3339Nano, string(ts)); err == nil && t.Before(f.o.since) {
+			return
+		}
 	}
 	w := f.stdout
 	if string(stream) == "stderr" {

@@ -31,13 +31,19 @@ const (
 type runOptions struct {
 	interactive, tty, detach, rm                            bool
 	name, network, runtime, pull, user, workdir, entrypoint string
-	memory, cpus, detachKeys                                string
-	keys                                                    []byte // detachKeys, parsed
-	env, envFiles, volumes, ports                           []string
-	mounts                                                  []string
-	stdin                                                   io.Reader
-	stdout, stderr                                          io.Writer
-	logRoot                                                 string
+	restart                                                 string
+	// create makes the container without starting it (create).
+	create                        bool
+	memory, cpus, detachKeys      string
+	keys                          []byte // detachKeys, parsed
+	env, envFiles, volumes, ports []string
+	mounts                        []string
+	stdin                         io.Reader
+	stdout, stderr                io.Writer
+	logRoot                       string
+	// since is when start -a started the container: its log holds the
+	// output of the containers it replaced before that.
+	since time.Time
 }
 
 func runCommand() *cobra.Command {
@@ -62,13 +68,21 @@ func runCommand() *cobra.Command {
 			return c.run(cmd.Context(), &o, args[0], args[1:])
 		}),
 	}
+	cmd.Flags().BoolVarP(&o.detach, "detach", "d", false, "start the container and print its ID")
+	cmd.Flags().BoolVar(&o.rm, "rm", false, "remove the container and its pod when it exits")
+	addContainerFlags(cmd, &o)
+	return cmd
+}
+
+// addContainerFlags gives run and create the flags that say what the
+// container and its pod are.
+func addContainerFlags(cmd *cobra.Command, o *runOptions) {
 	// Flags end at the image: what follows is the container's command.
 	cmd.Flags().SetInterspersed(false)
 	f := cmd.Flags()
 	f.BoolVarP(&o.interactive, "interactive", "i", false, "keep stdin open and connect it to the container")
 	f.BoolVarP(&o.tty, "tty", "t", false, "give the container a terminal")
-	f.BoolVarP(&o.detach, "detach", "d", false, "start the container and print its ID")
-	f.BoolVar(&o.rm, "rm", false, "remove the container and its pod when it exits")
+	f.StringVar(&o.restart, "restart", "no", "restart policy, kept by the daemon: no, on-failure[:N], always or unless-stopped")
 	f.StringVar(&o.name, "name", "", "name for the container and its pod (default: a generated one)")
 	f.StringArrayVarP(&o.env, "env", "e", nil, "set an environment variable (NAME=VALUE, or NAME to copy ours)")
 	f.StringArrayVar(&o.envFiles, "env-file", nil, "read environment variables from a file of NAME=VALUE lines")
@@ -87,7 +101,7 @@ func runCommand() *cobra.Command {
 	_ = cmd.RegisterFlagCompletionFunc("network", cobra.FixedCompletions([]string{"default", "host", "none"}, cobra.ShellCompDirectiveNoFileComp))
 	_ = cmd.RegisterFlagCompletionFunc("pull", cobra.FixedCompletions([]string{"missing", "always", "never"}, cobra.ShellCompDirectiveNoFileComp))
 	_ = cmd.RegisterFlagCompletionFunc("runtime", cobra.FixedCompletions([]string{"runc", "crun"}, cobra.ShellCompDirectiveNoFileComp))
-	return cmd
+	_ = cmd.RegisterFlagCompletionFunc("restart", cobra.FixedCompletions([]string{"no", "on-failure", "always", "unless-stopped"}, cobra.ShellCompDirectiveNoFileComp))
 }
 
 func (c *client) run(ctx context.Context, o *runOptions, image string, args []string) error {
@@ -111,7 +125,7 @@ func (c *client) run(ctx context.Context, o *runOptions, image string, args []st
 	if err != nil {
 		return err
 	}
-	if o.detach {
+	if o.detach || o.create {
 		fmt.Fprintln(o.stdout, id)
 		return nil
 	}
@@ -170,8 +184,9 @@ func (c *client) ensureImage(ctx context.Context, image, policy string, progress
 	return c.pull(ctx, image, progress)
 }
 
-// create makes the pod and the container and starts it; on any failure it
-// removes what it made, so that a failed run leaves nothing behind.
+// create makes the pod and the container and starts it (unless o.create);
+// on any failure it removes what it made, so that a failed run leaves
+// nothing behind.
 func (c *client) create(ctx context.Context, o *runOptions, pod *runtimeapi.PodSandboxConfig, ctr *runtimeapi.ContainerConfig) (id, podID string, err error) {
 	if err := os.MkdirAll(pod.LogDirectory, 0o755); err != nil {
 		return "", "", fmt.Errorf("log directory: %w", err)
@@ -190,6 +205,9 @@ func (c *client) create(ctx context.Context, o *runOptions, pod *runtimeapi.PodS
 	cr, err := c.rt.CreateContainer(ctx, &runtimeapi.CreateContainerRequest{PodSandboxId: made, Config: ctr, SandboxConfig: pod})
 	if err != nil {
 		return "", "", callError(err)
+	}
+	if o.create {
+		return cr.ContainerId, made, nil
 	}
 	if _, err := c.rt.StartContainer(ctx, &runtimeapi.StartContainerRequest{ContainerId: cr.ContainerId}); err != nil {
 		return "", "", callError(err)
@@ -219,12 +237,12 @@ func (c *client) follow(ctx context.Context, o *runOptions, id string) (int, err
 		err := c.attach(ctx, id, o)
 		if errors.Is(err, errExited) {
 			// It ended before the attach: its output is in the log.
-			err = c.printLogs(ctx, id, logOptions{tail: -1}, o.stdout, o.stderr)
+			err = c.printLogs(ctx, id, logOptions{tail: -1, since: o.since}, o.stdout, o.stderr)
 		}
 		if err != nil {
 			return 0, err
 		}
-	} else if err := c.printLogs(ctx, id, logOptions{tail: -1, follow: true}, o.stdout, o.stderr); err != nil {
+	} else if err := c.printLogs(ctx, id, logOptions{tail: -1, follow: true, since: o.since}, o.stdout, o.stderr); err != nil {
 		return 0, err
 	}
 	return c.waitExit(ctx, id)

@@ -52,6 +52,17 @@ func (o *runOptions) podConfig() (*runtimeapi.PodSandboxConfig, error) {
 		// Nobody waits for the exit: the daemon removes the pod then.
 		pod.Annotations[api.AutoRemoveAnnotation] = "true"
 	}
+	if o.restart != "" && o.restart != "no" {
+		p, err := api.ParseRestartPolicy(o.restart)
+		if err != nil {
+			return nil, fmt.Errorf("--restart %s: want no, on-failure[:N], always or unless-stopped", o.restart)
+		}
+		if o.rm {
+			return nil, fmt.Errorf("--restart %s and --rm conflict: a container removed when it exits cannot be restarted", o.restart)
+		}
+		// The daemon keeps it, as it keeps auto-removal.
+		pod.Annotations[api.RestartPolicyAnnotation] = p.String()
+	}
 	switch o.network {
 	case "default", "":
 	case "host":
@@ -87,7 +98,8 @@ func (o *runOptions) containerConfig(image string, args []string, labels map[str
 		LogPath: filepath.Join(o.name, "0.log"),
 		// Run in the foreground, -i is one session; detached, stdin stays
 		// open for every attach, as in Docker.
-		Stdin: o.interactive, StdinOnce: o.interactive && !o.detach, Tty: o.tty,
+		// create -i, as Docker's, is for a later start -a -i session.
+		Stdin: o.interactive, StdinOnce: o.interactive && (!o.detach || o.create), Tty: o.tty,
 		Linux: &runtimeapi.LinuxContainerConfig{
 			Resources:       &runtimeapi.LinuxContainerResources{},
 			SecurityContext: &runtimeapi.LinuxContainerSecurityContext{},

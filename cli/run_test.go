@@ -109,6 +109,17 @@ func TestRunDetached(t *testing.T) {
 				t.Errorf("annotations %v", s.pod.Annotations)
 			}
 		}},
+		// The daemon keeps the restart policy, as it keeps auto-removal.
+		{"--restart", []string{"--restart", "on-failure:3", "busybox"}, func(t *testing.T, s sent, _ string) {
+			if !reflect.DeepEqual(s.pod.Annotations, map[string]string{api.RestartPolicyAnnotation: "on-failure:3"}) {
+				t.Errorf("annotations %v", s.pod.Annotations)
+			}
+		}},
+		{"--restart no", []string{"--restart", "no", "busybox"}, func(t *testing.T, s sent, _ string) {
+			if len(s.pod.Annotations) != 0 {
+				t.Errorf("annotations %v", s.pod.Annotations)
+			}
+		}},
 		{"--network none", []string{"--network", "none", "busybox"}, func(t *testing.T, s sent, _ string) {
 			if !reflect.DeepEqual(s.pod.Annotations, map[string]string{api.NetworkAnnotation: "none"}) {
 				t.Errorf("annotations %v", s.pod.Annotations)
@@ -285,6 +296,8 @@ func TestRunRefuses(t *testing.T) {
 		{"bad user", []string{"-u", "1000:staff"}, "criserver: --user 1000:staff: the group must be a number\n"},
 		{"bad volume", []string{"-v", "/tmp:/x:rx"}, `criserver: -v /tmp:/x:rx: option "rx" is not ro or rw`},
 		{"a name in use", []string{"--name", "taken"}, "criserver: the name \"taken\" is in use by pod " + fakeID("ccctaken")[:12] + ": remove it with criserver rm taken, or pick another --name\n"},
+		{"bad restart policy", []string{"--restart", "sometimes"}, "criserver: --restart sometimes: want no, on-failure[:N], always or unless-stopped\n"},
+		{"restart policy and --rm", []string{"--restart", "always", "--rm"}, "criserver: --restart always and --rm conflict: a container removed when it exits cannot be restarted\n"},
 		{"no image", nil, "criserver: requires at least 1 arg(s), only received 0\n"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
@@ -82,5 +83,18 @@ func TestParseLimitsAndUser(t *testing.T) {
 	}
 	if err := parseUser("1000:staff", &runtimeapi.LinuxContainerSecurityContext{}); err == nil {
 		t.Error("a named group was accepted")
+	}
+}
+
+func TestParseSignal(t *testing.T) {
+	for in, want := range map[string]syscall.Signal{"KILL": syscall.SIGKILL, "sigterm": syscall.SIGTERM, "hup": syscall.SIGHUP, "SIGUSR1": syscall.SIGUSR1, "9": syscall.SIGKILL, "34": syscall.Signal(34)} {
+		if got, err := parseSignal(in); err != nil || got != want {
+			t.Errorf("%q: %v %v, want %v", in, got, err, want)
+		}
+	}
+	for _, bad := range []string{"", "NOPE", "0", "65", "-1"} {
+		if got, err := parseSignal(bad); err == nil {
+			t.Errorf("%q parsed as %v", bad, got)
+		}
 	}
 }
