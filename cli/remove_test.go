@@ -14,6 +14,7 @@ import (
 // Resolution is shared by every command that takes a container; stop shows
 // which one a reference chose in the ID it sends.
 func TestResolveContainer(t *testing.T) {
+	var restarted *fakeContainer
 	for _, tc := range []struct {
 		name, ref string
 		want      func(x fixture) *fakeContainer // nil: an error
@@ -26,6 +27,8 @@ func TestResolveContainer(t *testing.T) {
 		{"pod/container", "db/app", func(x fixture) *fakeContainer { return x.dbApp }, ""},
 		// A name is a better match than an ID prefix.
 		{"a name that is another's ID prefix", "c0ffee", func(x fixture) *fakeContainer { return x.sidecar }, ""},
+		// A restart under way: the name is the newer attempt's.
+		{"a name during a restart", "sidecar", func(x fixture) *fakeContainer { return restarted }, ""},
 		{"ambiguous name", "app", nil,
 			`criserver: "app" names 2 containers (` + fakeID("c0ffee1")[:12] + ", " + fakeID("d00d")[:12] + "): use a longer ID\n"},
 		{"ambiguous ID prefix", "c0ffee", nil, `criserver: "c0ffee" names 2 containers`},
@@ -38,6 +41,11 @@ func TestResolveContainer(t *testing.T) {
 			x := seed(e)
 			if tc.name == "a name that is another's ID prefix" {
 				x.sidecar.Metadata.Name = "c0ffee"
+			}
+			if tc.name == "a name during a restart" {
+				restarted = ctr("c0ffee3", "sidecar", x.web, running)
+				restarted.Metadata.Attempt = 1
+				e.cri.add(restarted)
 			}
 			r := e.run("stop", tc.ref)
 			if tc.want == nil {

@@ -25,7 +25,17 @@ func (c *client) findContainer(ctx context.Context, ref string) (*runtimeapi.Con
 			return nil, err
 		}
 	}
+	// A restart makes a new container of the name in the same pod before
+	// it removes the old one: the name is the newer one's meanwhile.
+	latest := map[string]uint32{}
+	for _, ct := range resp.Containers {
+		k := ct.PodSandboxId + "/" + ct.Metadata.GetName()
+		latest[k] = max(latest[k], ct.Metadata.GetAttempt())
+	}
 	return pick("container", ref, resp.Containers, func(ct *runtimeapi.Container) (string, []string) {
+		if ct.Metadata.GetAttempt() < latest[ct.PodSandboxId+"/"+ct.Metadata.GetName()] {
+			return ct.Id, nil
+		}
 		names := []string{ct.Metadata.GetName()}
 		if pod, ok := pods[ct.PodSandboxId]; ok {
 			_, podName, _ := strings.Cut(pod, "/")
