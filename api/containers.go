@@ -7,10 +7,10 @@ import (
 )
 
 // The container calls criserver adds to the CRI socket, for what CRI has no
-// call for: Docker's kill -s, pause, unpause, top, and a start of an exited
-// container. Each takes a Struct holding a ContainerRequest. Signal, Pause
-// and Resume answer an Empty; Recreate a StringValue, the new container's
-// ID; Top a Struct holding a TopResult.
+// call for: Docker's kill -s, pause, unpause, top, rename, and a start of
+// an exited container. Each takes a Struct holding a ContainerRequest.
+// Signal, Pause, Resume, Rename and RenamePod answer an Empty; Recreate a
+// StringValue, the new container's ID; Top a Struct holding a TopResult.
 const (
 	ContainersService = "criserver.v1.Containers"
 	SignalMethod      = "/" + ContainersService + "/Signal"
@@ -21,24 +21,31 @@ const (
 	// number, and starts it; the exited one is removed.
 	RecreateMethod = "/" + ContainersService + "/Recreate"
 	TopMethod      = "/" + ContainersService + "/Top"
+	// RenameMethod gives a container another name; another container of
+	// its pod with that name is AlreadyExists.
+	RenameMethod = "/" + ContainersService + "/Rename"
+	// RenamePodMethod gives the pod whose ID is the request's ID another
+	// name, reserved as a new pod's would be.
+	RenamePodMethod = "/" + ContainersService + "/RenamePod"
 )
 
 // ContainerRequest names the container a call is about.
 type ContainerRequest struct {
 	ID     string
-	Signal int // Signal's signal number
+	Signal int    // Signal's signal number
+	Name   string // Rename's and RenamePod's new name
 }
 
 // Struct encodes r for the wire.
 func (r ContainerRequest) Struct() (*structpb.Struct, error) {
-	return structpb.NewStruct(map[string]any{"id": r.ID, "signal": float64(r.Signal)})
+	return structpb.NewStruct(map[string]any{"id": r.ID, "signal": float64(r.Signal), "name": r.Name})
 }
 
 // DecodeContainerRequest reads what Struct wrote; a request with no ID is
 // an error.
 func DecodeContainerRequest(s *structpb.Struct) (ContainerRequest, error) {
 	f := s.GetFields()
-	r := ContainerRequest{ID: f["id"].GetStringValue(), Signal: int(f["signal"].GetNumberValue())}
+	r := ContainerRequest{ID: f["id"].GetStringValue(), Signal: int(f["signal"].GetNumberValue()), Name: f["name"].GetStringValue()}
 	if r.ID == "" {
 		return r, fmt.Errorf("container request: no container ID")
 	}

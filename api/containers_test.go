@@ -6,7 +6,7 @@ import (
 )
 
 func TestContainerCallsRoundTrip(t *testing.T) {
-	r := ContainerRequest{ID: "abc", Signal: 15}
+	r := ContainerRequest{ID: "abc", Signal: 15, Name: "web"}
 	s, err := r.Struct()
 	if err != nil {
 		t.Fatal(err)

@@ -33,7 +33,7 @@ func AddTo(root *cobra.Command) {
 		stopCommand(), rmCommand(), inspectCommand(), statsCommand(), attachCommand())
 	root.AddCommand(volumeCommand())
 	root.AddCommand(createCommand(), startCommand(), restartCommand(), killCommand(), waitCommand(),
-		pauseCommand(true), pauseCommand(false), topCommand(), portCommand())
+		pauseCommand(true), pauseCommand(false), topCommand(), portCommand(), renameCommand())
 }
 
 // Execute runs the command line and returns the process's exit code. The

@@ -139,7 +139,7 @@ func (c *client) removeWholePod(ctx context.Context, p *runtimeapi.PodSandbox, f
 }
 
 // cliLogDir finds the log directory `run` made for a pod from a container's
-// log path, and only when it has the name run gives it: the CLI never
+// log path, and only when it has the form run gives it: the CLI never
 // removes a directory it did not make. A pod whose container was never made
 // has its directory where run puts them.
 func (c *client) cliLogDir(ctx context.Context, p *runtimeapi.PodSandbox, cts []*runtimeapi.Container) string {
@@ -151,8 +151,10 @@ func (c *client) cliLogDir(ctx context.Context, p *runtimeapi.PodSandbox, cts []
 		if err != nil || st.Status.GetLogPath() == "" {
 			continue
 		}
+		// A renamed pod's directory keeps its first name: the UID,
+		// random and last, tells it.
 		dir := filepath.Dir(filepath.Dir(st.Status.LogPath))
-		if filepath.Base(dir) == podLogDir(p.Metadata) && strings.HasPrefix(filepath.Base(dir), cliNamespace+"_") {
+		if base := filepath.Base(dir); strings.HasPrefix(base, cliNamespace+"_") && strings.HasSuffix(base, "_"+p.Metadata.GetUid()) && p.Metadata.GetUid() != "" {
 			return dir
 		}
 	}

@@ -27,6 +27,8 @@ var containerExtensionDesc = grpc.ServiceDesc{
 		containerMethod(api.ResumeMethod, (*Server).resumeContainer),
 		containerMethod(api.RecreateMethod, (*Server).recreateContainer),
 		containerMethod(api.TopMethod, (*Server).topContainer),
+		containerMethod(api.RenameMethod, (*Server).renameContainer),
+		containerMethod(api.RenamePodMethod, (*Server).renamePod),
 	},
 }
 

@@ -59,7 +59,23 @@ func TestContainerCallsOverGRPC(t *testing.T) {
 	if top, err := api.DecodeTopResult(&table); err != nil || len(top.Processes) != 1 || top.Processes[0][1] != "sleep 9" {
 		t.Fatalf("top %+v %v", top, err)
 	}
-	want := []string{"signal c1 1", "pause c1", "resume c1", "recreate c1", "top c1"}
+	rename := func(id, name string) *structpb.Struct {
+		s, err := api.ContainerRequest{ID: id, Name: name}.Struct()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	if err := conn.Invoke(ctx, api.RenameMethod, rename("c1", "web"), &emptypb.Empty{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := conn.Invoke(ctx, api.RenamePodMethod, rename("p1", "web"), &emptypb.Empty{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := conn.Invoke(ctx, api.RenameMethod, rename("c1", ""), &emptypb.Empty{}); status.Code(err) != codes.InvalidArgument {
+		t.Fatalf("rename to nothing: %v", err)
+	}
+	want := []string{"signal c1 1", "pause c1", "resume c1", "recreate c1", "top c1", "rename c1 web", "renamepod p1 web"}
 	if got := r.pods.got(); !slices.Equal(got, want) {
 		t.Fatalf("calls %q, want %q", got, want)
 	}

@@ -261,6 +261,16 @@ func (f *fakePods) ResumeContainer(_ context.Context, id string) error {
 	return f.err
 }
 
+func (f *fakePods) RenameContainer(_ context.Context, id, name string) error {
+	f.add("rename", id+" "+name)
+	return f.err
+}
+
+func (f *fakePods) RenamePod(_ context.Context, id, name string) error {
+	f.add("renamepod", id+" "+name)
+	return f.err
+}
+
 func (f *fakePods) TopContainer(id string) ([]string, [][]string, error) {
 	f.add("top", id)
 	if f.err != nil {

@@ -66,6 +66,10 @@ type Pods interface {
 	ResumeContainer(ctx context.Context, id string) error
 	// TopContainer lists a running container's processes: titles and rows.
 	TopContainer(id string) ([]string, [][]string, error)
+	// RenameContainer gives a container another name.
+	RenameContainer(ctx context.Context, id, name string) error
+	// RenamePod gives a pod another name.
+	RenamePod(ctx context.Context, id, name string) error
 }
 
 // Sandboxes is what the runtime service needs of the pod sandboxes.

@@ -31,6 +31,8 @@ type Sandboxes interface {
 	// NetworkStats reads the counters of its network interfaces; nil for
 	// a pod on the node's network.
 	NetworkStats(id string) ([]cni.InterfaceStats, error)
+	// Rename changes its name.
+	Rename(id, name string) error
 }
 
 // Containers is what pods need of the container controller.
@@ -55,6 +57,8 @@ type Containers interface {
 	Pause(ctx context.Context, id string) error
 	// Resume thaws them.
 	Resume(ctx context.Context, id string) error
+	// Rename changes its name.
+	Rename(id, name string) error
 }
 
 var (

@@ -190,6 +190,30 @@ func (f fakeContainers) Stats(id string) (*container.Stats, error) {
 	return &container.Stats{Stats: cgroup.Stats{Timestamp: time.Now(), CPUUsageNanos: 1e9, MemoryUsage: 100, WorkingSet: 50}}, nil
 }
 
+func (f *fakes) Rename(id, name string) error {
+	f.record("rename sandbox " + id + " " + name)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	sb, ok := f.sandboxes[id]
+	if !ok {
+		return fmt.Errorf("%w: sandbox %q", errdefs.ErrNotFound, id)
+	}
+	sb.Config.Name = name
+	return nil
+}
+
+func (f fakeContainers) Rename(id, name string) error {
+	f.record("rename container " + id + " " + name)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	c, ok := f.containers[id]
+	if !ok {
+		return fmt.Errorf("%w: container %q", errdefs.ErrNotFound, id)
+	}
+	c.Config.Name = name
+	return nil
+}
+
 func (f fakeContainers) Start(ctx context.Context, id string) error {
 	f.record("start container " + id)
 	f.mu.Lock()

@@ -115,3 +115,24 @@ func (r *Registry) Release(name, id string) {
 		delete(r.names, name)
 	}
 }
+
+// Rename moves id's reservation from oldName to newName. A newName taken by
+// another object is ErrAlreadyExists; an oldName id does not hold is
+// ErrNotFound.
+func (r *Registry) Rename(oldName, newName, id string) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	e, ok := r.names[oldName]
+	if !ok || e.id != id {
+		return fmt.Errorf("%w: %s %s does not hold the name %q", errdefs.ErrNotFound, r.kind, id, oldName)
+	}
+	if oldName == newName {
+		return nil
+	}
+	if other, ok := r.names[newName]; ok {
+		return fmt.Errorf("%w: the %s name %q is held by %s", errdefs.ErrAlreadyExists, r.kind, newName, other.id)
+	}
+	delete(r.names, oldName)
+	r.names[newName] = e
+	return nil
+}

@@ -86,3 +86,25 @@ func TestFailedCreateFreesName(t *testing.T) {
 		t.Fatal(id, err)
 	}
 }
+
+func TestRename(t *testing.T) {
+	r := New("sandbox")
+	r.Reserve("a", "id1")
+	r.Reserve("b", "id2")
+	if err := r.Rename("a", "b", "id1"); !errors.Is(err, errdefs.ErrAlreadyExists) {
+		t.Fatalf("onto a taken name: %v", err)
+	}
+	if err := r.Rename("b", "c", "id1"); !errors.Is(err, errdefs.ErrNotFound) {
+		t.Fatalf("another's name: %v", err)
+	}
+	if err := r.Rename("a", "c", "id1"); err != nil {
+		t.Fatal(err)
+	}
+	// The old name is free, the new one taken.
+	if _, err := r.Create(context.Background(), "a", func(context.Context) (string, error) { return "id3", nil }); err != nil {
+		t.Fatalf("the old name: %v", err)
+	}
+	if _, err := r.Create(context.Background(), "c", func(context.Context) (string, error) { return "id4", nil }); !errors.Is(err, errdefs.ErrAlreadyExists) {
+		t.Fatalf("the new name: %v", err)
+	}
+}

@@ -289,3 +289,35 @@ func TestCLIRestartPolicy(t *testing.T) {
 	d.mustCLI("rm", "-f", "flaky", "clean", "always", "unless-stopped", "survivor")
 	d.wantNothingLeft(t)
 }
+
+func TestCLIRename(t *testing.T) {
+	d := newDaemon(t)
+	d.mustCLI("run", "-d", "--name", "one", "busybox", "sh", "-c", "echo hi; sleep 1000")
+	d.mustCLI("run", "-d", "--name", "two", "busybox", "sleep", "1000")
+	if r := d.cli("rename", "one", "two"); r.code != 1 || !strings.Contains(r.stderr, `the name "two" is in use`) {
+		t.Fatalf("rename onto a name in use: exit %d, %q", r.code, r.stderr)
+	}
+	if r := d.cli("rename", "one", "a/b"); r.code != 1 || !strings.Contains(r.stderr, "use letters, digits") {
+		t.Fatalf("rename to a bad name: exit %d, %q", r.code, r.stderr)
+	}
+	if out := d.mustCLI("rename", "one", "uno"); out != "" {
+		t.Errorf("rename printed %q", out)
+	}
+	if ps := d.mustCLI("ps"); !strings.Contains(ps, "uno") || strings.Contains(ps, "one") || !strings.Contains(ps, "criserver/uno") {
+		t.Errorf("ps after rename:\n%s", ps)
+	}
+	if out := d.mustCLI("logs", "uno"); out != "hi\n" {
+		t.Errorf("logs of the renamed container: %q", out)
+	}
+	if r := d.cli("rename", "uno", "uno"); r.code != 1 || !strings.Contains(r.stderr, "already named uno") {
+		t.Errorf("rename to its own name: exit %d, %q", r.code, r.stderr)
+	}
+	// The old name is free again; the renamed one restarts under its new one.
+	d.mustCLI("create", "--name", "one", "busybox", "true")
+	d.mustCLI("restart", "-t", "1", "uno")
+	if c := d.named("uno"); c.State != runtimeapi.ContainerState_CONTAINER_RUNNING || c.Metadata.Attempt != 1 {
+		t.Errorf("the renamed one after restart: %v", c)
+	}
+	d.mustCLI("rm", "-f", "uno", "two", "one")
+	d.wantNothingLeft(t)
+}
