@@ -199,6 +199,25 @@ func TestCLIPauseUnpause(t *testing.T) {
 		t.Errorf("pause of an exited container: exit %d, %q", r.code, r.stderr)
 	}
 	d.mustCLI("rm", "ticker")
+
+	// Both runtimes pause, and top finds the processes of both; this
+	// host's crun may be one that cannot run containers here.
+	for _, rt := range []string{"runc", "crun"} {
+		if r := d.cli("run", "-d", "--runtime", rt, "--name", rt, "busybox", "sleep", "1000"); r.code != 0 {
+			if strings.Contains(r.stderr, "cannot run containers on this host") {
+				t.Logf("%s: %s", rt, r.stderr)
+				continue
+			}
+			t.Fatalf("run --runtime %s: exit %d, %s", rt, r.code, r.stderr)
+		}
+		d.mustCLI("pause", rt)
+		if top := d.mustCLI("top", rt); !strings.Contains(top, "sleep 1000") {
+			t.Errorf("top of a paused %s container:\n%s", rt, top)
+		}
+		d.mustCLI("unpause", rt)
+		d.mustCLI("pause", rt)
+		d.mustCLI("rm", "-f", rt)
+	}
 	d.wantNothingLeft(t)
 }
 
