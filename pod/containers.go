@@ -53,6 +53,11 @@ func (s *Service) RecreateContainer(ctx context.Context, id string) (string, err
 	if err := s.containers.Start(ctx, newID); err != nil {
 		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
 		defer cancel()
+		// A client that stopped the new one before its start meant the
+		// old one: it stays stopped for the restart policies too.
+		if c, gerr := s.containers.Get(newID); gerr == nil && c.StopRequested {
+			_ = s.containers.Stop(cctx, id, 0)
+		}
 		if rerr := s.RemoveContainer(cctx, newID); rerr != nil {
 			s.log.Warn("recreate: removing the container that did not start", "id", newID, "err", rerr)
 		}

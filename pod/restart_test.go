@@ -71,6 +71,17 @@ func TestRecreateContainer(t *testing.T) {
 		t.Fatalf("left %s, want %s", c.ID, newID)
 	}
 	f.startErr = nil
+	// A stop of the replacement before its start carries over to the
+	// container it was to replace.
+	f.startErr = errors.New("stopped meanwhile")
+	f.onCreate = func(id string) { f.containers[id].StopRequested = true }
+	if _, err := s.RecreateContainer(ctx, newID); err == nil {
+		t.Fatal("the start of a stopped replacement did not fail")
+	}
+	if c := only(t, f); c.ID != newID || !c.StopRequested {
+		t.Fatalf("the old one after its replacement was stopped: %+v", c)
+	}
+	f.startErr, f.onCreate = nil, nil
 	// A stopped pod's containers are not recreated.
 	if err := s.StopPod(ctx, podID); err != nil {
 		t.Fatal(err)

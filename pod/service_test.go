@@ -35,7 +35,9 @@ type fakes struct {
 	runErr     error
 	stopErr    error
 	startErr   error
-	events     *Events
+	// onCreate, when set, runs under the lock on each new container.
+	onCreate func(id string)
+	events   *Events
 	// netErr fails NetworkStats.
 	netErr error
 }
@@ -127,6 +129,9 @@ func (f fakeContainers) Create(ctx context.Context, cfg *container.Config) (*con
 	f.n++
 	c := &container.Container{ID: fmt.Sprint("c", f.n), Config: *cfg, State: container.StateCreated, Dir: "/c"}
 	f.containers[c.ID] = c
+	if f.onCreate != nil {
+		f.onCreate(c.ID)
+	}
 	return c, nil
 }
 
