@@ -62,7 +62,9 @@ func Execute(root *cobra.Command) int {
 	if _, ok := err.(interface{ GRPCStatus() *status.Status }); ok {
 		err = callError(err)
 	}
-	if n := cmd.Name(); n == "run" || n == "exec" || n == "create" {
+	// run, create and exec start a process: their own failures are 125,
+	// as Docker's (volume create is another create).
+	if n := cmd.Name(); cmd.Parent() == root && (n == "run" || n == "exec" || n == "create") {
 		code := invokeFailure(err)
 		if code != 125 {
 			// The command could not run: say so as a shell would, not

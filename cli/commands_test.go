@@ -166,9 +166,9 @@ func TestInvokeFailure(t *testing.T) {
 func TestSuggestions(t *testing.T) {
 	e := &env{t: t}
 	for typed, want := range map[string][]string{
-		"top":     nil, // Docker's top, not stop
-		"start":   nil, // not stats
-		"tsop":    {"stop"},
+		"tpo":     nil, // too short to tell top from stop
+		"strat":   {"start"},
+		"tsop":    {"stop", "top"},
 		"imgaes":  {"images"},
 		"inspcet": {"inspect"},
 		"attahc":  {"attach"},
