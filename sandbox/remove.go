@@ -54,9 +54,9 @@ func (c *Controller) release(ctx context.Context, s *Sandbox) error {
 		if err := c.net.Teardown(ctx, p); err != nil {
 			return err
 		}
-		crashpoint.Hit(crashpoint.SandboxReleaseNet)
 		c.ports.release(s.ID)
 	}
+	crashpoint.Hit(crashpoint.SandboxReleaseNet)
 	// Every pin a sandbox can have, recorded or not: a crash may have come
 	// between pinning and recording.
 	for _, kind := range []string{"net", "ipc", "uts", "pid", "user"} {
