@@ -18,6 +18,7 @@ func (c *Controller) Recover(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	c.removeCheckpointLeftovers()
 	for _, x := range all {
 		switch x.State {
 		case StateCreating:

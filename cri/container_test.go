@@ -433,3 +433,29 @@ func TestCreateContainerCDIDevices(t *testing.T) {
 		t.Fatalf("an unqualified name: %v, pods asked %v", err, r.pods.got())
 	}
 }
+
+// A checkpoint needs a container and the absolute path of its archive;
+// the path reaches the containers cleaned.
+func TestCheckpointContainerValidates(t *testing.T) {
+	r := newRig(t)
+	ctx := context.Background()
+	for _, req := range []*runtimeapi.CheckpointContainerRequest{
+		{Location: "/tmp/c.tar"},
+		{ContainerId: "c-run"},
+		{ContainerId: "c-run", Location: "c.tar"},
+		{ContainerId: "c-run", Location: "/tmp/c.tar", Timeout: -1},
+	} {
+		if _, err := r.s.CheckpointContainer(ctx, req); status.Code(toStatus(err)) != codes.InvalidArgument {
+			t.Errorf("%v: got %v, want InvalidArgument", req, err)
+		}
+	}
+	if len(r.containers.got()) != 0 {
+		t.Fatalf("invalid requests reached the containers: %v", r.containers.got())
+	}
+	if _, err := r.s.CheckpointContainer(ctx, &runtimeapi.CheckpointContainerRequest{ContainerId: "c-run", Location: "/tmp/x/../c.tar", Timeout: 5}); err != nil {
+		t.Fatal(err)
+	}
+	if r.containers.location != "/tmp/c.tar" || !slices.Equal(r.containers.got(), []string{"checkpoint c-run"}) {
+		t.Fatalf("containers asked %v for %q", r.containers.got(), r.containers.location)
+	}
+}

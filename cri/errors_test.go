@@ -129,6 +129,10 @@ var delegating = []struct {
 		_, err := s.ReopenContainerLog(ctx, &runtimeapi.ReopenContainerLogRequest{ContainerId: "c-run"})
 		return err
 	}},
+	{"CheckpointContainer", false, func(ctx context.Context, s *Server) error {
+		_, err := s.CheckpointContainer(ctx, &runtimeapi.CheckpointContainerRequest{ContainerId: "c-run", Location: "/tmp/c.tar"})
+		return err
+	}},
 	{"PullImage", false, func(ctx context.Context, s *Server) error {
 		_, err := s.PullImage(ctx, &runtimeapi.PullImageRequest{Image: &runtimeapi.ImageSpec{Image: "busybox"}})
 		return err

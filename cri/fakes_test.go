@@ -82,11 +82,12 @@ func (f *fakeSandboxes) List() []*sandbox.Sandbox { return f.list }
 
 type fakeContainers struct {
 	calls
-	list    []*container.Container
-	err     error
-	timeout time.Duration // of the last Stop or ExecSync
-	cmd     []string
-	res     *oci.Resources
+	list     []*container.Container
+	err      error
+	timeout  time.Duration // of the last Stop or ExecSync
+	cmd      []string
+	res      *oci.Resources
+	location string // of the last Checkpoint
 }
 
 func (f *fakeContainers) do(verb, id string) error {
@@ -107,6 +108,11 @@ func (f *fakeContainers) Stop(_ context.Context, id string, timeout time.Duratio
 func (f *fakeContainers) Update(_ context.Context, id string, r *oci.Resources) error {
 	f.res = r
 	return f.do("update", id)
+}
+
+func (f *fakeContainers) Checkpoint(_ context.Context, id string, o container.CheckpointOptions) error {
+	f.location = o.Location
+	return f.do("checkpoint", id)
 }
 
 func (f *fakeContainers) ExecSync(_ context.Context, id string, cmd []string, timeout time.Duration) (*monitor.ExecResult, error) {

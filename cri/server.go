@@ -96,6 +96,8 @@ type Containers interface {
 	ReopenLog(ctx context.Context, id string) error
 	// Update changes its resource limits.
 	Update(ctx context.Context, id string, r *oci.Resources) error
+	// Checkpoint writes a running container's checkpoint archive.
+	Checkpoint(ctx context.Context, id string, o container.CheckpointOptions) error
 }
 
 // Network is what Status and UpdateRuntimeConfig need of pod networking.

@@ -78,6 +78,9 @@ type CLI struct {
 
 	featuresOnce sync.Once
 	features     Features
+
+	criuOnce sync.Once // CheckpointUsable's probe
+	criuErr  error
 }
 
 var _ Runtime = (*CLI)(nil)
@@ -123,10 +126,15 @@ func (c *CLI) Argv() (string, []string) {
 // Timeout implements Runtime.
 func (c *CLI) Timeout() time.Duration { return c.timeout }
 
-func (c *CLI) run(ctx context.Context, args ...string) (_ []byte, err error) {
+func (c *CLI) run(ctx context.Context, args ...string) ([]byte, error) {
+	return c.runFor(ctx, c.timeout, args...)
+}
+
+// runFor runs one verb, killed after timeout.
+func (c *CLI) runFor(ctx context.Context, timeout time.Duration, args ...string) (_ []byte, err error) {
 	ctx, done := c.obs.Start(ctx, obs.Runtime, []string{c.name, args[0]}, obs.ContainerID(verbTarget(args)))
 	defer func() { done(err) }()
-	vctx, cancel := context.WithTimeout(ctx, c.timeout)
+	vctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	_, globals := c.Argv()
 	cmd := exec.CommandContext(vctx, c.path, append(globals, args...)...)
@@ -136,7 +144,7 @@ func (c *CLI) run(ctx context.Context, args ...string) (_ []byte, err error) {
 	cmd.WaitDelay = time.Second
 	if err := cmd.Run(); err != nil {
 		if vctx.Err() != nil && ctx.Err() == nil {
-			return nil, fmt.Errorf("%w: %s %s did not finish within %s", errdefs.ErrDeadlineExceeded, c.name, args[0], c.timeout)
+			return nil, fmt.Errorf("%w: %s %s did not finish within %s", errdefs.ErrDeadlineExceeded, c.name, args[0], timeout)
 		}
 		msg := runtimelog.Complaint(errb.String())
 		if msg == "" {
