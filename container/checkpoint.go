@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"syscall"
 	"time"
 
 	metadata "github.com/checkpoint-restore/checkpointctl/lib"
@@ -190,7 +191,7 @@ func writeRootfsDiff(upper, work string) error {
 		if err != nil {
 			return err
 		}
-		st := fi.Sys().(*unix.Stat_t)
+		st := fi.Sys().(*syscall.Stat_t)
 		if fi.Mode()&fs.ModeCharDevice != 0 && st.Rdev == 0 {
 			deleted = append(deleted, "/"+rel)
 			return nil

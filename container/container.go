@@ -40,6 +40,9 @@ type Config struct {
 	// Volumes are the named volumes the container mounts; Create adds
 	// their bind mounts to Spec.
 	Volumes []VolumeMount `json:",omitempty"`
+	// Checkpoint is the path of a checkpoint archive to restore (the
+	// request's image was one); Image is then the archive's base image.
+	Checkpoint string `json:",omitempty"`
 	// Spec carries the process, mounts, devices, security context and
 	// resources; the controller fills in the rest (IDs, rootfs, sandbox).
 	Spec oci.ContainerConfig
@@ -78,6 +81,9 @@ type Container struct {
 	User           User   `json:"user"`     // the identity the process runs as
 	Dir            string `json:"dir"`      // bundle: config.json, rootfs, upper, work
 	StateDir       string `json:"stateDir"` // monitor: socket, exit file
+	// Restore says its start restores a checkpoint (see restore.go)
+	// instead of starting a created process.
+	Restore bool `json:"restore,omitempty"`
 }
 
 func (c *Container) clone() *Container {

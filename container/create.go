@@ -50,8 +50,14 @@ func (c *Controller) Create(ctx context.Context, cfg *Config) (ct *Container, er
 	if sb.State != sandbox.StateReady {
 		return nil, fmt.Errorf("%w: sandbox %s is %s, not ready", errdefs.ErrFailedPrecondition, sb.ID, sb.State)
 	}
-	img, err := c.images.Get(cfg.Image)
-	if err != nil {
+	var img *imagestore.Image
+	if cfg.Checkpoint != "" {
+		cc := *cfg
+		cfg = &cc
+		if img, err = c.restoreConfig(cfg, sb); err != nil {
+			return nil, err
+		}
+	} else if img, err = c.images.Get(cfg.Image); err != nil {
 		return nil, fmt.Errorf("image %q: %w", cfg.Image, err)
 	}
 	rt, err := c.runtimes.Get(sb.RuntimeHandler)
@@ -60,7 +66,7 @@ func (c *Controller) Create(ctx context.Context, cfg *Config) (ct *Container, er
 	}
 	x := &Container{
 		ID: sandbox.NewID(), Config: *cfg, ImageID: img.ID, State: StateCreating, CreatedAt: time.Now().UTC(),
-		RuntimeHandler: rt.Name(),
+		RuntimeHandler: rt.Name(), Restore: cfg.Checkpoint != "",
 	}
 	x.CgroupsPath = cgroup.Path(sb.Config.CgroupParent, x.ID)
 	if len(img.RepoDigests) > 0 {
@@ -83,6 +89,14 @@ func (c *Controller) Create(ctx context.Context, cfg *Config) (ct *Container, er
 	}
 	crashpoint.Hit(crashpoint.ContainerRecorded)
 	c.put(x)
+	if x.Restore {
+		if err := os.MkdirAll(x.Dir, 0o711); err != nil {
+			return nil, err
+		}
+		if err := unpackCheckpoint(x); err != nil {
+			return nil, err
+		}
+	}
 	if err := c.prepareRootfs(x, img, sb); err != nil {
 		return nil, err
 	}
@@ -103,10 +117,10 @@ func (c *Controller) Create(ctx context.Context, cfg *Config) (ct *Container, er
 			return nil, err
 		}
 	}
-	_, pid, err := c.monitors.Create(ctx, rt, monitor.Config{
+	_, pid, err := c.monitors.Create(ctx, rt, restoreMonitor(x, monitor.Config{
 		ID: x.ID, Bundle: x.Bundle(), LogPath: cfg.LogPath, Dir: x.monitorDir(), OOMFile: cgroup.OOMFile(x.CgroupsPath), Cgroup: x.CgroupsPath,
 		Stdin: cfg.Spec.Stdin, StdinOnce: cfg.StdinOnce, TTY: cfg.Spec.TTY,
-	})
+	}))
 	if err != nil {
 		return nil, err
 	}

@@ -56,6 +56,11 @@ type recordV2 struct {
 	User           userV2    `json:"user"`
 	Dir            string    `json:"dir"`
 	StateDir       string    `json:"stateDir"`
+	// Restore is new in version 2 without a bump: absent, it reads as
+	// false, which every record written before it is; a daemon from
+	// before it that finds it set would start a restore's bundle as a
+	// new container, and fail, the runtime not having it.
+	Restore bool `json:"restore,omitempty"`
 }
 
 // configV2 keeps the field names version 1 was first written with. Spec
@@ -98,7 +103,7 @@ func toRecord(x *Container) *recordV2 {
 		ExitCode: x.ExitCode, Reason: x.Reason, Message: x.Message, Pid: x.Pid, Paused: x.Paused, StopRequested: x.StopRequested,
 		RuntimeHandler: x.RuntimeHandler, CgroupsPath: x.CgroupsPath, StopSignal: x.StopSignal,
 		User: userV2{UID: x.User.UID, GID: x.User.GID, AdditionalGids: slices.Clone(x.User.AdditionalGids)},
-		Dir:  x.Dir, StateDir: x.StateDir,
+		Dir:  x.Dir, StateDir: x.StateDir, Restore: x.Restore,
 		Config: configV2{
 			SandboxID: c.SandboxID, Name: c.Name, Attempt: c.Attempt, Image: c.Image, UserImage: c.UserImage,
 			LogPath: c.LogPath, StdinOnce: c.StdinOnce, TargetID: c.TargetID,
@@ -132,7 +137,7 @@ func (r *recordV2) container() *Container {
 		ExitCode: r.ExitCode, Reason: r.Reason, Message: r.Message, Pid: r.Pid, Paused: r.Paused, StopRequested: r.StopRequested,
 		RuntimeHandler: r.RuntimeHandler, CgroupsPath: r.CgroupsPath, StopSignal: r.StopSignal,
 		User: User{UID: r.User.UID, GID: r.User.GID, AdditionalGids: r.User.AdditionalGids},
-		Dir:  r.Dir, StateDir: r.StateDir,
+		Dir:  r.Dir, StateDir: r.StateDir, Restore: r.Restore,
 		Config: Config{
 			SandboxID: c.SandboxID, Name: c.Name, Attempt: c.Attempt, Image: c.Image, UserImage: c.UserImage,
 			LogPath: c.LogPath, StdinOnce: c.StdinOnce, TargetID: c.TargetID,

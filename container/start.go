@@ -4,10 +4,16 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/criserver/criserver/internal/crashpoint"
 	"github.com/criserver/criserver/internal/errdefs"
+	"github.com/criserver/criserver/internal/monitorproto"
+	"github.com/criserver/criserver/monitor"
 )
 
 // Start runs a created container's process.
@@ -31,7 +37,11 @@ func (c *Controller) Start(ctx context.Context, id string) error {
 	started := time.Now().UTC()
 	crashpoint.Hit(crashpoint.ContainerStarting)
 	m := c.monitorOf(x)
-	if err := m.Start(ctx, rt, id); err != nil {
+	var mrt monitor.Runtime = rt
+	if x.Restore {
+		mrt = restoreTimeout{rt}
+	}
+	if err := m.Start(ctx, mrt, id); err != nil {
 		if !errors.Is(err, errdefs.ErrFailedPrecondition) && !m.Alive() {
 			err = fmt.Errorf("%w: its process ended before it was started (%v)", errdefs.ErrFailedPrecondition, err)
 		}
@@ -43,6 +53,9 @@ func (c *Controller) Start(ctx context.Context, id string) error {
 	x, err = c.update(id, func(x *Container) {
 		if x.State == StateCreated {
 			x.State, x.StartedAt = StateRunning, started
+			if x.Restore { // its process came to be with the restore
+				x.Pid = restoredPid(x)
+			}
 		}
 	})
 	if err != nil {
@@ -50,4 +63,15 @@ func (c *Controller) Start(ctx context.Context, id string) error {
 	}
 	c.emit(EventStarted, x)
 	return nil
+}
+
+// restoredPid is the PID the restore's runtime wrote to the monitor's pid
+// file; 0 when it cannot be read.
+func restoredPid(x *Container) int {
+	b, err := os.ReadFile(filepath.Join(x.StateDir, monitorproto.PidName))
+	if err != nil {
+		return 0
+	}
+	pid, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+	return pid
 }

@@ -54,6 +54,15 @@ func (c *Controller) Stop(ctx context.Context, id string, timeout time.Duration)
 		}
 	}
 	exited := c.exitedChan(id)
+	// A restore that has not run has no process: its monitor ends as if
+	// it had been killed.
+	if x.State == StateCreated && x.Restore {
+		if m, ok := c.monitorOf(x).(canceler); ok {
+			if err := m.Cancel(ctx); err != nil {
+				c.log.Debug("cancel a restore", "id", id, "err", err)
+			}
+		}
+	}
 	if timeout > 0 && x.State == StateRunning {
 		sig := syscall.SIGTERM
 		if s, ok := parseSignal(x.StopSignal); ok {

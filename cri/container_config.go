@@ -28,9 +28,16 @@ func containerConfig(sb *sandbox.Sandbox, c *runtimeapi.ContainerConfig) (*conta
 	if err != nil {
 		return nil, err
 	}
+	// An absolute path, which no image reference can be, names a
+	// checkpoint archive to restore (as CRI-O takes it).
+	image, checkpoint := c.Image.Image, ""
+	if filepath.IsAbs(image) {
+		image, checkpoint = "", filepath.Clean(image)
+	}
 	cfg := &container.Config{
-		SandboxID: sb.ID, Name: c.Metadata.Name, Attempt: c.Metadata.Attempt,
-		Image: c.Image.Image, UserImage: c.Image.UserSpecifiedImage, LogPath: logPath, StdinOnce: c.StdinOnce,
+		Checkpoint: checkpoint,
+		SandboxID:  sb.ID, Name: c.Metadata.Name, Attempt: c.Metadata.Attempt,
+		Image: image, UserImage: c.Image.UserSpecifiedImage, LogPath: logPath, StdinOnce: c.StdinOnce,
 		Labels: c.Labels, Annotations: c.Annotations,
 		Spec: oci.ContainerConfig{
 			Command: c.Command, Args: c.Args, WorkingDir: c.WorkingDir,

@@ -101,6 +101,11 @@ type Config struct {
 	Stdin     bool
 	StdinOnce bool
 	TTY       bool
+	// RestoreImages, when set, are the CRIU images of a checkpoint: the
+	// monitor does not create the container, its Start restores it from
+	// them (with CRIU's log in RestoreWork), and the PID it reports at
+	// creation is 0.
+	RestoreImages, RestoreWork string
 }
 
 // Exit is how a container ended, as its monitor recorded it.
@@ -134,6 +139,7 @@ func (c *Client) create(ctx context.Context, rt Runtime, cfg Config) (int, error
 	args := monitorproto.Config{
 		ID: cfg.ID, Bundle: cfg.Bundle, Runtime: path, RuntimeArgs: globals, Dir: cfg.Dir, LogPath: cfg.LogPath,
 		OOMFile: cfg.OOMFile, Stdin: cfg.Stdin, StdinOnce: cfg.StdinOnce, TTY: cfg.TTY, RuntimeTimeout: rt.Timeout(),
+		RestoreImages: cfg.RestoreImages, RestoreWork: cfg.RestoreWork,
 	}.Args()
 	syncR, syncW, err := os.Pipe()
 	if err != nil {
@@ -396,6 +402,18 @@ func (h *Handle) Start(ctx context.Context, rt Runtime, id string) (err error) {
 	if errors.As(err, &merr) && monitorproto.IsUnknownRequest(merr) {
 		return rt.Start(ctx, id)
 	}
+	if err != nil {
+		return err
+	}
+	conn.Close()
+	return nil
+}
+
+// Cancel ends a monitor that waits to restore a checkpoint and has not yet
+// run the restore, as if its container had been killed: the exit record is
+// written and the monitor goes.
+func (h *Handle) Cancel(ctx context.Context) error {
+	_, conn, err := monitorCall(ctx, h.dir, monitorproto.VerbCancel)
 	if err != nil {
 		return err
 	}

@@ -39,6 +39,8 @@ func (m *monitor) handle(conn *os.File) {
 		answer(conn, monitorproto.OK(m.exit))
 	case monitorproto.VerbStart:
 		answer(conn, m.startContainer())
+	case monitorproto.VerbCancel:
+		answer(conn, m.cancel())
 	case monitorproto.VerbReopen:
 		if err := m.log.reopen(); err != nil {
 			answer(conn, monitorproto.Fail(monitorproto.ClassPrecondition, err.Error()))

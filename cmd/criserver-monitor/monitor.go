@@ -37,6 +37,15 @@ type monitor struct {
 	exit   string // the exit record, JSON, once exited is closed
 
 	oomSeen atomic.Bool // watchOOM saw the cgroup's kill counter move
+
+	// A restoring monitor (RestoreImages set) holds the container's
+	// stdio until its start runs the runtime's restore: the container's
+	// ends in restoreStdio, ours in outR and errR. Under startMu.
+	restoreStdio [3]*os.File
+	outR, errR   *os.File
+	restored     bool
+	cancelled    bool
+	initExit     chan unix.WaitStatus
 }
 
 // start runs the runtime's create with the container's stdio wired to us.
@@ -55,7 +64,10 @@ func start(c *monitorproto.Config) (*monitor, error) {
 	if err != nil {
 		return nil, errorString("open log " + c.LogPath + ": " + err.Error())
 	}
-	m := &monitor{c: c, log: log, exited: make(chan struct{})}
+	m := &monitor{c: c, log: log, exited: make(chan struct{}), initExit: make(chan unix.WaitStatus, 1)}
+	if c.RestoreImages != "" {
+		return m, m.prepareRestore()
+	}
 	pidFile := filepath.Join(c.Dir, monitorproto.PidName)
 	args := []string{"create", "--bundle", c.Bundle, "--pid-file", pidFile}
 	var stdio [3]*os.File
@@ -157,7 +169,7 @@ func (m *monitor) pumpOutput(stream string, r *os.File) {
 // run serves the control socket until the container exits, then records the
 // exit and cleans up after it.
 func (m *monitor) run(ln *listener) {
-	initExit := make(chan unix.WaitStatus, 1)
+	initExit := m.initExit
 	kids.loop(m.pid, initExit)
 	go m.serve(ln)
 	ws := <-initExit
@@ -167,6 +179,11 @@ func (m *monitor) run(ln *listener) {
 	m.startMu.Unlock()
 	// Read before the delete takes the cgroup away.
 	exit.OOMKilled = m.exitOOM(exit.ExitCode)
+	for _, f := range m.restoreStdio { // a restore that never ran
+		if f != nil {
+			f.Close()
+		}
+	}
 	// The delete also kills what the container left behind in a PID
 	// namespace it shares with its pod, which would hold its output open.
 	_ = runRuntime(m.c, [3]*os.File{}, "delete", "--force", m.c.ID)
@@ -195,6 +212,9 @@ func (m *monitor) run(ln *listener) {
 func (m *monitor) startContainer() string {
 	m.startMu.Lock()
 	defer m.startMu.Unlock()
+	if m.c.RestoreImages != "" {
+		return m.restore()
+	}
 	if m.initGone {
 		return monitorproto.Fail(monitorproto.ClassExited, "the container's process ended before it was started")
 	}

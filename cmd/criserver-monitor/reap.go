@@ -21,6 +21,12 @@ type reaper struct {
 	mu      sync.Mutex
 	on      bool // the loop runs; before it, starters wait themselves
 	waiting map[int]chan unix.WaitStatus
+	// init is the container's init process; 0 until a restore names it.
+	// Until then, statuses nobody waits for are kept in early: the
+	// restored init may end before the restore's pid file is read.
+	init     int
+	initExit chan<- unix.WaitStatus
+	early    map[int]unix.WaitStatus
 	// started wakes a loop that found no child at all: only a process
 	// the monitor starts can give it one then, since every descendant
 	// (and so every orphan it could inherit) descends from a child.
@@ -28,12 +34,14 @@ type reaper struct {
 }
 
 // loop reaps every child for the rest of the monitor's life and sends
-// init's status on initExit.
+// init's status on initExit. init is 0 when a restore will name it
+// (setInit).
 func (r *reaper) loop(init int, initExit chan<- unix.WaitStatus) {
 	r.mu.Lock()
 	r.on = true
 	r.waiting = map[int]chan unix.WaitStatus{}
 	r.started = make(chan struct{}, 1)
+	r.init, r.initExit, r.early = init, initExit, map[int]unix.WaitStatus{}
 	r.mu.Unlock()
 	go func() {
 		for {
@@ -46,21 +54,37 @@ func (r *reaper) loop(init int, initExit chan<- unix.WaitStatus) {
 				<-r.started
 				continue
 			}
-			if pid == init {
-				initExit <- ws
-				continue
-			}
 			// Taking the lock waits out a start that has forked but not
 			// yet registered the child it forked.
 			r.mu.Lock()
+			if pid == r.init {
+				r.mu.Unlock()
+				initExit <- ws
+				continue
+			}
 			ch := r.waiting[pid]
 			delete(r.waiting, pid)
+			if ch == nil && r.init == 0 {
+				r.early[pid] = ws
+			}
 			r.mu.Unlock()
 			if ch != nil {
 				ch <- ws
 			}
 		}
 	}()
+}
+
+// setInit names the container's init once a restore made it; one that
+// has already ended is reported at once.
+func (r *reaper) setInit(pid int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.init = pid
+	if ws, ok := r.early[pid]; ok {
+		r.initExit <- ws
+	}
+	r.early = nil
 }
 
 // start starts a process and returns its PID and how to wait for its

@@ -23,6 +23,11 @@ type Config struct {
 	// ExecProcess is the OCI process to run in a running container; set,
 	// it puts the monitor in exec mode.
 	ExecProcess string
+	// RestoreImages is a checkpoint's CRIU images; set, the monitor does
+	// not create the container but restores it from them at "start"
+	// (`runtime restore`), with CRIU's log in RestoreWork.
+	RestoreImages string
+	RestoreWork   string
 }
 
 // Flag names. Bool flags take no value.
@@ -40,6 +45,8 @@ const (
 	flagStdinOnce     = "-stdin-once"
 	flagTTY           = "-tty"
 	flagTimeout       = "-runtime-timeout"
+	flagRestore       = "-restore"
+	flagRestoreWork   = "-restore-work"
 )
 
 func (c *Config) strings() []struct {
@@ -52,7 +59,7 @@ func (c *Config) strings() []struct {
 	}{
 		{flagID, &c.ID}, {flagBundle, &c.Bundle}, {flagRuntime, &c.Runtime}, {flagDir, &c.Dir},
 		{flagLog, &c.LogPath}, {flagOOMFile, &c.OOMFile}, {flagConsoleSocket, &c.ConsoleSocket},
-		{flagExec, &c.ExecProcess},
+		{flagExec, &c.ExecProcess}, {flagRestore, &c.RestoreImages}, {flagRestoreWork, &c.RestoreWork},
 	}
 }
 

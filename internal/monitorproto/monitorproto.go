@@ -26,7 +26,10 @@ const Version = "1"
 //
 //	version                          -> "ok <Version>"
 //	wait                             -> "ok <exit record>" once the container has exited
-//	start                            -> "ok" once the runtime's start returned, or an error
+//	start                            -> "ok" once the runtime's start returned, or an error;
+//	                                    a restoring monitor runs the runtime's restore
+//	cancel                           -> "ok": a restoring monitor whose restore has not
+//	                                    run ends as if its container were killed
 //	reopen                           -> "ok" or an error
 //	resize <width> <height>          -> "ok" or an error
 //	attach [stdin] [stdout] [stderr] -> "ok", then the attach stream
@@ -40,6 +43,7 @@ const (
 	VerbReopen  = "reopen"
 	VerbResize  = "resize"
 	VerbAttach  = "attach"
+	VerbCancel  = "cancel"
 )
 
 // Files in a monitor's state directory.
