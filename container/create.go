@@ -64,6 +64,13 @@ func (c *Controller) Create(ctx context.Context, cfg *Config) (ct *Container, er
 	if err != nil {
 		return nil, err
 	}
+	// A restore that cannot run is refused now, for the same reason a
+	// checkpoint would be, rather than at its start.
+	if cfg.Checkpoint != "" {
+		if _, err := c.checkpointer(ctx, rt.Name()); err != nil {
+			return nil, fmt.Errorf("restore %s: %w", cfg.Checkpoint, err)
+		}
+	}
 	x := &Container{
 		ID: sandbox.NewID(), Config: *cfg, ImageID: img.ID, State: StateCreating, CreatedAt: time.Now().UTC(),
 		RuntimeHandler: rt.Name(), Restore: cfg.Checkpoint != "",

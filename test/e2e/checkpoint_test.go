@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"archive/tar"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -66,8 +67,46 @@ func TestCheckpointRefusedWhereCRIUCannotRun(t *testing.T) {
 		t.Errorf("the container is %s after a refused checkpoint", st.State)
 	}
 
+	// A restore is refused for the same reason, at its creation, and
+	// leaves no container; an archive that is not there is NotFound.
+	archive := filepath.Join(t.TempDir(), "restore.tar")
+	writeTar(t, archive, map[string]string{
+		"checkpoint/inventory.img": "x",
+		"config.dump":              `{"id":"old","name":"counter","rootfsImageName":"docker.io/library/busybox:latest"}`,
+		"spec.dump":                `{"ociVersion":"1.0.2","process":{"args":["sh"],"cwd":"/"}}`,
+	})
+	restore := ctrConfig("restored")
+	restore.Command, restore.Image = nil, &runtimeapi.ImageSpec{Image: archive}
+	_, err = d.rt.CreateContainer(d.ctx(), &runtimeapi.CreateContainerRequest{PodSandboxId: pod, SandboxConfig: pc, Config: restore})
+	wantFailure(t, "restore where criu cannot run", err, codes.FailedPrecondition, "kernel "+strings.TrimSpace(string(kernel)))
+	restore.Image.Image = filepath.Join(t.TempDir(), "missing.tar")
+	_, err = d.rt.CreateContainer(d.ctx(), &runtimeapi.CreateContainerRequest{PodSandboxId: pod, SandboxConfig: pc, Config: restore})
+	wantFailure(t, "restore of a missing archive", err, codes.NotFound, "missing.tar")
+	if cs, _ := d.rt.ListContainers(d.ctx(), &runtimeapi.ListContainersRequest{}); len(cs.GetContainers()) != 1 {
+		t.Errorf("refused restores left containers: %v", cs.GetContainers())
+	}
+
 	// Not running: refused for its state before CRIU is asked.
 	stopped := d.create(pod, pc, ctrConfig("created", "true"))
 	_, err = d.rt.CheckpointContainer(d.ctx(), &runtimeapi.CheckpointContainerRequest{ContainerId: stopped, Location: loc})
 	wantFailure(t, "created container", err, codes.FailedPrecondition, "not running")
+}
+
+func writeTar(t *testing.T, path string, files map[string]string) {
+	t.Helper()
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	tw := tar.NewWriter(f)
+	for name, body := range files {
+		if err := tw.WriteHeader(&tar.Header{Name: name, Mode: 0o600, Size: int64(len(body)), Typeflag: tar.TypeReg}); err != nil {
+			t.Fatal(err)
+		}
+		tw.Write([]byte(body))
+	}
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
+	}
 }
