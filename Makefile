@@ -1,7 +1,7 @@
 # criserver: make run | make test | make build | make lint | make bench
 GO      ?= go
 BIN     := bin
-PKGS    := runc crun containernetworking-plugins iptables busybox-static
+PKGS    := runc crun containernetworking-plugins iptables busybox-static criu
 ARGS    ?=
 
 .PHONY: all build run deps lint test tools unit fuzz bench clean critest stress soak kubelet test-kubelet test-node
@@ -98,6 +98,8 @@ test-kubelet: deps kubelet
 # controller; emulated by qemu, since this host's KVM runs only special
 # guest kernels) and runs test/node inside it: the image is built once from
 # Debian's packages into bin/node-vm, results land in bin/node-report.
+# NODE_TEST_RUN narrows the Go suite (-test.run), NODE_CRITEST_FOCUS critest
+# ("none" skips it).
 test-node:
 	GO=$(GO) ./test/node/run.sh
 

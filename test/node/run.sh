@@ -7,6 +7,7 @@
 # and the suite is a focused one.
 #
 #   test/node/run.sh
+#   NODE_TEST_RUN=TestCheckpoint NODE_CRITEST_FOCUS=none test/node/run.sh   # one test, no critest
 #
 # What it does, each step with a clear message when it cannot:
 #   - installs qemu, debootstrap and e2fsprogs from Debian when missing;
@@ -29,6 +30,8 @@ limit=${NODE_TIMEOUT:-1500} # seconds the guest may run
 # The critest specs run in the guest, a ginkgo focus: all of them by
 # default ("none" runs none).
 critest_focus=${NODE_CRITEST_FOCUS:-.}
+# The Go node suite's -test.run: all of it by default.
+test_run=${NODE_TEST_RUN:-}
 
 log() { printf 'node: %s\n' "$*" >&2; }
 die() { log "$*"; exit 1; }
@@ -45,8 +48,10 @@ if [ -n "$missing" ]; then
 		die "cannot install$missing from Debian"
 fi
 
-# The guest: what a node has. crun is Debian's (1.8), runc is Debian's.
-guest_pkgs="systemd-sysv,dbus,udev,iproute2,kmod,linux-image-amd64,apparmor,runc,crun,containernetworking-plugins,iptables,busybox-static"
+# The guest: what a node has. crun is Debian's (1.8), runc is Debian's;
+# criu (3.17) for checkpoint and restore, which works on the guest's 6.1
+# kernel (not on the build host's, whose vDSO layout it predates).
+guest_pkgs="systemd-sysv,dbus,udev,iproute2,kmod,linux-image-amd64,apparmor,runc,crun,containernetworking-plugins,iptables,busybox-static,criu"
 mirror=${NODE_MIRROR:-http://deb.debian.org/debian}
 # The image changes with the package list, the guest script and the
 # version below (bump it when build_image changes).
@@ -113,6 +118,7 @@ for name in criserver criserver-monitor criserver-pause; do
 done
 CGO_ENABLED=0 "$GO" test -c -o "$share/node.test" ./test/node || die "building the suite failed"
 install -m 755 test/node/suite.sh "$share/suite.sh"
+printf '%s\n' "$test_run" >"$share/test-run"
 
 # critest, run by test/critest/run.sh in the guest on binaries built here.
 if [ "$critest_focus" != none ]; then

@@ -5,7 +5,7 @@
 # kubelet's default on such a node. Its exit code is the first failure's.
 say() { echo "criserver-node: $*" >/dev/kmsg; }
 cd /tmp || exit 1
-CRISERVER_NODE_BIN=/mnt/host/bin /mnt/host/node.test -test.v -test.timeout 20m >/mnt/host/results.txt 2>&1
+CRISERVER_NODE_BIN=/mnt/host/bin /mnt/host/node.test -test.v -test.timeout 20m -test.run "$(cat /mnt/host/test-run 2>/dev/null)" >/mnt/host/results.txt 2>&1
 rc=$?
 say "node suite exit $rc"
 if [ -f /mnt/host/critest/focus ]; then
