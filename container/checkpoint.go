@@ -179,9 +179,17 @@ func writeRootfsDiff(upper, work string) error {
 	tw := tar.NewWriter(f)
 	deleted := []string{}
 	links := map[uint64]string{} // inode -> first name, for hard links
+	// The container runs on: a file it removes while the walk is under
+	// way is skipped, not a failure.
+	gone := func(err error) error {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil
+		}
+		return err
+	}
 	err = filepath.WalkDir(upper, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
-			return err
+			return gone(err)
 		}
 		rel, err := filepath.Rel(upper, p)
 		if err != nil || rel == "." {
@@ -189,7 +197,7 @@ func writeRootfsDiff(upper, work string) error {
 		}
 		fi, err := d.Info()
 		if err != nil {
-			return err
+			return gone(err)
 		}
 		st := fi.Sys().(*syscall.Stat_t)
 		if fi.Mode()&fs.ModeCharDevice != 0 && st.Rdev == 0 {
@@ -218,11 +226,18 @@ func writeRootfsDiff(upper, work string) error {
 				links[st.Ino] = rel
 			}
 		}
+		var content *os.File
+		if hdr.Typeflag == tar.TypeReg && hdr.Size > 0 {
+			if content, err = os.Open(p); err != nil {
+				return gone(err)
+			}
+			defer content.Close()
+		}
 		if err := tw.WriteHeader(hdr); err != nil {
 			return err
 		}
-		if hdr.Typeflag == tar.TypeReg && hdr.Size > 0 {
-			if err := copyFile(tw, p, hdr.Size); err != nil {
+		if content != nil {
+			if err := copyN(tw, content, hdr.Size); err != nil {
 				return err
 			}
 		}
@@ -256,14 +271,9 @@ func opaque(dir string) bool {
 	return err == nil && n == 1 && buf[0] == 'y'
 }
 
-// copyFile copies exactly size bytes of path: a file the running container
+// copyN copies exactly size bytes of f: a file the running container
 // grows or shrinks meanwhile must not break the tar stream.
-func copyFile(w io.Writer, path string, size int64) error {
-	f, err := os.Open(path)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
+func copyN(w io.Writer, f *os.File, size int64) error {
 	n, err := io.Copy(w, io.LimitReader(f, size))
 	if err != nil {
 		return err
