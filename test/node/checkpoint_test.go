@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
 	"github.com/criserver/criserver/internal/testdaemon"
@@ -21,7 +23,8 @@ const counter = `echo before > /marker; rm -f /bin/yes; i=0; while true; do i=$(
 
 // A counter checkpointed in one pod and restored in another continues from
 // its count, with its file changes, and the original keeps running: with
-// runc, and with crun when it was built with CRIU.
+// runc under both cgroup drivers, and with crun when it was built with
+// CRIU; a crun without is refused, saying so.
 func TestCheckpointRestore(t *testing.T) {
 	needNode(t)
 	if out, err := exec.Command("criu", "check").CombinedOutput(); err != nil {
@@ -29,20 +32,42 @@ func TestCheckpointRestore(t *testing.T) {
 	}
 	reg := registry(t)
 	d := newDaemon(t, reg, "")
-	handlers := []string{"runc"}
-	if out, _ := exec.Command("crun", "--version").Output(); strings.Contains(string(out), "+CRIU") {
-		handlers = append(handlers, "crun")
+	t.Run("runc", func(t *testing.T) { checkpointRestore(t, d, "runc", "runc") })
+	out, _ := exec.Command("crun", "--version").Output()
+	if strings.Contains(string(out), "+CRIU") {
+		t.Run("crun", func(t *testing.T) { checkpointRestore(t, d, "crun", "crun") })
 	} else {
-		t.Logf("crun is built without CRIU (%s): only runc is tested", strings.Join(strings.Fields(string(out)), " "))
+		t.Run("crun without CRIU refused", func(t *testing.T) { crunRefused(t, d) })
 	}
-	for _, handler := range handlers {
-		t.Run(handler, func(t *testing.T) { checkpointRestore(t, d, handler) })
-	}
+	t.Run("runc systemd driver", func(t *testing.T) {
+		ds := newDaemon(t, reg, "", "--cgroup-driver", "systemd")
+		checkpointRestore(t, ds, "runc", "systemd")
+	})
 }
 
-func checkpointRestore(t *testing.T, d *testdaemon.Daemon, handler string) {
+func crunRefused(t *testing.T, d *testdaemon.Daemon) {
 	ctx := d.Ctx(10 * time.Minute)
-	podA := nodePod("ckpt-a-" + handler)
+	pod := nodePod("ckpt-crun")
+	id := startPod(t, d, pod, "crun")
+	cr, err := d.RT.CreateContainer(ctx, &runtimeapi.CreateContainerRequest{PodSandboxId: id, SandboxConfig: pod, Config: &runtimeapi.ContainerConfig{
+		Metadata: &runtimeapi.ContainerMetadata{Name: "sleeper"}, Image: &runtimeapi.ImageSpec{Image: "busybox"}, Command: []string{"sleep", "3600"},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.RT.StartContainer(ctx, &runtimeapi.StartContainerRequest{ContainerId: cr.ContainerId}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = d.RT.CheckpointContainer(ctx, &runtimeapi.CheckpointContainerRequest{ContainerId: cr.ContainerId, Location: filepath.Join(t.TempDir(), "c.tar")})
+	if status.Code(err) != codes.FailedPrecondition || !strings.Contains(err.Error(), "built without CRIU support") {
+		t.Fatalf("checkpoint with a crun without CRIU: %v", err)
+	}
+	t.Logf("refused: %v", err)
+}
+
+func checkpointRestore(t *testing.T, d *testdaemon.Daemon, handler, name string) {
+	ctx := d.Ctx(10 * time.Minute)
+	podA := nodePod("ckpt-a-" + name)
 	podA.LogDirectory = t.TempDir()
 	a := startPod(t, d, podA, handler)
 	cr, err := d.RT.CreateContainer(ctx, &runtimeapi.CreateContainerRequest{PodSandboxId: a, SandboxConfig: podA, Config: &runtimeapi.ContainerConfig{
@@ -87,7 +112,7 @@ func checkpointRestore(t *testing.T, d *testdaemon.Daemon, handler string) {
 		t.Fatalf("the original after its checkpoint: %v %v", s, err)
 	}
 
-	podB := nodePod("ckpt-b-" + handler)
+	podB := nodePod("ckpt-b-" + name)
 	podB.LogDirectory = t.TempDir()
 	b := startPod(t, d, podB, handler)
 	begin = time.Now()
@@ -108,6 +133,7 @@ func checkpointRestore(t *testing.T, d *testdaemon.Daemon, handler string) {
 	logB := filepath.Join(podB.LogDirectory, "counter.log")
 	eventually(t, "the restored counter counting", 2*time.Minute, func() bool { return len(counts(logB)) >= 3 })
 	got := counts(logB)
+	t.Logf("the restored counter logged %v (checkpointed at %d)", got, atCheckpoint)
 	if got[0] < atCheckpoint {
 		t.Errorf("the restored counter began at %d, before the checkpoint's %d: %v", got[0], atCheckpoint, got)
 	}
