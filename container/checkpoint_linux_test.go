@@ -1,10 +1,13 @@
 package container
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -116,5 +119,93 @@ func TestCheckpointArchiveRefusesEscapes(t *testing.T) {
 	}
 	if _, _, err := checkpointMeta(archive); !errors.Is(err, errdefs.ErrInvalidArgument) {
 		t.Errorf("an archive without dumps: %v", err)
+	}
+}
+
+// A running container's checkpoint is an archive at the location, whose
+// restore makes a container on the archive's image that waits to restore
+// its CRIU images; what fails leaves no archive and no temporary files.
+func TestCheckpointAndRestoreThroughTheController(t *testing.T) {
+	r := newRig(t)
+	ctx := context.Background()
+	x := r.create("counter", "sh", "-c", "count")
+	loc := filepath.Join(t.TempDir(), "c.tar")
+	if err := r.c.Checkpoint(ctx, x.ID, CheckpointOptions{Location: loc}); !errors.Is(err, errdefs.ErrFailedPrecondition) {
+		t.Fatalf("a created container's checkpoint: %v", err)
+	}
+	if err := r.c.Start(ctx, x.ID); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		id, loc string
+		want    error
+	}{
+		{"nope", loc, errdefs.ErrNotFound},
+		{x.ID, "c.tar", errdefs.ErrInvalidArgument},
+		{x.ID, filepath.Join(t.TempDir(), "missing", "c.tar"), errdefs.ErrInvalidArgument},
+	} {
+		if err := r.c.Checkpoint(ctx, tc.id, CheckpointOptions{Location: tc.loc}); !errors.Is(err, tc.want) {
+			t.Errorf("checkpoint %s to %s: %v, want %v", tc.id, tc.loc, err, tc.want)
+		}
+	}
+	for _, verb := range []string{"criu", "checkpoint"} {
+		r.rt.setFail(verb, fmt.Errorf("%w: no %s here", errdefs.ErrFailedPrecondition, verb))
+		if err := r.c.Checkpoint(ctx, x.ID, CheckpointOptions{Location: loc}); !errors.Is(err, errdefs.ErrFailedPrecondition) {
+			t.Errorf("with %s failing: %v", verb, err)
+		}
+		r.rt.setFail(verb, nil)
+		if left, _ := filepath.Glob(filepath.Join(filepath.Dir(loc), "*")); len(left) != 0 {
+			t.Errorf("a failed checkpoint left %v", left)
+		}
+		if left, _ := filepath.Glob(filepath.Join(r.c.root, checkpointTmpPrefix+"*")); len(left) != 0 {
+			t.Errorf("a failed checkpoint left %v", left)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(x.Dir, "upper", "count"), []byte("7\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.c.Checkpoint(ctx, x.ID, CheckpointOptions{Location: loc, Timeout: time.Minute}); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := r.c.Get(x.ID); got.State != StateRunning {
+		t.Fatalf("after its checkpoint the container is %s", got.State)
+	}
+	meta, spec, err := checkpointMeta(loc)
+	if err != nil || meta.ID != x.ID || meta.Name != "counter" || meta.RootfsImageName != "busybox" || meta.OCIRuntime != "fake" {
+		t.Fatalf("config.dump %+v, %v", meta, err)
+	}
+	if len(spec.Process.Args) != 3 || spec.Process.Args[2] != "count" {
+		t.Fatalf("spec.dump's process %+v", spec.Process)
+	}
+
+	// Restored in the rig's pod: no command asked, the archive's is taken.
+	cfg := r.config("restored")
+	cfg.Image, cfg.Checkpoint = "", loc
+	y, err := r.c.Create(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !y.Restore || y.Config.Image != "busybox" || strings.Join(y.Config.Spec.Command, " ") != "sh -c count" {
+		t.Fatalf("restored container %+v", y)
+	}
+	if b, _ := os.ReadFile(filepath.Join(y.Dir, "upper", "count")); string(b) != "7\n" {
+		t.Errorf("the restored upper directory has count %q", b)
+	}
+	if m := r.monitors.last; m.RestoreImages != filepath.Join(y.Dir, "restore", "checkpoint") || m.RestoreWork == "" {
+		t.Errorf("the monitor was not told to restore: %+v", m)
+	}
+	if _, err := os.Stat(filepath.Join(y.Dir, "restore", "checkpoint", "pages-1.img")); err != nil {
+		t.Error(err)
+	}
+	// Reloaded after a restart, it still restores at its start.
+	if got, err := r.reopen().load(); err != nil || len(got) != 2 || !(got[0].Restore || got[1].Restore) {
+		t.Errorf("records after a restart: %v", err)
+	}
+
+	// The base image gone from the store: refused, naming it.
+	r.images.img = nil
+	cfg.Name = "again"
+	if _, err := r.c.Create(ctx, cfg); !errors.Is(err, errdefs.ErrFailedPrecondition) || !strings.Contains(err.Error(), "busybox") {
+		t.Fatalf("restore without its image: %v", err)
 	}
 }

@@ -150,6 +150,16 @@ func (r *fakeRuntime) Argv() (string, []string)                   { return "/bin
 func (r *fakeRuntime) Timeout() time.Duration                     { return time.Second }
 func (r *fakeRuntime) Usable() error                              { return nil }
 
+// CheckpointUsable and Checkpoint make it a Checkpointer: "criu" fails
+// the probe, "checkpoint" the dump, which writes one image file.
+func (r *fakeRuntime) CheckpointUsable(context.Context) error { return r.call("criu") }
+func (r *fakeRuntime) Checkpoint(ctx context.Context, id string, o runtimes.CheckpointOpts) error {
+	if err := r.call("checkpoint"); err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(o.ImagePath, "pages-1.img"), []byte("memory"), 0o600)
+}
+
 type fakeRuntimes struct{ rt *fakeRuntime }
 
 func (f fakeRuntimes) Get(string) (runtimes.Runtime, error) { return f.rt, nil }
@@ -166,6 +176,7 @@ type fakeMonitors struct {
 	createErr error
 	gate      chan struct{} // when set, Create waits for it
 	exec      func(args []string) (*monitor.ExecResult, error)
+	last      monitor.Config // of the last Create
 }
 
 var _ Monitors = (*fakeMonitors)(nil)
@@ -181,6 +192,7 @@ func (f *fakeMonitors) Create(ctx context.Context, rt monitor.Runtime, cfg monit
 	}
 	m := monitortest.New(cfg.Dir)
 	f.byDir[cfg.Dir], f.byID[cfg.ID] = m, m
+	f.last = cfg
 	return m, 0, nil
 }
 
