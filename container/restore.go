@@ -225,3 +225,15 @@ type canceler interface {
 }
 
 var _ canceler = (*monitor.Handle)(nil)
+
+// restoreHint explains CRIU's most likely refusal: it gives each process
+// back its PID, so in a PID namespace shared with the pod (whose other
+// processes may hold those PIDs) a restore can find one taken.
+func restoreHint(err error) error {
+	msg := err.Error()
+	if strings.Contains(msg, "Can't fork for") && strings.Contains(msg, "File exists") {
+		return fmt.Errorf("%w (a PID the checkpointed processes had is taken in the new container's PID namespace: "+
+			"restore into a pod whose containers have PID namespaces of their own)", err)
+	}
+	return err
+}

@@ -45,6 +45,9 @@ func (c *Controller) Start(ctx context.Context, id string) error {
 		if !errors.Is(err, errdefs.ErrFailedPrecondition) && !m.Alive() {
 			err = fmt.Errorf("%w: its process ended before it was started (%v)", errdefs.ErrFailedPrecondition, err)
 		}
+		if x.Restore {
+			err = restoreHint(err)
+		}
 		return fmt.Errorf("start container %s: %w", id, c.raced(x, rt, err))
 	}
 	crashpoint.Hit(crashpoint.ContainerStarted)

@@ -67,14 +67,14 @@ func crunRefused(t *testing.T, d *testdaemon.Daemon) {
 
 func checkpointRestore(t *testing.T, d *testdaemon.Daemon, handler, name string) {
 	ctx := d.Ctx(10 * time.Minute)
-	podA := nodePod("ckpt-a-" + name)
-	podA.LogDirectory = t.TempDir()
+	podA := ckptPod(t, "ckpt-a-"+name)
 	a := startPod(t, d, podA, handler)
 	cr, err := d.RT.CreateContainer(ctx, &runtimeapi.CreateContainerRequest{PodSandboxId: a, SandboxConfig: podA, Config: &runtimeapi.ContainerConfig{
 		Metadata: &runtimeapi.ContainerMetadata{Name: "counter"},
 		Image:    &runtimeapi.ImageSpec{Image: "busybox"},
 		Command:  []string{"sh", "-c", counter},
 		LogPath:  "counter.log",
+		Linux:    ckptLinux(),
 	}})
 	if err != nil {
 		t.Fatal(err)
@@ -112,14 +112,14 @@ func checkpointRestore(t *testing.T, d *testdaemon.Daemon, handler, name string)
 		t.Fatalf("the original after its checkpoint: %v %v", s, err)
 	}
 
-	podB := nodePod("ckpt-b-" + name)
-	podB.LogDirectory = t.TempDir()
+	podB := ckptPod(t, "ckpt-b-"+name)
 	b := startPod(t, d, podB, handler)
 	begin = time.Now()
 	rc, err := d.RT.CreateContainer(ctx, &runtimeapi.CreateContainerRequest{PodSandboxId: b, SandboxConfig: podB, Config: &runtimeapi.ContainerConfig{
 		Metadata: &runtimeapi.ContainerMetadata{Name: "counter"},
 		Image:    &runtimeapi.ImageSpec{Image: archive},
 		LogPath:  "counter.log",
+		Linux:    ckptLinux(),
 	}})
 	if err != nil {
 		t.Fatalf("create from the checkpoint: %v", err)
@@ -166,6 +166,23 @@ func checkpointRestore(t *testing.T, d *testdaemon.Daemon, handler, name string)
 	if err != nil || s.Status.State != runtimeapi.ContainerState_CONTAINER_EXITED {
 		t.Fatalf("the restored container after its stop: %v %v", s, err)
 	}
+}
+
+// ckptPod is a pod on the node's network whose containers each have their
+// own PID namespace, kubelet's default. (In a PID namespace shared with
+// the pod, CRIU must find the dumped PIDs free in the new pod's, which
+// other processes there may hold.)
+func ckptPod(t *testing.T, name string) *runtimeapi.PodSandboxConfig {
+	p := nodePod(name)
+	p.LogDirectory = t.TempDir()
+	p.Linux.SecurityContext.NamespaceOptions.Pid = runtimeapi.NamespaceMode_CONTAINER
+	return p
+}
+
+func ckptLinux() *runtimeapi.LinuxContainerConfig {
+	return &runtimeapi.LinuxContainerConfig{SecurityContext: &runtimeapi.LinuxContainerSecurityContext{
+		NamespaceOptions: &runtimeapi.NamespaceOption{Network: runtimeapi.NamespaceMode_NODE, Pid: runtimeapi.NamespaceMode_CONTAINER},
+	}}
 }
 
 // counts are the numbers the counter logged, in order.
