@@ -180,6 +180,11 @@ func (c *Controller) writeSpec(ctx context.Context, x *Container, sb *sandbox.Sa
 			return fmt.Errorf("%w: %w", errdefs.ErrInternal, err)
 		}
 	}
+	if x.Restore {
+		if err := restoreCRIUConfig(x, s); err != nil {
+			return err
+		}
+	}
 	u := s.Process.User
 	x.User = User{UID: u.UID, GID: u.GID, AdditionalGids: u.AdditionalGids}
 	data, err := json.Marshal(s)

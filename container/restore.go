@@ -18,6 +18,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/criserver/criserver/imagestore"
+	"github.com/criserver/criserver/internal/cgroup"
 	"github.com/criserver/criserver/internal/errdefs"
 	"github.com/criserver/criserver/monitor"
 	"github.com/criserver/criserver/runtimes"
@@ -236,4 +237,33 @@ func restoreHint(err error) error {
 			"restore into a pod whose containers have PID namespaces of their own)", err)
 	}
 	return err
+}
+
+// criuConfigAnnotation names, in a container's spec, the CRIU config file
+// runc hands CRIU on checkpoint and restore.
+const criuConfigAnnotation = "org.criu.config"
+
+// restoreCRIUConfig points CRIU at the new container's cgroup. On cgroup
+// v2, runc 1.1 tells CRIU the new cgroup root under the controller name
+// "", which CRIU matches with no hierarchy (it calls v2's "unified"), so
+// CRIU put the restored processes back into the checkpointed container's
+// cgroup (cri-o/cri-o#6894; runc fixed it after 1.1 with its "ignore"
+// cgroup mode): outside the new container's cgroup, where its stop cannot
+// find them, and under systemd its scope, left empty, is removed. A root
+// given without a controller is every hierarchy's, and runc passes the
+// file that the spec's org.criu.config names to CRIU, whose options win
+// over runc's.
+func restoreCRIUConfig(x *Container, s *specs.Spec) error {
+	if !cgroup.Unified() {
+		return nil
+	}
+	conf := filepath.Join(x.restoreDir(), "criu.conf")
+	if err := os.WriteFile(conf, []byte("cgroup-root "+cgroup.HierarchyPath(x.CgroupsPath)+"\n"), 0o600); err != nil {
+		return err
+	}
+	if s.Annotations == nil {
+		s.Annotations = map[string]string{}
+	}
+	s.Annotations[criuConfigAnnotation] = conf
+	return nil
 }

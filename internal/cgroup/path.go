@@ -44,6 +44,10 @@ func fsPath(path string) string {
 	return filepath.Join(SliceDir(slice), prefix+"-"+name+".scope")
 }
 
+// HierarchyPath is the directory, relative to a hierarchy's root, of a
+// runtime cgroups path (see fsPath).
+func HierarchyPath(path string) string { return fsPath(path) }
+
 // SliceDir is the directory of a systemd slice: "a-b.slice" is
 // /a.slice/a-b.slice, and "-.slice" is the root.
 func SliceDir(slice string) string {

@@ -1,9 +1,12 @@
 package node
 
 import (
+	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -13,6 +16,7 @@ import (
 	"google.golang.org/grpc/status"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
+	"github.com/criserver/criserver/internal/cgroup"
 	"github.com/criserver/criserver/internal/testdaemon"
 )
 
@@ -154,9 +158,27 @@ func checkpointRestore(t *testing.T, d *testdaemon.Daemon, handler, name string)
 	} else if n, _ := strconv.Atoi(f[1]); n < atCheckpoint {
 		t.Errorf("/count in the restored container is %d, before the checkpoint's %d", n, atCheckpoint)
 	}
-	s, err := d.RT.ContainerStatus(ctx, &runtimeapi.ContainerStatusRequest{ContainerId: rc.ContainerId})
+	s, err := d.RT.ContainerStatus(ctx, &runtimeapi.ContainerStatusRequest{ContainerId: rc.ContainerId, Verbose: true})
 	if err != nil || s.Status.State != runtimeapi.ContainerState_CONTAINER_RUNNING || s.Status.Image.GetImage() == "" {
 		t.Fatalf("the restored container's status: %v %v", s, err)
+	}
+	// The restored processes are in the new container's cgroup (CRIU
+	// would put them back in the old one's), and see it as their root.
+	var info struct {
+		Pid         int    `json:"pid"`
+		CgroupsPath string `json:"cgroupsPath"`
+	}
+	if err := json.Unmarshal([]byte(s.Info["info"]), &info); err != nil || info.Pid == 0 {
+		t.Fatalf("verbose status %v: %v", s.Info, err)
+	}
+	procs := readFile(t, filepath.Join(cgroup.Dir(info.CgroupsPath), "cgroup.procs"))
+	own, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", info.Pid))
+	if !slices.Contains(strings.Fields(procs), strconv.Itoa(info.Pid)) {
+		t.Errorf("the restored init %d is not in its container's cgroup %s (which has %q); it is in %s", info.Pid, info.CgroupsPath, procs, own)
+	}
+	r, err = d.RT.ExecSync(ctx, &runtimeapi.ExecSyncRequest{ContainerId: rc.ContainerId, Timeout: 120, Cmd: []string{"cat", "/proc/1/cgroup"}})
+	if err != nil || strings.TrimSpace(string(r.Stdout)) != "0::/" {
+		t.Errorf("the restored init sees its cgroup as %q (%v), want 0::/", r.GetStdout(), err)
 	}
 	// Stopped like any other: its monitor reaps the restored process.
 	if _, err := d.RT.StopContainer(ctx, &runtimeapi.StopContainerRequest{ContainerId: rc.ContainerId, Timeout: 10}); err != nil {
