@@ -44,6 +44,7 @@ type runOptions struct {
 	// since is when start -a started the container: its log holds the
 	// output of the containers it replaced before that.
 	since time.Time
+	extraOptions
 }
 
 func runCommand() *cobra.Command {
@@ -98,6 +99,7 @@ func addContainerFlags(cmd *cobra.Command, o *runOptions) {
 	f.StringVar(&o.runtime, "runtime", "", "runtime handler, such as runc or crun (default: the daemon's)")
 	f.StringVar(&o.pull, "pull", "missing", "pull the image: missing, always or never")
 	addDetachKeysFlag(cmd, &o.detachKeys)
+	o.extraOptions.addFlags(f)
 	_ = cmd.RegisterFlagCompletionFunc("network", cobra.FixedCompletions([]string{"default", "host", "none"}, cobra.ShellCompDirectiveNoFileComp))
 	_ = cmd.RegisterFlagCompletionFunc("pull", cobra.FixedCompletions([]string{"missing", "always", "never"}, cobra.ShellCompDirectiveNoFileComp))
 	_ = cmd.RegisterFlagCompletionFunc("runtime", cobra.FixedCompletions([]string{"runc", "crun"}, cobra.ShellCompDirectiveNoFileComp))

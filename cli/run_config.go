@@ -28,6 +28,9 @@ func (o *runOptions) configs(image string, args []string) (*runtimeapi.PodSandbo
 	if err != nil {
 		return nil, nil, err
 	}
+	if err := o.applyContainer(ctr); err != nil {
+		return nil, nil, err
+	}
 	if err := addMounts(ctr, o.volumes, o.mounts); err != nil {
 		return nil, nil, err
 	}
@@ -82,6 +85,9 @@ func (o *runOptions) podConfig() (*runtimeapi.PodSandboxConfig, error) {
 			return nil, fmt.Errorf("-p %s: ports are published only on the default network", p)
 		}
 		pod.PortMappings = append(pod.PortMappings, pm)
+	}
+	if err := o.applyPod(pod, o.network); err != nil {
+		return nil, err
 	}
 	return pod, nil
 }

@@ -1,0 +1,129 @@
+package e2e
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// The run flags are checked from inside the container, where they show.
+
+// inCtr runs `run --rm FLAGS busybox sh -c SCRIPT` and returns its output.
+func (d *daemon) inCtr(t *testing.T, flags []string, script string) string {
+	t.Helper()
+	args := append(append([]string{"run", "--rm"}, flags...), "busybox", "sh", "-c", script)
+	return d.mustCLI(args...)
+}
+
+// capBits reads a capability mask as /proc/PID/status prints it.
+func capBits(t *testing.T, status, field string) uint64 {
+	t.Helper()
+	for line := range strings.Lines(status) {
+		if v, ok := strings.CutPrefix(line, field+":"); ok {
+			n, err := strconv.ParseUint(strings.TrimSpace(v), 16, 64)
+			if err != nil {
+				t.Fatalf("%s: %v", line, err)
+			}
+			return n
+		}
+	}
+	t.Fatalf("no %s in %q", field, status)
+	return 0
+}
+
+const (
+	capChown    = 0
+	capNetAdmin = 12
+)
+
+func TestCLIRunFlagsPrivileges(t *testing.T) {
+	d := newDaemon(t)
+	plain := capBits(t, d.inCtr(t, nil, "grep CapEff /proc/self/status"), "CapEff")
+	if plain&(1<<capNetAdmin) != 0 || plain&(1<<capChown) == 0 {
+		t.Fatalf("default capabilities %x", plain)
+	}
+	added := capBits(t, d.inCtr(t, []string{"--cap-add", "NET_ADMIN", "--cap-drop", "cap_chown"}, "grep CapEff /proc/self/status"), "CapEff")
+	if added != (plain|1<<capNetAdmin)&^(1<<capChown) {
+		t.Errorf("--cap-add NET_ADMIN --cap-drop cap_chown: %x, default %x", added, plain)
+	}
+	if out := d.inCtr(t, []string{"--cap-add", "NET_ADMIN"}, "ip addr add 192.0.2.1/32 dev lo && echo added"); out != "added\n" {
+		t.Errorf("--cap-add NET_ADMIN: %q", out)
+	}
+	if r := d.cli("run", "--rm", "busybox", "ip", "addr", "add", "192.0.2.1/32", "dev", "lo"); r.code == 0 {
+		t.Errorf("without NET_ADMIN a container changed its addresses")
+	}
+	host, _ := os.ReadFile("/proc/self/status")
+	all := d.inCtr(t, []string{"--privileged"}, "grep -E 'CapEff|Seccomp:' /proc/self/status; ls /dev | wc -l")
+	if capBits(t, all, "CapEff") != capBits(t, string(host), "CapEff") || !strings.Contains(all, "Seccomp:\t0") {
+		t.Errorf("--privileged: %q, the test runs with %x", all, capBits(t, string(host), "CapEff"))
+	}
+	if none := capBits(t, d.inCtr(t, []string{"--cap-drop", "ALL"}, "grep CapEff /proc/self/status"), "CapEff"); none != 0 {
+		t.Errorf("--cap-drop ALL: %x", none)
+	}
+
+	// Docker's seccomp profile by default; unconfined, or a profile of
+	// the user's, on request.
+	if out := d.inCtr(t, nil, "grep -E 'Seccomp:|NoNewPrivs' /proc/self/status"); !strings.Contains(out, "Seccomp:\t2") || !strings.Contains(out, "NoNewPrivs:\t0") {
+		t.Errorf("default: %q", out)
+	}
+	if out := d.inCtr(t, []string{"--security-opt", "seccomp=unconfined", "--security-opt", "no-new-privileges"}, "grep -E 'Seccomp:|NoNewPrivs' /proc/self/status"); !strings.Contains(out, "Seccomp:\t0") || !strings.Contains(out, "NoNewPrivs:\t1") {
+		t.Errorf("seccomp=unconfined, no-new-privileges: %q", out)
+	}
+	profile := filepath.Join(t.TempDir(), "no-mkdir.json")
+	os.WriteFile(profile, []byte(`{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["mkdir","mkdirat"],"action":"SCMP_ACT_ERRNO"}]}`), 0o644)
+	if out := d.inCtr(t, []string{"--security-opt", "seccomp=" + profile}, "mkdir /tmp/d 2>&1; touch /tmp/f && echo touched"); !strings.Contains(out, "Operation not permitted") || !strings.Contains(out, "touched") {
+		t.Errorf("seccomp=%s: %q", profile, out)
+	}
+
+	if out := d.inCtr(t, []string{"--read-only"}, "touch /f 2>&1; grep ' / ' /proc/mounts"); !strings.Contains(out, "Read-only file system") || !strings.Contains(out, " ro,") {
+		t.Errorf("--read-only: %q", out)
+	}
+
+	// A bad flag exits 125, as in Docker, and makes nothing; so does a
+	// capability Linux does not have, which the daemon refuses.
+	for _, args := range [][]string{{"--pid", "container:x"}, {"--security-opt", "label=disable"}, {"--cap-add", "NO_SUCH_CAP"}} {
+		r := d.cli(append(append([]string{"run", "--rm"}, args...), "busybox", "true")...)
+		if r.code != 125 || strings.Count(r.stderr, "\n") != 1 {
+			t.Errorf("run %s: exit %d, %q", args, r.code, r.stderr)
+		}
+	}
+	d.wantNothingLeft(t)
+}
+
+func TestCLIRunFlagsNamespacesAndNames(t *testing.T) {
+	d := newDaemon(t)
+	hostInit, _ := os.ReadFile("/proc/1/comm")
+	if out := d.inCtr(t, []string{"--pid", "host"}, "cat /proc/1/comm"); out != string(hostInit) {
+		t.Errorf("--pid host: PID 1 is %q, the node's is %q", out, hostInit)
+	}
+	if out := d.inCtr(t, nil, "cat /proc/1/comm; true"); out != "sh\n" {
+		t.Errorf("own PID namespace: PID 1 is %q", out)
+	}
+	hostIPC, _ := os.Readlink("/proc/self/ns/ipc")
+	if out := d.inCtr(t, []string{"--ipc", "host"}, "readlink /proc/self/ns/ipc"); out != hostIPC+"\n" {
+		t.Errorf("--ipc host: %q, the node's is %q", out, hostIPC)
+	}
+	if out := d.inCtr(t, nil, "readlink /proc/self/ns/ipc"); out == hostIPC+"\n" {
+		t.Errorf("without --ipc host the container has the node's IPC namespace")
+	}
+	out := d.inCtr(t, []string{"-h", "box.example", "--dns", "192.0.2.53", "--dns-search", "example.com"}, "hostname; cat /etc/resolv.conf")
+	if !strings.HasPrefix(out, "box.example\n") || !strings.Contains(out, "nameserver 192.0.2.53\n") || !strings.Contains(out, "search example.com\n") {
+		t.Errorf("-h, --dns: %q", out)
+	}
+
+	d.mustCLI("run", "-d", "--name", "labelled", "--label", "app=web", "-l", "tier", "busybox", "sleep", "60")
+	var docs []struct {
+		Status struct {
+			Labels map[string]string `json:"labels"`
+		} `json:"status"`
+	}
+	if err := json.Unmarshal([]byte(d.mustCLI("inspect", "labelled")), &docs); err != nil || len(docs) != 1 ||
+		docs[0].Status.Labels["app"] != "web" || docs[0].Status.Labels["tier"] != "" {
+		t.Errorf("inspect: %+v %v", docs, err)
+	}
+	d.mustCLI("rm", "-f", "labelled")
+	d.wantNothingLeft(t)
+}
