@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"path"
@@ -8,24 +9,48 @@ import (
 	"strconv"
 	"strings"
 
+	units "github.com/docker/go-units"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
 	"github.com/criserver/criserver/api"
 )
 
-// mount is what one -v or --mount asks for: a bind mount of a host path,
-// or a named volume, which the daemon keeps (api.VolumesAnnotation).
+// mount is what one -v, --mount or --tmpfs asks for: a bind mount of a
+// host path, a named volume, which the daemon keeps (api.VolumesAnnotation),
+// or a tmpfs (api.TmpfsAnnotation).
 type mount struct {
 	bind   *runtimeapi.Mount
 	volume *api.VolumeMount
+	tmpfs  *tmpfsMount
 	mkdir  bool // make a missing bind source: -v does, --mount does not
 }
 
+// tmpfsMount is a tmpfs at path, with tmpfs's own mount options.
+type tmpfsMount struct {
+	path, options string
+}
+
 func (m mount) target() string {
-	if m.bind != nil {
+	switch {
+	case m.bind != nil:
 		return m.bind.ContainerPath
+	case m.tmpfs != nil:
+		return m.tmpfs.path
 	}
 	return m.volume.ContainerPath
+}
+
+// parseTmpfs reads --tmpfs PATH[:OPTIONS], OPTIONS as mount(8) takes them
+// for tmpfs (size=64m,mode=1777,exec).
+func parseTmpfs(s string) (mount, error) {
+	p, opts, _ := strings.Cut(s, ":")
+	if !path.IsAbs(p) || path.Clean(p) == "/" {
+		return mount{}, fmt.Errorf("--tmpfs %s: want an absolute container path below /", s)
+	}
+	if err := api.CheckTmpfsOptions(opts); err != nil {
+		return mount{}, fmt.Errorf("--tmpfs %s: %w", s, err)
+	}
+	return mount{tmpfs: &tmpfsMount{path: path.Clean(p), options: opts}}, nil
 }
 
 // isVolumeName tells a named volume from a host path in -v, as Docker
@@ -93,16 +118,29 @@ func parseVolume(s string) (mount, error) {
 	return mount{bind: m, mkdir: true}, nil
 }
 
-// parseMount reads --mount type=volume|bind,source=...,target=...[,readonly]
-// as Docker does. A volume's source is its name; a bind's host path must
-// exist (unlike -v, --mount makes nothing).
+// parseMount reads --mount type=volume|bind|tmpfs,source=...,target=...
+// [,readonly] as Docker does. A volume's source is its name; a bind's host
+// path must exist (unlike -v, --mount makes nothing); a tmpfs has no source,
+// and tmpfs-size and tmpfs-mode.
 func parseMount(s string) (mount, error) {
 	typ := "volume"
 	var src, dst string
 	var ro, nocopy bool
+	var tmpfsOpts []string
 	for field := range strings.SplitSeq(s, ",") {
 		k, v, hasValue := strings.Cut(field, "=")
 		switch strings.ToLower(strings.TrimSpace(k)) {
+		case "tmpfs-size":
+			n, err := units.RAMInBytes(v)
+			if err != nil || n <= 0 {
+				return mount{}, fmt.Errorf("--mount %s: tmpfs-size %q: want a size such as 64m", s, v)
+			}
+			tmpfsOpts = append(tmpfsOpts, "size="+strconv.FormatInt(n, 10))
+		case "tmpfs-mode":
+			if _, err := strconv.ParseUint(v, 8, 32); err != nil {
+				return mount{}, fmt.Errorf("--mount %s: tmpfs-mode %q: want an octal mode such as 1777", s, v)
+			}
+			tmpfsOpts = append(tmpfsOpts, "mode="+v)
 		case "type":
 			typ = v
 		case "source", "src":
@@ -128,7 +166,24 @@ func parseMount(s string) (mount, error) {
 	if !path.IsAbs(dst) {
 		return mount{}, fmt.Errorf("--mount %s: want an absolute target=PATH", s)
 	}
+	if len(tmpfsOpts) > 0 && typ != "tmpfs" {
+		return mount{}, fmt.Errorf("--mount %s: tmpfs-size and tmpfs-mode are for type=tmpfs", s)
+	}
 	switch typ {
+	case "tmpfs":
+		if src != "" {
+			return mount{}, fmt.Errorf("--mount %s: a tmpfs has no source", s)
+		}
+		if nocopy {
+			return mount{}, fmt.Errorf("--mount %s: volume-nocopy is for type=volume", s)
+		}
+		if path.Clean(dst) == "/" {
+			return mount{}, fmt.Errorf("--mount %s: a tmpfs cannot be the root", s)
+		}
+		if ro {
+			tmpfsOpts = append(tmpfsOpts, "ro")
+		}
+		return mount{tmpfs: &tmpfsMount{path: path.Clean(dst), options: strings.Join(tmpfsOpts, ",")}}, nil
 	case "volume":
 		if src == "" {
 			return mount{}, fmt.Errorf("--mount %s: anonymous volumes are not supported; name one with source=NAME", s)
@@ -153,7 +208,7 @@ func parseMount(s string) (mount, error) {
 		}
 		return mount{bind: &runtimeapi.Mount{HostPath: host, ContainerPath: dst, Readonly: ro}}, nil
 	}
-	return mount{}, fmt.Errorf("--mount %s: type %q is not volume or bind", s, typ)
+	return mount{}, fmt.Errorf("--mount %s: type %q is not volume, bind or tmpfs", s, typ)
 }
 
 func boolOption(v string, hasValue bool) (bool, error) {
@@ -167,10 +222,11 @@ func boolOption(v string, hasValue bool) (bool, error) {
 	return b, nil
 }
 
-// addMounts parses -v and --mount into ctr: bind mounts as CRI mounts,
-// named volumes in api.VolumesAnnotation. Two mounts at one path are
-// refused, as Docker refuses them.
-func addMounts(ctr *runtimeapi.ContainerConfig, volumes, mounts []string) error {
+// addMounts parses -v, --mount and --tmpfs into ctr: bind mounts as CRI
+// mounts, named volumes in api.VolumesAnnotation, tmpfs mounts in
+// api.TmpfsAnnotation. Two mounts at one path are refused, as Docker
+// refuses them.
+func addMounts(ctr *runtimeapi.ContainerConfig, volumes, mounts, tmpfs []string) error {
 	var all []mount
 	for _, v := range volumes {
 		m, err := parseVolume(v)
@@ -186,6 +242,13 @@ func addMounts(ctr *runtimeapi.ContainerConfig, volumes, mounts []string) error 
 		}
 		all = append(all, m)
 	}
+	for _, v := range tmpfs {
+		m, err := parseTmpfs(v)
+		if err != nil {
+			return err
+		}
+		all = append(all, m)
+	}
 	seen := map[string]bool{}
 	for _, m := range all {
 		t := path.Clean(m.target())
@@ -195,6 +258,7 @@ func addMounts(ctr *runtimeapi.ContainerConfig, volumes, mounts []string) error 
 		seen[t] = true
 	}
 	var named []api.VolumeMount
+	tmpfsOpts := map[string]string{}
 	for _, m := range all {
 		if m.mkdir {
 			if _, err := os.Stat(m.bind.HostPath); os.IsNotExist(err) {
@@ -203,9 +267,12 @@ func addMounts(ctr *runtimeapi.ContainerConfig, volumes, mounts []string) error 
 				}
 			}
 		}
-		if m.bind != nil {
+		switch {
+		case m.bind != nil:
 			ctr.Mounts = append(ctr.Mounts, m.bind)
-		} else {
+		case m.tmpfs != nil:
+			tmpfsOpts[m.tmpfs.path] = m.tmpfs.options
+		default:
 			named = append(named, *m.volume)
 		}
 	}
@@ -214,6 +281,16 @@ func addMounts(ctr *runtimeapi.ContainerConfig, volumes, mounts []string) error 
 			ctr.Annotations = map[string]string{}
 		}
 		ctr.Annotations[api.VolumesAnnotation] = api.FormatVolumeMounts(named)
+	}
+	if len(tmpfsOpts) > 0 {
+		b, err := json.Marshal(tmpfsOpts)
+		if err != nil {
+			return err
+		}
+		if ctr.Annotations == nil {
+			ctr.Annotations = map[string]string{}
+		}
+		ctr.Annotations[api.TmpfsAnnotation] = string(b)
 	}
 	return nil
 }

@@ -84,7 +84,7 @@ func TestParseMount(t *testing.T) {
 		"type=volume,source=a/b,target=/d":            "invalid characters",
 		"type=bind,source=" + dir + "/nope,target=/d": "bind source path does not exist",
 		"type=bind,target=/d":                         "needs source",
-		"type=tmpfs,target=/d":                        `type "tmpfs" is not volume or bind`,
+		"type=npipe,target=/d":                        `type "npipe" is not volume, bind or tmpfs`,
 		"type=volume,source=v1,target=/d,size=1":      `unknown option "size"`,
 		"type=volume,source=v1,target=/d,ro=maybe":    `"maybe" is not true or false`,
 	} {
@@ -98,7 +98,7 @@ func TestAddMounts(t *testing.T) {
 	dir := t.TempDir()
 	missing := filepath.Join(dir, "made")
 	ctr := &runtimeapi.ContainerConfig{}
-	err := addMounts(ctr, []string{missing + ":/x", "data:/data:ro"}, []string{"type=volume,source=cache,target=/cache", "type=bind,source=" + dir + ",target=/h"})
+	err := addMounts(ctr, []string{missing + ":/x", "data:/data:ro"}, []string{"type=volume,source=cache,target=/cache", "type=bind,source=" + dir + ",target=/h"}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -115,7 +115,7 @@ func TestAddMounts(t *testing.T) {
 	// Nothing is made when any mount is refused.
 	later := filepath.Join(dir, "later")
 	for _, mounts := range [][]string{{"type=bind,source=/nonexistent,target=/y"}, {"type=volume,source=v1,target=/x"}} {
-		err := addMounts(&runtimeapi.ContainerConfig{}, []string{later + ":/x"}, mounts)
+		err := addMounts(&runtimeapi.ContainerConfig{}, []string{later + ":/x"}, mounts, nil)
 		if err == nil {
 			t.Errorf("%v accepted", mounts)
 		}
@@ -123,10 +123,41 @@ func TestAddMounts(t *testing.T) {
 			t.Errorf("%v: made %s: %v", mounts, later, err)
 		}
 	}
-	if err := addMounts(&runtimeapi.ContainerConfig{}, []string{"a1:/x/"}, []string{"type=volume,source=b2,target=/x"}); err == nil || err.Error() != "duplicate mount point: /x" {
+	if err := addMounts(&runtimeapi.ContainerConfig{}, []string{"a1:/x/"}, []string{"type=volume,source=b2,target=/x"}, nil); err == nil || err.Error() != "duplicate mount point: /x" {
 		t.Errorf("duplicate: %v", err)
 	}
-	if ctr := (&runtimeapi.ContainerConfig{}); addMounts(ctr, []string{dir + ":/x"}, nil) != nil || ctr.Annotations != nil {
+	if ctr := (&runtimeapi.ContainerConfig{}); addMounts(ctr, []string{dir + ":/x"}, nil, nil) != nil || ctr.Annotations != nil {
 		t.Errorf("binds only: annotations %v", ctr.Annotations)
+	}
+}
+
+func TestTmpfsMounts(t *testing.T) {
+	ctr := &runtimeapi.ContainerConfig{}
+	err := addMounts(ctr, nil, []string{"type=tmpfs,target=/cache,tmpfs-size=1m,tmpfs-mode=1770,readonly", "type=tmpfs,dst=/plain"},
+		[]string{"/run:size=64m,mode=1777,exec", "/tmp/"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `{"/cache":"size=1048576,mode=1770,ro","/plain":"","/run":"size=64m,mode=1777,exec","/tmp":""}`
+	if got := ctr.Annotations[api.TmpfsAnnotation]; got != want || len(ctr.Mounts) != 0 {
+		t.Errorf("annotation %s, mounts %v", got, ctr.Mounts)
+	}
+	for _, tc := range []struct {
+		tmpfs, mount []string
+		want         string
+	}{
+		{tmpfs: []string{"run"}, want: "--tmpfs run: want an absolute container path below /"},
+		{tmpfs: []string{"/"}, want: "--tmpfs /: want an absolute container path below /"},
+		{tmpfs: []string{"/x:size=lots"}, want: "--tmpfs /x:size=lots: tmpfs option size=lots: want a size such as 64m"},
+		{tmpfs: []string{"/x:bogus"}, want: `--tmpfs /x:bogus: tmpfs option "bogus" is not one tmpfs takes`},
+		{tmpfs: []string{"/x"}, mount: []string{"type=tmpfs,target=/x"}, want: "duplicate mount point: /x"},
+		{mount: []string{"type=tmpfs,source=a,target=/x"}, want: "--mount type=tmpfs,source=a,target=/x: a tmpfs has no source"},
+		{mount: []string{"type=tmpfs,target=/x,tmpfs-mode=999"}, want: `--mount type=tmpfs,target=/x,tmpfs-mode=999: tmpfs-mode "999": want an octal mode`},
+		{mount: []string{"type=volume,source=v,target=/x,tmpfs-size=1m"}, want: "--mount type=volume,source=v,target=/x,tmpfs-size=1m: tmpfs-size and tmpfs-mode are for type=tmpfs"},
+	} {
+		err := addMounts(&runtimeapi.ContainerConfig{}, nil, tc.mount, tc.tmpfs)
+		if err == nil || !strings.HasPrefix(err.Error(), tc.want) {
+			t.Errorf("%v %v: %v, want %s", tc.tmpfs, tc.mount, err, tc.want)
+		}
 	}
 }

@@ -31,7 +31,7 @@ func (o *runOptions) configs(image string, args []string) (*runtimeapi.PodSandbo
 	if err := o.applyContainer(ctr); err != nil {
 		return nil, nil, err
 	}
-	if err := addMounts(ctr, o.volumes, o.mounts); err != nil {
+	if err := addMounts(ctr, o.volumes, o.mounts, o.tmpfs); err != nil {
 		return nil, nil, err
 	}
 	return pod, ctr, nil

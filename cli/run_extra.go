@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/spf13/pflag"
@@ -22,6 +23,7 @@ type extraOptions struct {
 	capAdd, capDrop, securityOpts, labels []string
 	pid, ipc, hostname                    string
 	dns, dnsSearch, dnsOptions            []string
+	tmpfs, ulimits                        []string
 }
 
 func (x *extraOptions) addFlags(f *pflag.FlagSet) {
@@ -36,6 +38,8 @@ func (x *extraOptions) addFlags(f *pflag.FlagSet) {
 	// -h is the hostname, as in Docker: help is --help alone.
 	f.Bool("help", false, "help for run")
 	f.StringVarP(&x.hostname, "hostname", "h", "", "the container's hostname (default: its name)")
+	f.StringArrayVar(&x.tmpfs, "tmpfs", nil, "mount a tmpfs: PATH[:OPTIONS], such as /run:size=64m,mode=1777")
+	f.StringArrayVar(&x.ulimits, "ulimit", nil, "set a resource limit: NAME=SOFT[:HARD], such as nofile=1024:2048")
 	f.StringArrayVar(&x.dns, "dns", nil, "a DNS server for /etc/resolv.conf (IP address)")
 	f.StringArrayVar(&x.dnsSearch, "dns-search", nil, "a DNS search domain for /etc/resolv.conf")
 	f.StringArrayVar(&x.dnsOptions, "dns-option", nil, "a DNS option for /etc/resolv.conf, such as ndots:2")
@@ -142,6 +146,22 @@ func (x *extraOptions) applyContainer(ctr *runtimeapi.ContainerConfig) error {
 		if err := securityOpt(o, sc); err != nil {
 			return err
 		}
+	}
+	if len(x.ulimits) > 0 {
+		var us []api.Ulimit
+		for _, s := range x.ulimits {
+			u, err := api.ParseUlimit(s)
+			if err != nil {
+				return fmt.Errorf("--ulimit %s: %w", s, err)
+			}
+			// The last of a name wins, as in Docker.
+			us = slices.DeleteFunc(us, func(o api.Ulimit) bool { return o.Name == u.Name })
+			us = append(us, u)
+		}
+		if ctr.Annotations == nil {
+			ctr.Annotations = map[string]string{}
+		}
+		ctr.Annotations[api.UlimitsAnnotation] = api.FormatUlimits(us)
 	}
 	if len(x.labels) > 0 {
 		labels := maps.Clone(ctr.Labels) // the pod's map, until now

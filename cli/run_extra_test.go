@@ -80,6 +80,11 @@ func TestRunPrivilegesAndNamespaces(t *testing.T) {
 				t.Errorf("hostname %q, DNS %v", s.pod.Hostname, s.pod.DnsConfig)
 			}
 		}},
+		{"ulimits, the last of a name winning", []string{"--ulimit", "nofile=100:200", "--ulimit", "nproc=50", "--ulimit", "nofile=300"}, func(t *testing.T, s sent) {
+			if got := s.ctr.Annotations[api.UlimitsAnnotation]; got != "nproc=50:50,nofile=300:300" {
+				t.Errorf("annotation %q", got)
+			}
+		}},
 		{"labels on the container, not the pod", []string{"--label", "app=web", "-l", "tier"}, func(t *testing.T, s sent) {
 			if want := map[string]string{api.CLILabel: "run", "app": "web", "tier": ""}; !reflect.DeepEqual(s.ctr.Labels, want) {
 				t.Errorf("labels %v", s.ctr.Labels)
@@ -108,6 +113,9 @@ func TestRunRefusesExtraFlags(t *testing.T) {
 		{"bad security-opt", []string{"--security-opt", "label=disable"}, "criserver: --security-opt label=disable: want no-new-privileges"},
 		{"bad no-new-privileges", []string{"--security-opt", "no-new-privileges=maybe"}, `criserver: --security-opt no-new-privileges=maybe: "maybe" is not true or false`},
 		{"missing seccomp profile", []string{"--security-opt", "seccomp=/no/such.json"}, "criserver: --security-opt seccomp=/no/such.json: opening seccomp profile failed"},
+		{"bad ulimit", []string{"--ulimit", "bogus=1"}, "criserver: --ulimit bogus=1: invalid ulimit type: bogus\n"},
+		{"ulimit soft over hard", []string{"--ulimit", "nofile=2:1"}, "criserver: --ulimit nofile=2:1: ulimit soft limit must be less than or equal to hard limit"},
+		{"bad tmpfs", []string{"--tmpfs", "/x:size=big"}, "criserver: --tmpfs /x:size=big: tmpfs option size=big"},
 		{"bad label", []string{"--label", "=v"}, `criserver: --label "=v": want KEY[=VALUE]`},
 		{"the CLI's label", []string{"--label", api.CLILabel + "=x"}, "criserver: --label io.criserver.cli: the CLI sets that label itself\n"},
 	} {

@@ -2,8 +2,10 @@ package cri
 
 import (
 	"fmt"
+	"math"
 	"path"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
@@ -67,6 +69,12 @@ func containerConfig(sb *sandbox.Sandbox, c *runtimeapi.ContainerConfig) (*conta
 	if cfg.Volumes, err = namedVolumes(c); err != nil {
 		return nil, err
 	}
+	if cfg.Spec.Tmpfs, err = tmpfsMounts(c, cfg.Volumes); err != nil {
+		return nil, err
+	}
+	if cfg.Spec.Rlimits, err = ulimits(c); err != nil {
+		return nil, err
+	}
 	for _, d := range c.Devices {
 		cfg.Spec.Devices = append(cfg.Spec.Devices, oci.Device{ContainerPath: d.ContainerPath, HostPath: d.HostPath, Permissions: d.Permissions})
 	}
@@ -106,6 +114,52 @@ func namedVolumes(c *runtimeapi.ContainerConfig) ([]container.VolumeMount, error
 			}
 		}
 		out = append(out, container.VolumeMount{Name: m.Name, ContainerPath: m.ContainerPath, ReadOnly: m.ReadOnly, NoCopy: m.NoCopy})
+	}
+	return out, nil
+}
+
+// tmpfsMounts reads the tmpfs mounts api.TmpfsAnnotation asks for; a path
+// another mount takes is refused.
+func tmpfsMounts(c *runtimeapi.ContainerConfig, volumes []container.VolumeMount) ([]oci.TmpfsMount, error) {
+	v, ok := c.Annotations[api.TmpfsAnnotation]
+	if !ok {
+		return nil, nil
+	}
+	paths, opts, err := api.ParseTmpfs(v)
+	if err != nil {
+		return nil, invalid(err.Error())
+	}
+	out := make([]oci.TmpfsMount, 0, len(paths))
+	for _, p := range paths {
+		taken := slices.ContainsFunc(c.Mounts, func(m *runtimeapi.Mount) bool { return path.Clean(m.ContainerPath) == p }) ||
+			slices.ContainsFunc(volumes, func(m container.VolumeMount) bool { return m.ContainerPath == p })
+		if taken {
+			return nil, invalid(fmt.Sprintf("duplicate mount point: %s", p))
+		}
+		out = append(out, oci.TmpfsMount{ContainerPath: p, Options: api.TmpfsOptions(opts[p])})
+	}
+	return out, nil
+}
+
+// ulimits reads the resource limits api.UlimitsAnnotation asks for.
+func ulimits(c *runtimeapi.ContainerConfig) ([]oci.Rlimit, error) {
+	v, ok := c.Annotations[api.UlimitsAnnotation]
+	if !ok {
+		return nil, nil
+	}
+	us, err := api.ParseUlimits(v)
+	if err != nil {
+		return nil, invalid(err.Error())
+	}
+	limit := func(n int64) uint64 {
+		if n < 0 {
+			return math.MaxUint64 // RLIM_INFINITY
+		}
+		return uint64(n)
+	}
+	out := make([]oci.Rlimit, len(us))
+	for i, u := range us {
+		out[i] = oci.Rlimit{Type: api.RlimitType(u.Name), Soft: limit(u.Soft), Hard: limit(u.Hard)}
 	}
 	return out, nil
 }

@@ -3,6 +3,8 @@ package cri
 import (
 	"context"
 	"errors"
+	"math"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -166,6 +168,49 @@ func TestContainerConfig(t *testing.T) {
 		if _, err := containerConfig(testSandbox(), cc); status.Code(toStatus(err)) != codes.InvalidArgument {
 			t.Errorf("%s: %v", name, err)
 		}
+	}
+}
+
+// The tmpfs and ulimits annotations become OCI tmpfs mounts and rlimits;
+// a malformed one, or a tmpfs where another mount is, is InvalidArgument.
+func TestTmpfsAndUlimitAnnotations(t *testing.T) {
+	c := &runtimeapi.ContainerConfig{
+		Metadata: &runtimeapi.ContainerMetadata{Name: "app"}, Image: &runtimeapi.ImageSpec{Image: "busybox"},
+		Annotations: map[string]string{
+			api.TmpfsAnnotation:   `{"/run/":"size=1m,exec","/tmp":""}`,
+			api.UlimitsAnnotation: "nofile=100:200,core=-1",
+		},
+	}
+	cfg, err := containerConfig(testSandbox(), c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantTmpfs := []oci.TmpfsMount{{ContainerPath: "/run", Options: []string{"noexec", "nosuid", "nodev", "size=1048576", "exec"}},
+		{ContainerPath: "/tmp", Options: []string{"noexec", "nosuid", "nodev"}}}
+	wantLimits := []oci.Rlimit{{Type: "RLIMIT_NOFILE", Soft: 100, Hard: 200}, {Type: "RLIMIT_CORE", Soft: math.MaxUint64, Hard: math.MaxUint64}}
+	if !reflect.DeepEqual(cfg.Spec.Tmpfs, wantTmpfs) || !reflect.DeepEqual(cfg.Spec.Rlimits, wantLimits) {
+		t.Fatalf("tmpfs %+v, rlimits %+v", cfg.Spec.Tmpfs, cfg.Spec.Rlimits)
+	}
+	for name, a := range map[string]map[string]string{
+		"tmpfs not JSON":        {api.TmpfsAnnotation: "/run"},
+		"tmpfs relative":        {api.TmpfsAnnotation: `{"run":""}`},
+		"tmpfs root":            {api.TmpfsAnnotation: `{"/":""}`},
+		"tmpfs bad option":      {api.TmpfsAnnotation: `{"/run":"size=1m,suid=1"}`},
+		"tmpfs over a volume":   {api.TmpfsAnnotation: `{"/data":""}`, api.VolumesAnnotation: "v:/data"},
+		"ulimit unknown":        {api.UlimitsAnnotation: "bogus=1"},
+		"ulimit twice":          {api.UlimitsAnnotation: "nofile=1,nofile=2"},
+		"ulimit soft over hard": {api.UlimitsAnnotation: "nofile=2:1"},
+	} {
+		cc := protoClone(c)
+		cc.Annotations = a
+		if _, err := containerConfig(testSandbox(), cc); status.Code(toStatus(err)) != codes.InvalidArgument {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	cc := protoClone(c)
+	cc.Mounts = []*runtimeapi.Mount{{ContainerPath: "/tmp/", HostPath: "/srv"}}
+	if _, err := containerConfig(testSandbox(), cc); status.Code(toStatus(err)) != codes.InvalidArgument {
+		t.Errorf("tmpfs over a bind mount: %v", err)
 	}
 }
 

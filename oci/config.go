@@ -25,6 +25,11 @@ type ContainerConfig struct {
 
 	Mounts  []Mount
 	Devices []Device
+	// Tmpfs are fresh tmpfs mounts, each replacing a default mount at
+	// its path as a CRI mount does.
+	Tmpfs []TmpfsMount `json:",omitempty"`
+	// Rlimits replace the process's default limit of the same type.
+	Rlimits []Rlimit `json:",omitempty"`
 
 	Security Security
 
@@ -70,6 +75,20 @@ type Mount struct {
 	// container package mounts the image and fills HostPath in.
 	Image        string `json:",omitempty"`
 	ImageSubPath string `json:",omitempty"`
+}
+
+// TmpfsMount is a tmpfs filesystem at ContainerPath, mounted with Options
+// as the kernel takes them ("size=1048576", "mode=1777", "noexec").
+type TmpfsMount struct {
+	ContainerPath string
+	Options       []string
+}
+
+// Rlimit is one resource limit of the container's process; Type is the
+// OCI name, such as "RLIMIT_NOFILE".
+type Rlimit struct {
+	Type       string
+	Soft, Hard uint64
 }
 
 // Device is a host device node made available in the container.

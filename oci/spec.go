@@ -117,11 +117,22 @@ func buildProcess(cfg *ContainerConfig, h hostInfo) (*specs.Process, error) {
 		Env:             processEnv(cfg),
 		Cwd:             cwd,
 		Capabilities:    caps,
-		Rlimits:         []specs.POSIXRlimit{{Type: "RLIMIT_NOFILE", Hard: h.nofileMax, Soft: h.nofileMax}},
+		Rlimits:         rlimits(cfg.Rlimits, h.nofileMax),
 		NoNewPrivileges: cfg.Security.NoNewPrivs,
 		ApparmorProfile: apparmor,
 		OOMScoreAdj:     oom,
 	}, nil
+}
+
+// rlimits is RLIMIT_NOFILE at the daemon's maximum, each as asked
+// replacing the default of its type.
+func rlimits(asked []Rlimit, nofileMax uint64) []specs.POSIXRlimit {
+	out := []specs.POSIXRlimit{{Type: "RLIMIT_NOFILE", Hard: nofileMax, Soft: nofileMax}}
+	for _, r := range asked {
+		out = slices.DeleteFunc(out, func(o specs.POSIXRlimit) bool { return o.Type == r.Type })
+		out = append(out, specs.POSIXRlimit{Type: r.Type, Soft: r.Soft, Hard: r.Hard})
+	}
+	return out
 }
 
 // applyDevices adds the requested devices; a privileged container also gets

@@ -119,6 +119,22 @@ func TestBuildSpecProcess(t *testing.T) {
 					t.Fatalf("rlimits %+v", s.Process.Rlimits)
 				}
 			}},
+		{"asked rlimits replace the default of their type", func(c *ContainerConfig) {
+			c.Rlimits = []Rlimit{{Type: "RLIMIT_NOFILE", Soft: 100, Hard: 200}, {Type: "RLIMIT_NPROC", Soft: 5, Hard: 5}}
+		}, func(t *testing.T, s *specs.Spec) {
+			want := []specs.POSIXRlimit{{Type: "RLIMIT_NOFILE", Soft: 100, Hard: 200}, {Type: "RLIMIT_NPROC", Soft: 5, Hard: 5}}
+			if !slices.Equal(s.Process.Rlimits, want) {
+				t.Fatalf("rlimits %+v", s.Process.Rlimits)
+			}
+		}},
+		{"tmpfs mounts, one replacing the default at its path", func(c *ContainerConfig) {
+			c.Tmpfs = []TmpfsMount{{ContainerPath: "/run", Options: []string{"noexec", "size=1048576"}}, {ContainerPath: "/dev/mqueue"}}
+		}, func(t *testing.T, s *specs.Spec) {
+			run, mq := mountAt(s, "/run"), mountAt(s, "/dev/mqueue")
+			if run == nil || run.Type != "tmpfs" || !slices.Equal(run.Options, []string{"noexec", "size=1048576"}) || mq == nil || mq.Type != "tmpfs" {
+				t.Fatalf("mounts %+v", s.Mounts)
+			}
+		}},
 		{"user from the image", func(c *ContainerConfig) { c.Image.User = "alice" },
 			func(t *testing.T, s *specs.Spec) {
 				u := s.Process.User

@@ -38,6 +38,10 @@ func buildMounts(cfg *ContainerConfig, lookup mountLookup) ([]specs.Mount, strin
 		}
 	}
 
+	for _, t := range cfg.Tmpfs {
+		cri = append(cri, specs.Mount{Destination: t.ContainerPath, Type: "tmpfs", Source: "tmpfs", Options: t.Options})
+	}
+
 	// A CRI mount replaces the default at its destination, and a CRI /dev
 	// replaces every default under /dev, as in containerd.
 	taken := map[string]bool{}

@@ -127,3 +127,27 @@ func TestCLIRunFlagsNamespacesAndNames(t *testing.T) {
 	d.mustCLI("rm", "-f", "labelled")
 	d.wantNothingLeft(t)
 }
+
+func TestCLIRunFlagsUlimitTmpfs(t *testing.T) {
+	d := newDaemon(t)
+	if out := d.inCtr(t, []string{"--ulimit", "nofile=100:200", "--ulimit", "nproc=1000"}, "ulimit -Sn; ulimit -Hn; ulimit -u"); out != "100\n200\n1000\n" {
+		t.Errorf("--ulimit nofile=100:200 nproc=1000: %q", out)
+	}
+	out := d.inCtr(t, []string{"--tmpfs", "/x:size=1m", "--mount", "type=tmpfs,target=/y,tmpfs-size=2m,tmpfs-mode=1777", "--read-only"},
+		"grep -E ' /(x|y) ' /proc/mounts; stat -c %a /y; echo hi > /x/f && cat /x/f")
+	if !strings.Contains(out, "tmpfs /x tmpfs rw,nosuid,nodev,noexec,relatime,size=1024k") ||
+		!strings.Contains(out, "tmpfs /y tmpfs rw,nosuid,nodev,noexec,relatime,size=2048k ") ||
+		!strings.HasSuffix(out, "1777\nhi\n") {
+		t.Errorf("--tmpfs /x:size=1m, --mount type=tmpfs: %q", out)
+	}
+	if out := d.inCtr(t, []string{"--tmpfs", "/x:exec,mode=755"}, "cp /bin/busybox /x/true && /x/true && echo ran"); out != "ran\n" {
+		t.Errorf("--tmpfs /x:exec: %q", out)
+	}
+	for _, args := range [][]string{{"--ulimit", "nofile=2:1"}, {"--tmpfs", "/x:bogus"}, {"--tmpfs", "/x", "-v", "v:/x"}} {
+		r := d.cli(append(append([]string{"run", "--rm"}, args...), "busybox", "true")...)
+		if r.code != 125 || strings.Count(r.stderr, "\n") != 1 {
+			t.Errorf("run %s: exit %d, %q", args, r.code, r.stderr)
+		}
+	}
+	d.wantNothingLeft(t)
+}
