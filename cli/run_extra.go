@@ -23,7 +23,7 @@ type extraOptions struct {
 	capAdd, capDrop, securityOpts, labels []string
 	pid, ipc, hostname                    string
 	dns, dnsSearch, dnsOptions            []string
-	tmpfs, ulimits                        []string
+	tmpfs, ulimits, addHosts              []string
 }
 
 func (x *extraOptions) addFlags(f *pflag.FlagSet) {
@@ -40,6 +40,7 @@ func (x *extraOptions) addFlags(f *pflag.FlagSet) {
 	f.StringVarP(&x.hostname, "hostname", "h", "", "the container's hostname (default: its name)")
 	f.StringArrayVar(&x.tmpfs, "tmpfs", nil, "mount a tmpfs: PATH[:OPTIONS], such as /run:size=64m,mode=1777")
 	f.StringArrayVar(&x.ulimits, "ulimit", nil, "set a resource limit: NAME=SOFT[:HARD], such as nofile=1024:2048")
+	f.StringArrayVar(&x.addHosts, "add-host", nil, "add a line to /etc/hosts: NAME:IP")
 	f.StringArrayVar(&x.dns, "dns", nil, "a DNS server for /etc/resolv.conf (IP address)")
 	f.StringArrayVar(&x.dnsSearch, "dns-search", nil, "a DNS search domain for /etc/resolv.conf")
 	f.StringArrayVar(&x.dnsOptions, "dns-option", nil, "a DNS option for /etc/resolv.conf, such as ndots:2")
@@ -73,6 +74,20 @@ func (x *extraOptions) applyPod(pod *runtimeapi.PodSandboxConfig, network string
 			return fmt.Errorf("--hostname %q: want up to 64 letters, digits, '.', '-' or '_'", x.hostname)
 		}
 		pod.Hostname = x.hostname
+	}
+	if len(x.addHosts) > 0 {
+		var hosts []api.HostEntry
+		for _, h := range x.addHosts {
+			if strings.HasSuffix(h, "host-gateway") {
+				return fmt.Errorf("--add-host %s: host-gateway is not supported; give the address", h)
+			}
+			e, err := api.ParseHostEntry(h)
+			if err != nil {
+				return fmt.Errorf("--add-host %s: %w", h, err)
+			}
+			hosts = append(hosts, e)
+		}
+		pod.Annotations[api.ExtraHostsAnnotation] = api.FormatExtraHosts(hosts)
 	}
 	if len(x.dns)+len(x.dnsSearch)+len(x.dnsOptions) > 0 {
 		if network == "host" {

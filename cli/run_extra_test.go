@@ -85,6 +85,11 @@ func TestRunPrivilegesAndNamespaces(t *testing.T) {
 				t.Errorf("annotation %q", got)
 			}
 		}},
+		{"extra hosts", []string{"--add-host", "db:10.0.0.5", "--add-host=v6=[2001:db8::1]"}, func(t *testing.T, s sent) {
+			if got := s.pod.Annotations[api.ExtraHostsAnnotation]; got != "db:10.0.0.5,v6:2001:db8::1" {
+				t.Errorf("annotation %q", got)
+			}
+		}},
 		{"labels on the container, not the pod", []string{"--label", "app=web", "-l", "tier"}, func(t *testing.T, s sent) {
 			if want := map[string]string{api.CLILabel: "run", "app": "web", "tier": ""}; !reflect.DeepEqual(s.ctr.Labels, want) {
 				t.Errorf("labels %v", s.ctr.Labels)
@@ -116,6 +121,8 @@ func TestRunRefusesExtraFlags(t *testing.T) {
 		{"bad ulimit", []string{"--ulimit", "bogus=1"}, "criserver: --ulimit bogus=1: invalid ulimit type: bogus\n"},
 		{"ulimit soft over hard", []string{"--ulimit", "nofile=2:1"}, "criserver: --ulimit nofile=2:1: ulimit soft limit must be less than or equal to hard limit"},
 		{"bad tmpfs", []string{"--tmpfs", "/x:size=big"}, "criserver: --tmpfs /x:size=big: tmpfs option size=big"},
+		{"bad add-host", []string{"--add-host", "db"}, `criserver: --add-host db: host entry "db": want NAME:IP`},
+		{"host-gateway", []string{"--add-host", "gw:host-gateway"}, "criserver: --add-host gw:host-gateway: host-gateway is not supported"},
 		{"bad label", []string{"--label", "=v"}, `criserver: --label "=v": want KEY[=VALUE]`},
 		{"the CLI's label", []string{"--label", api.CLILabel + "=x"}, "criserver: --label io.criserver.cli: the CLI sets that label itself\n"},
 	} {

@@ -68,6 +68,15 @@ func sandboxConfig(c *runtimeapi.PodSandboxConfig, handler string) (*sandbox.Con
 			}
 		}
 	}
+	if v, ok := c.Annotations[api.ExtraHostsAnnotation]; ok {
+		hosts, err := api.ParseExtraHosts(v)
+		if err != nil {
+			return nil, invalid(err.Error())
+		}
+		for _, h := range hosts {
+			cfg.ExtraHosts = append(cfg.ExtraHosts, sandbox.HostEntry{IP: h.IP.String(), Name: h.Name})
+		}
+	}
 	bw, err := bandwidth(c.Annotations)
 	if err != nil {
 		return nil, err

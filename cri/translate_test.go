@@ -54,8 +54,13 @@ func TestSandboxConfig(t *testing.T) {
 	if cfg, err := sandboxConfig(none, ""); err != nil || !cfg.NoNetwork {
 		t.Fatalf("network none: %+v %v", cfg, err)
 	}
+	hosts := &runtimeapi.PodSandboxConfig{Metadata: c.Metadata, Annotations: map[string]string{api.ExtraHostsAnnotation: "db:10.0.0.5,v6:[2001:db8::1]"}}
+	if cfg, err := sandboxConfig(hosts, ""); err != nil || !reflect.DeepEqual(cfg.ExtraHosts, []sandbox.HostEntry{{IP: "10.0.0.5", Name: "db"}, {IP: "2001:db8::1", Name: "v6"}}) {
+		t.Fatalf("extra hosts: %+v %v", cfg, err)
+	}
 	for name, bad := range map[string]*runtimeapi.PodSandboxConfig{
 		"no config":        nil,
+		"bad extra host":   {Metadata: c.Metadata, Annotations: map[string]string{api.ExtraHostsAnnotation: "db:10.0.0.5\n6.6.6.6 evil"}},
 		"no metadata":      {},
 		"bad bandwidth":    {Metadata: c.Metadata, Annotations: map[string]string{"kubernetes.io/egress-bandwidth": "fast"}},
 		"unknown network":  {Metadata: c.Metadata, Annotations: map[string]string{api.NetworkAnnotation: "bridge"}},

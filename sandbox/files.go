@@ -29,6 +29,15 @@ func writePodFiles(dir string, c *Config) error {
 			hosts = b
 		}
 	}
+	if len(c.ExtraHosts) > 0 && len(hosts) > 0 && hosts[len(hosts)-1] != '\n' {
+		hosts = append(hosts, '\n')
+	}
+	for _, h := range c.ExtraHosts {
+		if strings.ContainsAny(h.IP+h.Name, " \t\r\n") {
+			return fmt.Errorf("%w: host entry %q %q: a field holds a space or line break", errInvalid, h.IP, h.Name)
+		}
+		hosts = fmt.Appendf(hosts, "%s\t%s\n", h.IP, h.Name)
+	}
 	if err := os.WriteFile(filepath.Join(dir, "hosts"), hosts, 0o644); err != nil {
 		return err
 	}

@@ -74,6 +74,8 @@ func TestWritePodFiles(t *testing.T) {
 		// The node's name and hosts, whatever the pod asked: it shares
 		// the node's UTS view of the network.
 		"host network": {Config{Hostname: "ignored", HostNetwork: true, DNS: &DNSConfig{Servers: []string{"1.1.1.1"}}}, nodeName + "\n", string(nodeHosts)},
+		"extra hosts": {Config{Hostname: "web-0", DNS: &DNSConfig{Servers: []string{"1.1.1.1"}}, ExtraHosts: []HostEntry{{"10.0.0.5", "db"}, {"2001:db8::1", "v6"}}},
+			"web-0\n", podHosts + "10.0.0.5\tdb\n2001:db8::1\tv6\n"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			dir := t.TempDir()

@@ -34,6 +34,11 @@ type DNSConfig struct {
 	Servers, Searches, Options []string
 }
 
+// HostEntry is one /etc/hosts line: an address and a name for it.
+type HostEntry struct {
+	IP, Name string
+}
+
 // Config is what a pod sandbox is asked to be, in plain values.
 type Config struct {
 	Name, Namespace, UID string
@@ -42,6 +47,8 @@ type Config struct {
 	Hostname     string
 	LogDirectory string
 	DNS          *DNSConfig
+	// ExtraHosts are lines added to the pod's /etc/hosts.
+	ExtraHosts   []HostEntry `json:",omitempty"`
 	PortMappings []cni.PortMapping
 	Bandwidth    *cni.Bandwidth
 

@@ -109,7 +109,14 @@ func TestCLIRunFlagsNamespacesAndNames(t *testing.T) {
 	if out := d.inCtr(t, nil, "readlink /proc/self/ns/ipc"); out == hostIPC+"\n" {
 		t.Errorf("without --ipc host the container has the node's IPC namespace")
 	}
-	out := d.inCtr(t, []string{"-h", "box.example", "--dns", "192.0.2.53", "--dns-search", "example.com"}, "hostname; cat /etc/resolv.conf")
+	out := d.inCtr(t, []string{"-h", "box.example", "--add-host", "db.example:192.0.2.5", "--add-host", "v6:2001:db8::1"}, "hostname; cat /etc/hosts")
+	if !strings.HasPrefix(out, "box.example\n") || !strings.Contains(out, "\n192.0.2.5\tdb.example\n2001:db8::1\tv6\n") {
+		t.Errorf("-h, --add-host: %q", out)
+	}
+	if out := d.inCtr(t, []string{"--network", "host", "--add-host", "db.example:192.0.2.5"}, "grep db.example /etc/hosts"); out != "192.0.2.5\tdb.example\n" {
+		t.Errorf("--add-host with --network host: %q", out)
+	}
+	out = d.inCtr(t, []string{"-h", "box.example", "--dns", "192.0.2.53", "--dns-search", "example.com"}, "hostname; cat /etc/resolv.conf")
 	if !strings.HasPrefix(out, "box.example\n") || !strings.Contains(out, "nameserver 192.0.2.53\n") || !strings.Contains(out, "search example.com\n") {
 		t.Errorf("-h, --dns: %q", out)
 	}
