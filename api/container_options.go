@@ -25,6 +25,11 @@ const (
 	// options, {"/run":"size=64m,mode=1777"}. Each is mounted
 	// noexec,nosuid,nodev unless its options say exec, suid or dev.
 	TmpfsAnnotation = "io.criserver.tmpfs"
+	// InitAnnotation set to "true" runs the container's command under a
+	// small init, as Docker's --init: the daemon's criserver-pause,
+	// bind-mounted read-only at /sbin/criserver-init, which passes on
+	// every signal, reaps orphans and exits with the command's code.
+	InitAnnotation = "io.criserver.init"
 )
 
 // Ulimit is one resource limit of a container.

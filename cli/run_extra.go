@@ -19,7 +19,7 @@ import (
 // extraOptions are run's flags for privileges, namespaces, the pod's names
 // and labels. Each maps to a CRI field of the pod or the container.
 type extraOptions struct {
-	privileged, readOnly                  bool
+	privileged, readOnly, init            bool
 	capAdd, capDrop, securityOpts, labels []string
 	pid, ipc, hostname                    string
 	dns, dnsSearch, dnsOptions            []string
@@ -29,6 +29,7 @@ type extraOptions struct {
 func (x *extraOptions) addFlags(f *pflag.FlagSet) {
 	f.BoolVar(&x.privileged, "privileged", false, "give the container every capability and device, without seccomp or AppArmor")
 	f.BoolVar(&x.readOnly, "read-only", false, "mount the container's root filesystem read-only")
+	f.BoolVar(&x.init, "init", false, "run an init as PID 1 that passes on signals and reaps zombies")
 	f.StringArrayVar(&x.capAdd, "cap-add", nil, "add a Linux capability (NET_ADMIN, CAP_SYS_TIME, ALL)")
 	f.StringArrayVar(&x.capDrop, "cap-drop", nil, "drop a Linux capability (CHOWN, ALL)")
 	f.StringArrayVar(&x.securityOpts, "security-opt", nil, "no-new-privileges[:true|false], seccomp=unconfined|PROFILE.json, apparmor=unconfined|PROFILE")
@@ -161,6 +162,12 @@ func (x *extraOptions) applyContainer(ctr *runtimeapi.ContainerConfig) error {
 		if err := securityOpt(o, sc); err != nil {
 			return err
 		}
+	}
+	if x.init {
+		if ctr.Annotations == nil {
+			ctr.Annotations = map[string]string{}
+		}
+		ctr.Annotations[api.InitAnnotation] = "true"
 	}
 	if len(x.ulimits) > 0 {
 		var us []api.Ulimit

@@ -85,6 +85,11 @@ func TestRunPrivilegesAndNamespaces(t *testing.T) {
 				t.Errorf("annotation %q", got)
 			}
 		}},
+		{"--init", []string{"--init"}, func(t *testing.T, s sent) {
+			if got := s.ctr.Annotations[api.InitAnnotation]; got != "true" {
+				t.Errorf("annotation %q", got)
+			}
+		}},
 		{"extra hosts", []string{"--add-host", "db:10.0.0.5", "--add-host=v6=[2001:db8::1]"}, func(t *testing.T, s sent) {
 			if got := s.pod.Annotations[api.ExtraHostsAnnotation]; got != "db:10.0.0.5,v6:2001:db8::1" {
 				t.Errorf("annotation %q", got)

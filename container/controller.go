@@ -113,6 +113,7 @@ type Controller struct {
 	mounts      Mounter
 	devices     Devices
 	volumes     Volumes
+	initBin     string
 	// cgroupStats and cgroupLimits read the kernel's cgroups; tests
 	// replace them.
 	cgroupStats  func(path string) (cgroup.Stats, error)
@@ -144,6 +145,9 @@ type Options struct {
 	// Volumes holds the named volumes; nil refuses containers that ask
 	// for any.
 	Volumes Volumes
+	// InitBin is the init a container asking for one gets
+	// (criserver-pause); empty refuses such containers.
+	InitBin string
 	Logger  *slog.Logger
 	// OnEvent, when set, hears every lifecycle event; it must not block.
 	OnEvent func(Event)
@@ -168,7 +172,7 @@ func New(o Options) (*Controller, error) {
 	}
 	return &Controller{
 		root: o.Root, state: o.State, records: records, images: o.Images, sandboxes: o.Sandboxes,
-		runtimes: o.Runtimes, monitors: o.Monitors, mounts: o.Mounter, devices: o.Devices, volumes: o.Volumes, cgroupStats: cgroup.Read, cgroupLimits: cgroup.Limits,
+		runtimes: o.Runtimes, monitors: o.Monitors, mounts: o.Mounter, devices: o.Devices, volumes: o.Volumes, initBin: o.InitBin, cgroupStats: cgroup.Read, cgroupLimits: cgroup.Limits,
 		log: o.Logger.With("component", "container"), obs: o.Obs,
 		onEvent: o.OnEvent, containers: map[string]*Container{}, exited: map[string]chan struct{}{},
 	}, nil

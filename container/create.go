@@ -154,6 +154,12 @@ func (c *Controller) writeSpec(ctx context.Context, x *Container, sb *sandbox.Sa
 	spec.RootfsPath = x.Rootfs()
 	spec.CgroupsPath = x.CgroupsPath
 	spec.Sandbox = sb.Ref()
+	if spec.Init {
+		if c.initBin == "" {
+			return fmt.Errorf("%w: the container asks for an init, and this daemon has none", errdefs.ErrFailedPrecondition)
+		}
+		spec.InitPath = c.initBin
+	}
 	if spec.Security.Namespaces.PID == oci.NamespaceTarget {
 		t, err := c.Get(x.Config.TargetID)
 		if err != nil {

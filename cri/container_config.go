@@ -75,6 +75,13 @@ func containerConfig(sb *sandbox.Sandbox, c *runtimeapi.ContainerConfig) (*conta
 	if cfg.Spec.Rlimits, err = ulimits(c); err != nil {
 		return nil, err
 	}
+	switch v := c.Annotations[api.InitAnnotation]; v {
+	case "", "false":
+	case "true":
+		cfg.Spec.Init = true
+	default:
+		return nil, invalid(fmt.Sprintf("%s=%q: want true or false", api.InitAnnotation, v))
+	}
 	for _, d := range c.Devices {
 		cfg.Spec.Devices = append(cfg.Spec.Devices, oci.Device{ContainerPath: d.ContainerPath, HostPath: d.HostPath, Permissions: d.Permissions})
 	}

@@ -184,6 +184,7 @@ func TestTmpfsAndUlimitAnnotations(t *testing.T) {
 		Annotations: map[string]string{
 			api.TmpfsAnnotation:   `{"/run/":"size=1m,exec","/tmp":""}`,
 			api.UlimitsAnnotation: "nofile=100:200,core=-1",
+			api.InitAnnotation:    "true",
 		},
 	}
 	cfg, err := containerConfig(testSandbox(), c)
@@ -193,7 +194,7 @@ func TestTmpfsAndUlimitAnnotations(t *testing.T) {
 	wantTmpfs := []oci.TmpfsMount{{ContainerPath: "/run", Options: []string{"noexec", "nosuid", "nodev", "size=1048576", "exec"}},
 		{ContainerPath: "/tmp", Options: []string{"noexec", "nosuid", "nodev"}}}
 	wantLimits := []oci.Rlimit{{Type: "RLIMIT_NOFILE", Soft: 100, Hard: 200}, {Type: "RLIMIT_CORE", Soft: math.MaxUint64, Hard: math.MaxUint64}}
-	if !reflect.DeepEqual(cfg.Spec.Tmpfs, wantTmpfs) || !reflect.DeepEqual(cfg.Spec.Rlimits, wantLimits) {
+	if !reflect.DeepEqual(cfg.Spec.Tmpfs, wantTmpfs) || !reflect.DeepEqual(cfg.Spec.Rlimits, wantLimits) || !cfg.Spec.Init {
 		t.Fatalf("tmpfs %+v, rlimits %+v", cfg.Spec.Tmpfs, cfg.Spec.Rlimits)
 	}
 	for name, a := range map[string]map[string]string{
@@ -205,6 +206,7 @@ func TestTmpfsAndUlimitAnnotations(t *testing.T) {
 		"ulimit unknown":        {api.UlimitsAnnotation: "bogus=1"},
 		"ulimit twice":          {api.UlimitsAnnotation: "nofile=1,nofile=2"},
 		"ulimit soft over hard": {api.UlimitsAnnotation: "nofile=2:1"},
+		"init not a boolean":    {api.InitAnnotation: "tini"},
 	} {
 		cc := protoClone(c)
 		cc.Annotations = a

@@ -30,6 +30,10 @@ type ContainerConfig struct {
 	Tmpfs []TmpfsMount `json:",omitempty"`
 	// Rlimits replace the process's default limit of the same type.
 	Rlimits []Rlimit `json:",omitempty"`
+	// Init runs the command under an init (criserver-pause in its init
+	// mode), bind-mounted read-only from InitPath at InitContainerPath.
+	Init     bool   `json:",omitempty"`
+	InitPath string `json:",omitempty"`
 
 	Security Security
 

@@ -127,6 +127,21 @@ func TestBuildSpecProcess(t *testing.T) {
 				t.Fatalf("rlimits %+v", s.Process.Rlimits)
 			}
 		}},
+		{"an init before the command, bind-mounted read-only", func(c *ContainerConfig) {
+			c.Init, c.InitPath, c.Command, c.Args = true, "/usr/libexec/criserver-pause", []string{"/bin/echo"}, []string{"hi"}
+		}, func(t *testing.T, s *specs.Spec) {
+			wantStrings(t, s.Process.Args, InitContainerPath, "--", "/bin/echo", "hi")
+			m := mountAt(s, InitContainerPath)
+			if m == nil || m.Source != "/usr/libexec/criserver-pause" || !slices.Contains(m.Options, "ro") {
+				t.Fatalf("init mount %+v", m)
+			}
+		}},
+		{"an init before the image's entrypoint", func(c *ContainerConfig) {
+			c.Init, c.InitPath, c.Command = true, "/x/pause", nil
+			c.Image.Entrypoint, c.Image.Cmd = []string{"/entry"}, []string{"cmd"}
+		}, func(t *testing.T, s *specs.Spec) {
+			wantStrings(t, s.Process.Args, InitContainerPath, "--", "/entry", "cmd")
+		}},
 		{"tmpfs mounts, one replacing the default at its path", func(c *ContainerConfig) {
 			c.Tmpfs = []TmpfsMount{{ContainerPath: "/run", Options: []string{"noexec", "size=1048576"}}, {ContainerPath: "/dev/mqueue"}}
 		}, func(t *testing.T, s *specs.Spec) {

@@ -38,6 +38,12 @@ func buildMounts(cfg *ContainerConfig, lookup mountLookup) ([]specs.Mount, strin
 		}
 	}
 
+	if cfg.Init {
+		if cfg.InitPath == "" {
+			return nil, "", fmt.Errorf("%w: the container asks for an init, and none is given", errdefs.ErrInvalidArgument)
+		}
+		cri = append(cri, specs.Mount{Destination: InitContainerPath, Type: "bind", Source: cfg.InitPath, Options: []string{"rbind", "ro", "nosuid", "nodev", "rprivate"}})
+	}
 	for _, t := range cfg.Tmpfs {
 		cri = append(cri, specs.Mount{Destination: t.ContainerPath, Type: "tmpfs", Source: "tmpfs", Options: t.Options})
 	}

@@ -13,9 +13,15 @@ import (
 // request sets one (containerd's and Docker's).
 const defaultPathEnv = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
+// InitContainerPath is where a container that asks for an init has it.
+const InitContainerPath = "/sbin/criserver-init"
+
 // processArgs applies the Kubernetes rules: a CRI command replaces the
 // image's entrypoint and cmd; CRI args alone replace only the cmd.
 func processArgs(cfg *ContainerConfig) ([]string, error) {
+	if len(cfg.Command) > 0 && cfg.Init {
+		return slices.Concat([]string{InitContainerPath, "--"}, cfg.Command, cfg.Args), nil
+	}
 	if len(cfg.Command) > 0 {
 		return slices.Concat(cfg.Command, cfg.Args), nil
 	}
@@ -31,6 +37,9 @@ func processArgs(cfg *ContainerConfig) ([]string, error) {
 	argv := slices.Concat(entrypoint, args)
 	if len(argv) == 0 {
 		return nil, fmt.Errorf("%w: no command: neither the request nor the image gives one", errdefs.ErrInvalidArgument)
+	}
+	if cfg.Init {
+		argv = slices.Concat([]string{InitContainerPath, "--"}, argv)
 	}
 	return argv, nil
 }

@@ -80,7 +80,7 @@ func wireRuntime(ctx context.Context, c config.Config, db *bolt.DB, images *imag
 		Root: filepath.Join(c.Root, "containers"), State: filepath.Join(c.State, "containers"), DB: db,
 		Images: images, Sandboxes: sandboxes, Runtimes: handlers, Monitors: monitors, Logger: log,
 		Devices: cdi.New(c.CDISpecDirs, cdi.WithLogger(log)), OnEvent: events.Publish, Obs: ob,
-		Volumes: volumes,
+		Volumes: volumes, InitBin: pauseBin,
 	})
 	if err != nil {
 		return cri.Deps{}, err

@@ -158,3 +158,31 @@ func TestCLIRunFlagsUlimitTmpfs(t *testing.T) {
 	}
 	d.wantNothingLeft(t)
 }
+
+func TestCLIRunFlagsInit(t *testing.T) {
+	d := newDaemon(t)
+	// PID 1 is the init, the command its child; an orphan is reaped.
+	out := d.inCtr(t, []string{"--init"}, `tr '\0' ' ' < /proc/1/cmdline; echo; (sleep 0.2 &); sleep 1; ps -o pid,stat,comm | grep -c ' Z ' || true`)
+	if !strings.HasPrefix(out, "/sbin/criserver-init -- sh -c ") || !strings.HasSuffix(out, "\n0\n") {
+		t.Errorf("--init: %q", out)
+	}
+	if r := d.cli("run", "--rm", "--init", "--read-only", "busybox", "sh", "-c", "exit 7"); r.code != 7 {
+		t.Errorf("--init: exit %d, want the command's 7: %q", r.code, r.stderr)
+	}
+	if r := d.cli("run", "--rm", "--init", "busybox", "no-such-command"); r.code != 127 || !strings.Contains(r.stderr, "no-such-command") {
+		t.Errorf("--init of a missing command: exit %d, %q", r.code, r.stderr)
+	}
+	// The stop signal goes to the init, which passes it on: the
+	// command's trap runs and its code is the container's.
+	d.mustCLI("run", "-d", "--init", "--name", "trapper", "busybox", "sh", "-c", `trap 'echo got TERM; exit 3' TERM; echo ready; while :; do sleep 0.1; done`)
+	eventually(t, "the command is ready", func() bool { return strings.Contains(d.mustCLI("logs", "trapper"), "ready") })
+	d.mustCLI("stop", "-t", "10", "trapper")
+	if logs := d.mustCLI("logs", "trapper"); logs != "ready\ngot TERM\n" {
+		t.Errorf("logs %q", logs)
+	}
+	if ps := d.mustCLI("ps", "-a"); !strings.Contains(ps, "exited (3)") {
+		t.Errorf("ps -a: %s", ps)
+	}
+	d.mustCLI("rm", "trapper")
+	d.wantNothingLeft(t)
+}
