@@ -140,6 +140,10 @@ func (c *client) run(ctx context.Context, o *runOptions, image string, args []st
 		}
 		return nil
 	}
+	var left *leftRunning
+	if errors.As(err, &left) {
+		return left.exit(o)
+	}
 	if o.rm {
 		if rerr := c.removePod(context.WithoutCancel(ctx), podID, pod.LogDirectory); rerr != nil && err == nil {
 			err = rerr
@@ -223,18 +227,36 @@ func (c *client) create(ctx context.Context, o *runOptions, pod *runtimeapi.PodS
 func (c *client) follow(ctx context.Context, o *runOptions, id string) (int, error) {
 	// A signal to the CLI stops the container, as Docker's signal proxy
 	// would end it; its last output and exit code still come through. In a
-	// raw terminal Ctrl-C is a key for the container instead.
+	// raw terminal Ctrl-C is a key for the container instead. With
+	// --sig-proxy=false the CLI leaves, and the container runs on.
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	defer func() {
 		signal.Stop(sig)
 		close(sig) // no delivery comes after Stop
 	}()
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
 	go func() {
-		if _, ok := <-sig; ok {
+		s, ok := <-sig
+		switch {
+		case !ok:
+		case o.sigProxy:
 			_, _ = c.rt.StopContainer(context.WithoutCancel(ctx), &runtimeapi.StopContainerRequest{ContainerId: id, Timeout: 10})
+		default:
+			cancel(&leftRunning{sig: s.(syscall.Signal)})
 		}
 	}()
+	code, err := c.followOutput(ctx, o, id)
+	if left := (*leftRunning)(nil); errors.As(context.Cause(ctx), &left) {
+		return 0, left
+	}
+	return code, err
+}
+
+// followOutput prints the container's output until it exits and returns
+// its exit code.
+func (c *client) followOutput(ctx context.Context, o *runOptions, id string) (int, error) {
 	if o.interactive {
 		err := c.attach(ctx, id, o)
 		if errors.Is(err, errExited) {

@@ -9,17 +9,20 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"syscall"
 
 	"github.com/spf13/pflag"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
 	"github.com/criserver/criserver/api"
+	"github.com/criserver/criserver/internal/remotecmd"
 )
 
 // extraOptions are run's flags for privileges, namespaces, the pod's names
 // and labels. Each maps to a CRI field of the pod or the container.
 type extraOptions struct {
 	privileged, readOnly, init            bool
+	sigProxy                              bool
 	capAdd, capDrop, securityOpts, labels []string
 	pid, ipc, hostname                    string
 	dns, dnsSearch, dnsOptions            []string
@@ -29,6 +32,7 @@ type extraOptions struct {
 func (x *extraOptions) addFlags(f *pflag.FlagSet) {
 	f.BoolVar(&x.privileged, "privileged", false, "give the container every capability and device, without seccomp or AppArmor")
 	f.BoolVar(&x.readOnly, "read-only", false, "mount the container's root filesystem read-only")
+	f.BoolVar(&x.sigProxy, "sig-proxy", true, "stop the container on the CLI's SIGINT, SIGTERM or SIGHUP; false leaves it running")
 	f.BoolVar(&x.init, "init", false, "run an init as PID 1 that passes on signals and reaps zombies")
 	f.StringArrayVar(&x.capAdd, "cap-add", nil, "add a Linux capability (NET_ADMIN, CAP_SYS_TIME, ALL)")
 	f.StringArrayVar(&x.capDrop, "cap-drop", nil, "drop a Linux capability (CHOWN, ALL)")
@@ -270,4 +274,21 @@ func securityOpt(o string, sc *runtimeapi.LinuxContainerSecurityContext) error {
 		return nil
 	}
 	return fmt.Errorf("--security-opt %s: want no-new-privileges, seccomp=... or apparmor=... (label= and systempaths= are not supported)", o)
+}
+
+// leftRunning is a run the CLI left on a signal, with --sig-proxy=false:
+// the container runs on.
+type leftRunning struct {
+	sig syscall.Signal
+}
+
+func (l *leftRunning) Error() string { return "left on " + l.sig.String() }
+
+// exit is the CLI's exit: the code a shell gives a command the signal
+// ended. With --rm nobody is left to remove the container: say so.
+func (l *leftRunning) exit(o *runOptions) error {
+	if o.rm {
+		fmt.Fprintf(o.stderr, "criserver: %s runs on and is not removed when it exits: criserver rm -f %s\n", o.name, o.name)
+	}
+	return &remotecmd.ExitError{Code: 128 + int(l.sig)}
 }

@@ -1,11 +1,16 @@
 package e2e
 
 import (
+	"bytes"
 	"encoding/json"
+	"errors"
+	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -184,5 +189,54 @@ func TestCLIRunFlagsInit(t *testing.T) {
 		t.Errorf("ps -a: %s", ps)
 	}
 	d.mustCLI("rm", "trapper")
+	d.wantNothingLeft(t)
+}
+
+// runUntilReady starts `criserver run ARGS` and returns once the container
+// has printed "ready".
+func (d *daemon) runUntilReady(t *testing.T, args ...string) (*exec.Cmd, *bytes.Buffer, func() error) {
+	t.Helper()
+	cmd := d.cliCmd(args...)
+	var out, errb bytes.Buffer
+	pr, pw := io.Pipe()
+	cmd.Stdout, cmd.Stderr = io.MultiWriter(&out, pw), &errb
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	ready := make([]byte, len("ready\n"))
+	if _, err := io.ReadFull(pr, ready); err != nil || string(ready) != "ready\n" {
+		t.Fatalf("read %q: %v", ready, err)
+	}
+	go io.Copy(io.Discard, pr)
+	return cmd, &errb, func() error { err := cmd.Wait(); pw.Close(); return err }
+}
+
+func TestCLIRunFlagsSigProxy(t *testing.T) {
+	d := newDaemon(t)
+	d.mustCLI("pull", "busybox")
+	script := `trap 'echo got TERM; exit 9' TERM; echo ready; while :; do sleep 0.1; done`
+	// By default a SIGTERM to the CLI reaches the container, whose code
+	// comes back.
+	cmd, _, wait := d.runUntilReady(t, "run", "--rm", "--name", "proxied", "busybox", "sh", "-c", script)
+	cmd.Process.Signal(syscall.SIGTERM)
+	var exit *exec.ExitError
+	if err := wait(); !errors.As(err, &exit) || exit.ExitCode() != 9 {
+		t.Fatalf("after SIGTERM: %v; want exit 9 from the container's TERM handler", err)
+	}
+	d.wantNothingLeft(t)
+
+	// --sig-proxy=false: the CLI leaves on the signal, the container runs on.
+	cmd, errb, wait := d.runUntilReady(t, "run", "--rm", "--sig-proxy=false", "--name", "unproxied", "busybox", "sh", "-c", script)
+	cmd.Process.Signal(os.Interrupt)
+	if err := wait(); !errors.As(err, &exit) || exit.ExitCode() != 130 || !strings.Contains(errb.String(), "unproxied runs on") {
+		t.Fatalf("--sig-proxy=false after SIGINT: %v, %q; want exit 130", err, errb.String())
+	}
+	if ps := d.mustCLI("ps"); !strings.Contains(ps, "unproxied") || !strings.Contains(ps, "running") {
+		t.Fatalf("ps: %s", ps)
+	}
+	if logs := d.mustCLI("logs", "unproxied"); logs != "ready\n" {
+		t.Errorf("the container heard the signal: %q", logs)
+	}
+	d.mustCLI("rm", "-f", "unproxied")
 	d.wantNothingLeft(t)
 }
