@@ -14,6 +14,13 @@ import (
 // hosts files itself.
 const ExtraHostsAnnotation = "io.criserver.extra-hosts"
 
+// PickHostPortsAnnotation set to "true" on a pod sandbox config gives each
+// port mapping with host_port 0 a free host port the daemon picks and holds
+// (Docker's -P); without it, host_port 0 is no host port, as kubelet means
+// it. The ports picked are in PodSandboxStatus's verbose info, under
+// config.PortMappings.
+const PickHostPortsAnnotation = "io.criserver.pick-host-ports"
+
 // HostEntry is one extra /etc/hosts line.
 type HostEntry struct {
 	Name string

@@ -123,6 +123,11 @@ func (c *client) run(ctx context.Context, o *runOptions, image string, args []st
 	if ctr.Image.Image, err = c.ensureImage(ctx, image, o.pull, o.stderr); err != nil {
 		return err
 	}
+	if o.publishAll {
+		if err := c.publishAll(ctx, pod, ctr.Image.Image); err != nil {
+			return err
+		}
+	}
 	id, podID, err := c.create(ctx, o, pod, ctr)
 	if err != nil {
 		return err

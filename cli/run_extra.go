@@ -22,7 +22,7 @@ import (
 // and labels. Each maps to a CRI field of the pod or the container.
 type extraOptions struct {
 	privileged, readOnly, init            bool
-	sigProxy                              bool
+	sigProxy, publishAll                  bool
 	capAdd, capDrop, securityOpts, labels []string
 	pid, ipc, hostname                    string
 	dns, dnsSearch, dnsOptions            []string
@@ -33,6 +33,7 @@ func (x *extraOptions) addFlags(f *pflag.FlagSet) {
 	f.BoolVar(&x.privileged, "privileged", false, "give the container every capability and device, without seccomp or AppArmor")
 	f.BoolVar(&x.readOnly, "read-only", false, "mount the container's root filesystem read-only")
 	f.BoolVar(&x.sigProxy, "sig-proxy", true, "stop the container on the CLI's SIGINT, SIGTERM or SIGHUP; false leaves it running")
+	f.BoolVarP(&x.publishAll, "publish-all", "P", false, "publish every port the image exposes on a free host port the daemon picks")
 	f.BoolVar(&x.init, "init", false, "run an init as PID 1 that passes on signals and reaps zombies")
 	f.StringArrayVar(&x.capAdd, "cap-add", nil, "add a Linux capability (NET_ADMIN, CAP_SYS_TIME, ALL)")
 	f.StringArrayVar(&x.capDrop, "cap-drop", nil, "drop a Linux capability (CHOWN, ALL)")
@@ -70,6 +71,9 @@ func (x *extraOptions) applyPod(pod *runtimeapi.PodSandboxConfig, network string
 	}
 	if x.privileged {
 		pod.Linux.SecurityContext.Privileged = true
+	}
+	if x.publishAll && network != "default" {
+		return fmt.Errorf("-P: ports are published only on the default network")
 	}
 	if x.hostname != "" {
 		if network == "host" {

@@ -47,10 +47,20 @@ func sandboxConfig(c *runtimeapi.PodSandboxConfig, handler string) (*sandbox.Con
 	if d := c.DnsConfig; d != nil {
 		cfg.DNS = &sandbox.DNSConfig{Servers: d.Servers, Searches: d.Searches, Options: d.Options}
 	}
+	switch v := c.Annotations[api.PickHostPortsAnnotation]; v {
+	case "", "false":
+	case "true":
+		cfg.PickHostPorts = true
+	default:
+		return nil, invalid(fmt.Sprintf("%s=%q: want true or false", api.PickHostPortsAnnotation, v))
+	}
 	for _, pm := range c.PortMappings {
 		proto := strings.ToLower(pm.Protocol.String())
-		if pm.HostPort == 0 {
+		if pm.HostPort == 0 && !cfg.PickHostPorts {
 			continue // kubelet's way of saying "no host port"
+		}
+		if pm.HostPort == 0 && (pm.ContainerPort < 1 || pm.ContainerPort > 65535) {
+			return nil, invalid(fmt.Sprintf("port mapping: container port %d is out of range 1-65535", pm.ContainerPort))
 		}
 		cfg.PortMappings = append(cfg.PortMappings, cni.PortMapping{HostPort: pm.HostPort, ContainerPort: pm.ContainerPort, Protocol: proto, HostIP: pm.HostIp})
 	}

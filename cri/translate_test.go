@@ -54,18 +54,24 @@ func TestSandboxConfig(t *testing.T) {
 	if cfg, err := sandboxConfig(none, ""); err != nil || !cfg.NoNetwork {
 		t.Fatalf("network none: %+v %v", cfg, err)
 	}
+	pick := &runtimeapi.PodSandboxConfig{Metadata: c.Metadata, PortMappings: c.PortMappings, Annotations: map[string]string{api.PickHostPortsAnnotation: "true"}}
+	if cfg, err := sandboxConfig(pick, ""); err != nil || !cfg.PickHostPorts || len(cfg.PortMappings) != 2 || cfg.PortMappings[1].HostPort != 0 || cfg.PortMappings[1].ContainerPort != 80 {
+		t.Fatalf("picked host ports: %+v %v", cfg, err)
+	}
 	hosts := &runtimeapi.PodSandboxConfig{Metadata: c.Metadata, Annotations: map[string]string{api.ExtraHostsAnnotation: "db:10.0.0.5,v6:[2001:db8::1]"}}
 	if cfg, err := sandboxConfig(hosts, ""); err != nil || !reflect.DeepEqual(cfg.ExtraHosts, []sandbox.HostEntry{{IP: "10.0.0.5", Name: "db"}, {IP: "2001:db8::1", Name: "v6"}}) {
 		t.Fatalf("extra hosts: %+v %v", cfg, err)
 	}
 	for name, bad := range map[string]*runtimeapi.PodSandboxConfig{
-		"no config":        nil,
-		"bad extra host":   {Metadata: c.Metadata, Annotations: map[string]string{api.ExtraHostsAnnotation: "db:10.0.0.5\n6.6.6.6 evil"}},
-		"no metadata":      {},
-		"bad bandwidth":    {Metadata: c.Metadata, Annotations: map[string]string{"kubernetes.io/egress-bandwidth": "fast"}},
-		"unknown network":  {Metadata: c.Metadata, Annotations: map[string]string{api.NetworkAnnotation: "bridge"}},
-		"none on the host": {Metadata: c.Metadata, Annotations: map[string]string{api.NetworkAnnotation: "none"}, Linux: c.Linux},
-		"none with ports":  {Metadata: c.Metadata, Annotations: map[string]string{api.NetworkAnnotation: "none"}, PortMappings: c.PortMappings},
+		"no config":         nil,
+		"bad pick":          {Metadata: c.Metadata, Annotations: map[string]string{api.PickHostPortsAnnotation: "yes"}},
+		"pick, no ctr port": {Metadata: c.Metadata, Annotations: map[string]string{api.PickHostPortsAnnotation: "true"}, PortMappings: []*runtimeapi.PortMapping{{}}},
+		"bad extra host":    {Metadata: c.Metadata, Annotations: map[string]string{api.ExtraHostsAnnotation: "db:10.0.0.5\n6.6.6.6 evil"}},
+		"no metadata":       {},
+		"bad bandwidth":     {Metadata: c.Metadata, Annotations: map[string]string{"kubernetes.io/egress-bandwidth": "fast"}},
+		"unknown network":   {Metadata: c.Metadata, Annotations: map[string]string{api.NetworkAnnotation: "bridge"}},
+		"none on the host":  {Metadata: c.Metadata, Annotations: map[string]string{api.NetworkAnnotation: "none"}, Linux: c.Linux},
+		"none with ports":   {Metadata: c.Metadata, Annotations: map[string]string{api.NetworkAnnotation: "none"}, PortMappings: c.PortMappings},
 		"userns container mode": {Metadata: c.Metadata, Linux: &runtimeapi.LinuxPodSandboxConfig{SecurityContext: &runtimeapi.LinuxSandboxSecurityContext{
 			NamespaceOptions: &runtimeapi.NamespaceOption{UsernsOptions: &runtimeapi.UserNamespace{Mode: runtimeapi.NamespaceMode_CONTAINER}}}}},
 	} {

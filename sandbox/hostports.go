@@ -31,8 +31,16 @@ type hostPort struct {
 	sock         io.Closer
 }
 
-// reserve gives sandbox every host port of its mappings, or none.
+// reserve gives sandbox every host port of its mappings, or none. A
+// mapping without a host port has none.
 func (h *hostPorts) reserve(sandbox, pod string, mappings []cni.PortMapping) error {
+	return h.reserveOrPick(sandbox, pod, mappings, false)
+}
+
+// reserveOrPick is reserve that, when pick is set, gives each mapping
+// without a host port a free one the kernel picks, held from the start,
+// and writes it into the mapping (Docker's -P).
+func (h *hostPorts) reserveOrPick(sandbox, pod string, mappings []cni.PortMapping, pick bool) error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.held == nil {
@@ -44,13 +52,25 @@ func (h *hostPorts) reserve(sandbox, pod string, mappings []cni.PortMapping) err
 			h.drop(key, sandbox)
 		}
 	}
-	for _, pm := range mappings {
-		if pm.HostPort == 0 {
-			continue
-		}
+	for i, pm := range mappings {
 		proto := strings.ToLower(pm.Protocol)
 		if proto == "" {
 			proto = "tcp"
+		}
+		if pm.HostPort == 0 && pick {
+			sock, port, err := bindFree(proto, pm.HostIP)
+			if err != nil {
+				undo()
+				return err
+			}
+			mappings[i].HostPort = port
+			key := proto + "/" + strconv.Itoa(int(port))
+			h.held[key] = append(h.held[key], &hostPort{sandbox: sandbox, pod: pod, hostIP: pm.HostIP, sock: sock})
+			taken = append(taken, key)
+			continue
+		}
+		if pm.HostPort == 0 {
+			continue
 		}
 		key := proto + "/" + strconv.Itoa(int(pm.HostPort))
 		for _, o := range h.held[key] {
@@ -133,6 +153,27 @@ func bindPort(proto, hostIP string, port int32) (io.Closer, error) {
 	}
 	return nil, fmt.Errorf("%w: host port %s%s/%d is in use on the host by %s: %v",
 		errdefs.ErrFailedPrecondition, ipPrefix(hostIP), proto, port, holder, err)
+}
+
+// bindFree binds a socket to a free port the kernel picks and returns it
+// with the port. SCTP cannot be bound here, so it cannot be picked.
+func bindFree(proto, hostIP string) (io.Closer, int32, error) {
+	addr := net.JoinHostPort(hostIP, "0")
+	switch proto {
+	case "tcp":
+		l, err := net.Listen("tcp", addr)
+		if err != nil {
+			return nil, 0, fmt.Errorf("pick a free host port: %w", err)
+		}
+		return l, int32(l.Addr().(*net.TCPAddr).Port), nil
+	case "udp":
+		c, err := net.ListenPacket("udp", addr)
+		if err != nil {
+			return nil, 0, fmt.Errorf("pick a free host port: %w", err)
+		}
+		return c, int32(c.LocalAddr().(*net.UDPAddr).Port), nil
+	}
+	return nil, 0, fmt.Errorf("%w: a free host port is picked only for tcp and udp, not %s", errdefs.ErrInvalidArgument, proto)
 }
 
 // portHolder names the process that has a socket on the port, from the

@@ -208,3 +208,30 @@ func TestRecoverRebooksHostPorts(t *testing.T) {
 		t.Fatalf("got %v, want AlreadyExists naming %s", err, first.ID)
 	}
 }
+
+// Picking, a mapping without a host port gets a free one, held from the
+// start and written into the mapping; without, it has none.
+func TestHostPortsPicked(t *testing.T) {
+	var h hostPorts
+	ms := []cni.PortMapping{{ContainerPort: 80, Protocol: "tcp", HostIP: "127.0.0.1"}, {ContainerPort: 53, Protocol: "udp", HostIP: "127.0.0.1"}}
+	if err := h.reserveOrPick("sb1", "ns/one", ms, true); err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range ms {
+		if m.HostPort == 0 || len(h.held[m.Protocol+"/"+strconv.Itoa(int(m.HostPort))]) != 1 {
+			t.Fatalf("mapping %+v, held %v", m, h.held)
+		}
+	}
+	if l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", ms[0].HostPort)); err == nil {
+		l.Close()
+		t.Fatal("a picked port is not held")
+	}
+	h.release("sb1")
+	unpicked := []cni.PortMapping{{ContainerPort: 80}}
+	if err := h.reserve("sb2", "ns/two", unpicked); err != nil || unpicked[0].HostPort != 0 || len(h.held) != 0 {
+		t.Fatalf("without picking: %v %+v %v", err, unpicked, h.held)
+	}
+	if err := h.reserveOrPick("sb3", "ns/three", []cni.PortMapping{{ContainerPort: 80, Protocol: "sctp"}}, true); !errors.Is(err, errdefs.ErrInvalidArgument) {
+		t.Fatalf("sctp: %v", err)
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -31,13 +32,14 @@ func (c *Controller) Run(ctx context.Context, cfg *Config) (sb *Sandbox, err err
 	}
 	s := &Sandbox{ID: NewID(), Config: *cfg, State: StateCreating, CreatedAt: time.Now().UTC(), RuntimeHandler: rt.Name(), Namespaces: map[string]string{}}
 	s.Config.CgroupParent = parent
+	s.Config.PortMappings = slices.Clone(cfg.PortMappings) // a picked host port is written in
 	s.Dir, s.StateDir = c.dirs(s.ID)
 	unlock := c.locks.Lock(s.ID)
 	defer unlock()
 
 	if cfg.usesCNI() {
 		// Before anything is made: a port taken is the likeliest refusal.
-		if err := c.ports.reserve(s.ID, cfg.Namespace+"/"+cfg.Name, cfg.PortMappings); err != nil {
+		if err := c.ports.reserveOrPick(s.ID, cfg.Namespace+"/"+cfg.Name, s.Config.PortMappings, cfg.PickHostPorts); err != nil {
 			return nil, err
 		}
 	}

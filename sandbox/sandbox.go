@@ -50,7 +50,10 @@ type Config struct {
 	// ExtraHosts are lines added to the pod's /etc/hosts.
 	ExtraHosts   []HostEntry `json:",omitempty"`
 	PortMappings []cni.PortMapping
-	Bandwidth    *cni.Bandwidth
+	// PickHostPorts gives each port mapping without a host port a free
+	// one, written into PortMappings when the pod runs.
+	PickHostPorts bool `json:",omitempty"`
+	Bandwidth     *cni.Bandwidth
 
 	Labels      map[string]string
 	Annotations map[string]string

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -12,6 +14,10 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/criserver/criserver/internal/testimage"
 )
 
 // The run flags are checked from inside the container, where they show.
@@ -238,5 +244,61 @@ func TestCLIRunFlagsSigProxy(t *testing.T) {
 		t.Errorf("the container heard the signal: %q", logs)
 	}
 	d.mustCLI("rm", "-f", "unproxied")
+	d.wantNothingLeft(t)
+}
+
+// -P publishes each port the image exposes on a host port the daemon
+// picks; port and the published service show it.
+func TestCLIRunFlagsPublishAll(t *testing.T) {
+	d := newDaemon(t)
+	layer, err := testimage.BusyboxLayer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := testimage.Image(v1.Config{
+		Cmd:          []string{"httpd", "-f", "-p", "8080", "-h", "/etc"},
+		ExposedPorts: map[string]struct{}{"8080/tcp": {}, "9053/udp": {}},
+	}, layer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := reg.Push("library/exposed", "latest", img); err != nil {
+		t.Fatal(err)
+	}
+	ref := reg.Host + "/library/exposed"
+	d.mustCLI("run", "-d", "-P", "--name", "web", ref)
+	out := d.mustCLI("port", "web")
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) != 2 || !strings.HasPrefix(lines[0], "8080/tcp -> 0.0.0.0:") || !strings.HasPrefix(lines[1], "9053/udp -> 0.0.0.0:") {
+		t.Fatalf("port web: %q", out)
+	}
+	addr := strings.TrimSpace(d.mustCLI("port", "web", "8080/tcp"))
+	_, hostPort, _ := strings.Cut(addr, ":")
+	if n, err := strconv.Atoi(hostPort); err != nil || n == 0 || addr != strings.TrimPrefix(lines[0], "8080/tcp -> ") {
+		t.Fatalf("port web 8080/tcp: %q", addr)
+	}
+	eventually(t, "the picked port answers", func() bool {
+		resp, err := http.Get("http://127.0.0.1:" + hostPort + "/hostname")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == 200
+	})
+	// The daemon holds the port it picked: no host process can take it.
+	if l, err := net.Listen("tcp", ":"+hostPort); err == nil {
+		l.Close()
+		t.Errorf("host port %s is not held", hostPort)
+	}
+	if r := d.cli("port", "web", "80"); r.code != 1 || !strings.Contains(r.stderr, "no public port '80' published for web") {
+		t.Errorf("port web 80: exit %d, %q", r.code, r.stderr)
+	}
+	// -p for an exposed port wins over -P for it.
+	fixed := freePort(t)
+	d.mustCLI("run", "-d", "-P", "-p", fixed+":8080", "--name", "web2", ref)
+	if out := d.mustCLI("port", "web2", "8080"); out != "0.0.0.0:"+fixed+"\n" {
+		t.Errorf("port web2 8080: %q, want the -p port %s", out, fixed)
+	}
+	d.mustCLI("rm", "-f", "web", "web2")
 	d.wantNothingLeft(t)
 }
