@@ -244,6 +244,28 @@ func TestCLIRunFlagsSigProxy(t *testing.T) {
 		t.Errorf("the container heard the signal: %q", logs)
 	}
 	d.mustCLI("rm", "-f", "unproxied")
+
+	// So too when attached with -i (a command reading stdin would see it
+	// closed, as with Docker).
+	cmd = d.cliCmd("run", "-i", "--sig-proxy=false", "--name", "attached", "busybox", "sh", "-c", "echo ready; exec sleep 60")
+	stdin, _ := cmd.StdinPipe()
+	defer stdin.Close()
+	out, _ := cmd.StdoutPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	ready := make([]byte, len("ready\n"))
+	if _, err := io.ReadFull(out, ready); err != nil {
+		t.Fatal(err)
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	if err := cmd.Wait(); !errors.As(err, &exit) || exit.ExitCode() != 128+15 {
+		t.Fatalf("-i --sig-proxy=false after SIGTERM: %v", err)
+	}
+	if ps := d.mustCLI("ps"); !strings.Contains(ps, "attached") {
+		t.Fatalf("ps: %s", ps)
+	}
+	d.mustCLI("rm", "-f", "attached")
 	d.wantNothingLeft(t)
 }
 
