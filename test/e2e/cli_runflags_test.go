@@ -14,6 +14,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
@@ -322,5 +323,31 @@ func TestCLIRunFlagsPublishAll(t *testing.T) {
 		t.Errorf("port web2 8080: %q, want the -p port %s", out, fixed)
 	}
 	d.mustCLI("rm", "-f", "web", "web2")
+	d.wantNothingLeft(t)
+}
+
+// Under -t the init gives the command the terminal's foreground: a shell
+// works as without it, Ctrl-C ends the command running in it, and the
+// shell's code is the container's.
+func TestCLIRunFlagsInitTerminal(t *testing.T) {
+	d := newDaemon(t)
+	d.mustCLI("pull", "busybox")
+	tm := startTerm(t, d.cliCmd("run", "-it", "--rm", "--init", "busybox", "sh"))
+	tm.expect("# ")
+	tm.typeLine("tr '\\0' ' ' < /proc/1/cmdline; echo")
+	tm.expect("/sbin/criserver-init -- sh")
+	tm.typeLine("sleep 30")
+	time.Sleep(500 * time.Millisecond)
+	if _, err := tm.pty.Write([]byte{3}); err != nil { // Ctrl-C
+		t.Fatal(err)
+	}
+	tm.typeLine("echo after $?")
+	tm.expect("after 130")
+	tm.typeLine("echo $((6*7))") // converse's prompt is behind us
+	tm.expect("42")
+	tm.typeLine("exit 5")
+	if code := tm.exitCode(); code != 5 {
+		t.Fatalf("exit code %d, want 5", code)
+	}
 	d.wantNothingLeft(t)
 }
