@@ -86,7 +86,7 @@ func portCommand() *cobra.Command {
 				}
 			}
 			if !found {
-				return fmt.Errorf("no public port %d/%s published for %s", n, strings.ToLower(proto), args[0])
+				return fmt.Errorf("no public port '%s' published for %s", args[1], args[0]) // Docker's words
 			}
 			return nil
 		}),
@@ -100,11 +100,13 @@ type portMapping struct {
 	Protocol, HostIP        string
 }
 
+// proto is the protocol as Docker writes it; the daemon's record may have
+// CRI's upper-case name.
 func (p portMapping) proto() string {
 	if p.Protocol == "" {
 		return "tcp"
 	}
-	return p.Protocol
+	return strings.ToLower(p.Protocol)
 }
 
 // host is where the port is published: every address when no IP was given.

@@ -247,7 +247,7 @@ func TestCLITopPort(t *testing.T) {
 	if out := d.mustCLI("port", "web", "80/tcp"); out != "0.0.0.0:"+port+"\n" {
 		t.Errorf("port web 80/tcp: %q", out)
 	}
-	if r := d.cli("port", "web", "81"); r.code != 1 || !strings.Contains(r.stderr, "no public port 81/tcp published for web") {
+	if r := d.cli("port", "web", "81"); r.code != 1 || !strings.Contains(r.stderr, "no public port '81' published for web") {
 		t.Errorf("port web 81: exit %d, %q", r.code, r.stderr)
 	}
 	d.mustCLI("stop", "-t", "1", "web")
