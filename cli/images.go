@@ -2,7 +2,6 @@ package cli
 
 import (
 	"fmt"
-	"io"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -23,35 +22,7 @@ func imageCommands() []*cobra.Command {
 			return nil
 		}),
 	}
-	images := &cobra.Command{
-		Use:   "images",
-		Short: "List images",
-		Args:  cobra.NoArgs,
-		RunE: withClient(func(cmd *cobra.Command, c *client, args []string) error {
-			format, err := outputFormat(cmd)
-			if err != nil {
-				return err
-			}
-			resp, err := c.img.ListImages(cmd.Context(), &runtimeapi.ListImagesRequest{})
-			if err != nil {
-				return callError(err)
-			}
-			return render(cmd.OutOrStdout(), format, resp.Images, func(w io.Writer) {
-				fmt.Fprintln(w, "IMAGE\tTAG\tIMAGE ID\tSIZE")
-				for _, im := range resp.Images {
-					id := short(im.Id)
-					if len(im.RepoTags) == 0 {
-						fmt.Fprintf(w, "<none>\t<none>\t%s\t%s\n", id, humanSize(im.Size))
-					}
-					for _, t := range im.RepoTags {
-						repo, tag := splitTag(t)
-						fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", repo, tag, id, humanSize(im.Size))
-					}
-				}
-			})
-		}),
-	}
-	addOutputFlag(images)
+	images := imagesCommand()
 	rmi := &cobra.Command{
 		Use:   "rmi IMAGE...",
 		Short: "Remove images by name or ID",

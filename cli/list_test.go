@@ -42,29 +42,74 @@ func seed(e *env) fixture {
 
 func TestPs(t *testing.T) {
 	const busybox = "docker.io/library/busybox:latest"
-	header := []string{"CONTAINER", "NAME", "IMAGE", "STATE", "CREATED", "POD"}
+	header := []string{"CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "PORTS", "NAMES"}
 	for _, tc := range []struct {
 		name string
 		args []string
 		want [][]string
 	}{
+		// A kubelet container is named with its pod, as commands take it.
 		{"running only", []string{"ps"}, [][]string{header,
-			{fakeID("c0ffee1")[:12], "app", busybox, "running", "1m ago", "default/web"}}},
-		// An exited container says its exit code, which only its status
-		// holds; an image known by ID only shows a short ID.
+			{fakeID("c0ffee1")[:12], busybox, `"sh -c while :; do s…"`, "About a minute ago", "Up About a minute", "default/web/app"}}},
+		// Newest first; an exited container says its exit code, which
+		// only its status holds; an image known by ID only shows a short ID.
 		{"all", []string{"ps", "-a"}, [][]string{header,
-			{fakeID("c0ffee1")[:12], "app", busybox, "running", "1m ago", "default/web"},
-			{fakeID("c0ffee2")[:12], "sidecar", fakeID("5eed")[:12], "exited (3)", "1m ago", "default/web"},
-			{fakeID("d00d")[:12], "app", busybox, "exited (0)", "1m ago", "prod/db"}}},
+			{fakeID("d00d")[:12], busybox, `""`, "About a minute ago", "Exited (0) About a minute ago", "prod/db/app"},
+			{fakeID("c0ffee2")[:12], fakeID("5eed")[:12], `""`, "About a minute ago", "Exited (3) About a minute ago", "default/web/sidecar"},
+			{fakeID("c0ffee1")[:12], busybox, `"sh -c while :; do s…"`, "About a minute ago", "Up About a minute", "default/web/app"}}},
+		{"no-trunc", []string{"ps", "--no-trunc"}, [][]string{header,
+			{fakeID("c0ffee1"), busybox, `"sh -c while :; do sleep 1; done"`, "About a minute ago", "Up About a minute", "default/web/app"}}},
+		{"format", []string{"ps", "-a", "--format", "{{.Names}} {{.State}} {{.Label \"tier\"}}", "--filter", "status=running", "--filter", "status=exited", "--filter", "name=app"},
+			[][]string{{"prod/db/app exited"}, {"default/web/app running front"}}},
+		{"table format", []string{"ps", "--format", `table {{.ID}}\t{{.Label "tier"}}`}, [][]string{
+			{"CONTAINER ID", "LABEL"}, {fakeID("c0ffee1")[:12], "front"}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newEnv(t)
-			seed(e)
+			x := seed(e)
+			x.app.Labels = map[string]string{"tier": "front"}
+			x.app.info = map[string]string{"info": `{"config":{"Spec":{"Args":["-c","while :; do sleep 1; done"],"Image":{"Entrypoint":["sh"],"Cmd":["true"]}}}}`}
 			got := table(e.run(tc.args...).ok(t).stdout)
 			if !reflect.DeepEqual(got, tc.want) {
 				t.Errorf("got\n%q\nwant\n%q", got, tc.want)
 			}
 		})
+	}
+}
+
+func TestPsFilters(t *testing.T) {
+	for _, tc := range []struct {
+		filters []string
+		want    func(fixture) []string
+	}{
+		{[]string{"status=exited"}, func(x fixture) []string { return []string{x.dbApp.Id, x.sidecar.Id} }},
+		{[]string{"status=exited", "status=running"}, func(x fixture) []string { return []string{x.dbApp.Id, x.sidecar.Id, x.app.Id} }},
+		{[]string{"status=exited", "name=side"}, func(x fixture) []string { return []string{x.sidecar.Id} }},
+		{[]string{"id=c0ffee"}, func(x fixture) []string { return []string{x.app.Id} }},
+		{[]string{"label=tier"}, func(x fixture) []string { return []string{x.app.Id} }},
+		{[]string{"label=tier=back"}, func(x fixture) []string { return nil }},
+		{[]string{"status=paused"}, func(x fixture) []string { return nil }},
+	} {
+		t.Run(strings.Join(tc.filters, ","), func(t *testing.T) {
+			e := newEnv(t)
+			x := seed(e)
+			x.app.Labels = map[string]string{"tier": "front"}
+			args := []string{"ps", "-q"}
+			for _, f := range tc.filters {
+				args = append(args, "--filter", f)
+			}
+			got := strings.Fields(e.run(args...).ok(t).stdout)
+			if want := tc.want(x); !reflect.DeepEqual(got, want) && len(got)+len(want) > 0 {
+				t.Errorf("got %q, want %q", got, want)
+			}
+		})
+	}
+	for _, bad := range []string{"status=sleeping", "color=red", "nokey", "name=("} {
+		e := newEnv(t)
+		seed(e)
+		if r := e.run("ps", "--filter", bad); r.code != 1 || !strings.Contains(r.stderr, "filter") {
+			t.Errorf("--filter %s: exit %d, %q", bad, r.code, r.stderr)
+		}
 	}
 }
 
@@ -95,7 +140,7 @@ func TestQuietListings(t *testing.T) {
 		want func(fixture) []string
 	}{
 		{[]string{"ps", "-q"}, func(x fixture) []string { return []string{x.app.Id} }},
-		{[]string{"ps", "-a", "-q"}, func(x fixture) []string { return []string{x.app.Id, x.sidecar.Id, x.dbApp.Id} }},
+		{[]string{"ps", "-a", "-q"}, func(x fixture) []string { return []string{x.dbApp.Id, x.sidecar.Id, x.app.Id} }},
 		{[]string{"pods", "-q"}, func(x fixture) []string { return []string{x.web.Id, x.db.Id} }},
 	} {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
@@ -135,15 +180,34 @@ func TestImages(t *testing.T) {
 	e.cri.add(busybox, dangling, local)
 	got := table(e.run("images").ok(t).stdout)
 	want := [][]string{
-		{"IMAGE", "TAG", "IMAGE ID", "SIZE"},
-		{"docker.io/library/busybox", "latest", fakeID("b0b")[:12], "4.3MB"},
-		{"docker.io/library/busybox", "1.36", fakeID("b0b")[:12], "4.3MB"},
-		{"<none>", "<none>", fakeID("dead")[:12], "999B"},
+		{"REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE"},
+		{"busybox", "latest", fakeID("b0b")[:12], "N/A", "4.26MB"},
+		{"busybox", "1.36", fakeID("b0b")[:12], "N/A", "4.26MB"},
+		// Untagged, its repository is its digest's.
+		{"old", "<none>", fakeID("dead")[:12], "N/A", "999B"},
 		// The registry's port is no tag.
-		{"localhost:5000/app", "v2", fakeID("10ca1")[:12], "2.5GB"},
+		{"localhost:5000/app", "v2", fakeID("10ca1")[:12], "N/A", "2.5GB"},
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("got\n%q\nwant\n%q", got, want)
+	}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"-q"}, strings.Repeat(fakeID("b0b")[:12]+"\n", 2) + fakeID("dead")[:12] + "\n" + fakeID("10ca1")[:12] + "\n"},
+		{[]string{"-q", "--no-trunc", "--filter", "dangling=true"}, "sha256:" + fakeID("dead") + "\n"},
+		{[]string{"--filter", "dangling=false", "--filter", "reference=busybox:1.*", "--format", "{{.Repository}}:{{.Tag}}"}, "busybox:1.36\n"},
+		{[]string{"--filter", "reference=*/app", "--format", "{{json .}}"}, `{"Repository":"localhost:5000/app","Tag":"v2","Digest":"\u003cnone\u003e","ID":"` + fakeID("10ca1")[:12] + `","CreatedAt":"N/A","CreatedSince":"N/A","Size":"2.5GB"}` + "\n"},
+		{[]string{"docker.io/library/busybox", "--format", "{{.Tag}}"}, "latest\n1.36\n"},
+		{[]string{"--digests", "--format", "table {{.Repository}}\t{{.Digest}}", "old"}, "REPOSITORY   DIGEST\nold          sha256:" + fakeID("0") + "\n"},
+	} {
+		if got := e.run(append([]string{"images"}, tc.args...)...).ok(t).stdout; got != tc.want {
+			t.Errorf("images %q:\n%s\nwant\n%s", tc.args, got, tc.want)
+		}
+	}
+	if r := e.run("images", "--filter", "dangling=maybe"); r.code != 1 || !strings.Contains(r.stderr, "invalid filter 'dangling=maybe'") {
+		t.Errorf("dangling=maybe: exit %d, %q", r.code, r.stderr)
 	}
 }
 
@@ -154,9 +218,9 @@ func TestImagesUntaggedRepoTag(t *testing.T) {
 	e.cri.add(&runtimeapi.Image{Id: "sha256:" + fakeID("a"), Size: 1, RepoTags: []string{"busybox", "localhost:5000/app"}})
 	got := table(e.run("images").ok(t).stdout)
 	want := [][]string{
-		{"IMAGE", "TAG", "IMAGE ID", "SIZE"},
-		{"busybox", "<none>", fakeID("a")[:12], "1B"},
-		{"localhost:5000/app", "<none>", fakeID("a")[:12], "1B"},
+		{"REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE"},
+		{"busybox", "<none>", fakeID("a")[:12], "N/A", "1B"},
+		{"localhost:5000/app", "<none>", fakeID("a")[:12], "N/A", "1B"},
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("got\n%q\nwant\n%q", got, want)
@@ -174,7 +238,7 @@ func TestListingFormats(t *testing.T) {
 			if err := json.Unmarshal([]byte(out), &got); err != nil {
 				t.Fatal(err)
 			}
-			if len(got) != 3 || got[0].ID != x.app.Id || got[0].PodSandboxID != x.web.Id || got[0].State != "CONTAINER_RUNNING" || got[1].State != "CONTAINER_EXITED" {
+			if len(got) != 3 || got[2].ID != x.app.Id || got[2].PodSandboxID != x.web.Id || got[2].State != "CONTAINER_RUNNING" || got[1].State != "CONTAINER_EXITED" {
 				t.Errorf("got %+v", got)
 			}
 		}},

@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"strings"
@@ -13,45 +12,66 @@ import (
 
 func psCommand() *cobra.Command {
 	cmd := &cobra.Command{
-		Use:   "ps",
+		Use:   "ps [-a] [-q] [--filter KEY=VALUE]... [--format TEMPLATE] [--no-trunc]",
 		Short: "List containers (running ones unless -a)",
-		Args:  cobra.NoArgs,
-		RunE: withClient(func(cmd *cobra.Command, c *client, args []string) error {
-			format, err := outputFormat(cmd)
-			if err != nil {
-				return err
-			}
-			req := &runtimeapi.ListContainersRequest{}
-			if all, _ := cmd.Flags().GetBool("all"); !all {
-				req.Filter = &runtimeapi.ContainerFilter{State: &runtimeapi.ContainerStateValue{State: runtimeapi.ContainerState_CONTAINER_RUNNING}}
-			}
-			resp, err := c.rt.ListContainers(cmd.Context(), req)
-			if err != nil {
-				return callError(err)
-			}
-			out := cmd.OutOrStdout()
-			if q, _ := cmd.Flags().GetBool("quiet"); q {
-				for _, ct := range resp.Containers {
-					fmt.Fprintln(out, ct.Id)
-				}
-				return nil
-			}
-			pods, err := c.podNames(cmd.Context())
-			if err != nil {
-				return err
-			}
-			return render(out, format, resp.Containers, func(w io.Writer) {
-				fmt.Fprintln(w, "CONTAINER\tNAME\tIMAGE\tSTATE\tCREATED\tPOD")
-				for _, ct := range resp.Containers {
-					fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", short(ct.Id), ct.Metadata.GetName(), imageName(ct.Image), c.stateText(cmd.Context(), ct), ago(ct.CreatedAt), pods[ct.PodSandboxId])
-				}
-			})
-		}),
+		Long: "List containers: running ones unless -a, a --filter on status, or -n/-l.\n" +
+			"Filters: id=PREFIX, name=REGEXP, label=KEY[=VALUE], status=created|running|exited,\n" +
+			"ancestor=IMAGE (a name or an ID). Template fields: .ID .Image .Command .CreatedAt\n" +
+			".RunningFor .Ports .State .Status .Names .Labels .Label \"KEY\" .Pod",
+		Args: cobra.NoArgs,
+		RunE: withClient(runPs),
 	}
-	cmd.Flags().BoolP("all", "a", false, "show exited containers too")
+	cmd.Flags().BoolP("all", "a", false, "show exited and created containers too")
 	cmd.Flags().BoolP("quiet", "q", false, "only IDs")
+	cmd.Flags().IntP("last", "n", -1, "show the n last created containers (all states)")
+	cmd.Flags().BoolP("latest", "l", false, "show the latest created container (all states)")
+	addFormatFlags(cmd, false)
 	addOutputFlag(cmd)
 	return cmd
+}
+
+func runPs(cmd *cobra.Command, c *client, _ []string) error {
+	rf, err := parseRowFormat(cmd, psTable)
+	if err != nil {
+		return err
+	}
+	format, _ := outputFormat(cmd)
+	f, err := parseFilters(cmd, "id", "name", "label", "status", "ancestor")
+	if err != nil {
+		return err
+	}
+	sel, err := c.newPsSelection(cmd, f)
+	if err != nil {
+		return err
+	}
+	resp, err := c.rt.ListContainers(cmd.Context(), sel.request())
+	if err != nil {
+		return callError(err)
+	}
+	pods, err := c.podNames(cmd.Context())
+	if err != nil {
+		return err
+	}
+	cts := sel.keep(resp.Containers, pods)
+	out := cmd.OutOrStdout()
+	noTrunc, _ := cmd.Flags().GetBool("no-trunc")
+	if q, _ := cmd.Flags().GetBool("quiet"); q {
+		for _, ct := range cts {
+			fmt.Fprintln(out, ct.Id)
+		}
+		return nil
+	}
+	if rf == nil {
+		return render(out, format, cts, nil)
+	}
+	rows := make([]any, 0, len(cts))
+	ports := map[string]string{}
+	for _, ct := range cts {
+		rows = append(rows, c.psRowOf(cmd.Context(), ct, pods, ports, !noTrunc))
+	}
+	h := headerOf[psRow]()
+	h.header = true
+	return rf.print(out, h, rows)
 }
 
 func podsCommand() *cobra.Command {
@@ -88,6 +108,7 @@ func podsCommand() *cobra.Command {
 	return cmd
 }
 
+// ago is a time as pods says it, briefly.
 func ago(unixNano int64) string {
 	d := time.Since(time.Unix(0, unixNano))
 	switch {
@@ -111,18 +132,4 @@ func imageName(im *runtimeapi.ImageSpec) string {
 		return short(im.GetImage())
 	}
 	return im.GetImage()
-}
-
-// stateText is a container's state as ps shows it; an exited one also says
-// its exit code, which only its status holds.
-func (c *client) stateText(ctx context.Context, ct *runtimeapi.Container) string {
-	state := strings.ToLower(strings.TrimPrefix(ct.State.String(), "CONTAINER_"))
-	if ct.State != runtimeapi.ContainerState_CONTAINER_EXITED {
-		return state
-	}
-	st, err := c.rt.ContainerStatus(ctx, &runtimeapi.ContainerStatusRequest{ContainerId: ct.Id})
-	if err != nil {
-		return state
-	}
-	return fmt.Sprintf("%s (%d)", state, st.Status.ExitCode)
 }

@@ -266,7 +266,7 @@ func TestRmTargets(t *testing.T) {
 	if p := request[*runtimeapi.RemovePodSandboxRequest](t, e.cri, "RemovePodSandbox"); p.PodSandboxId != x.web.Id {
 		t.Errorf("removed pod %s", short(p.PodSandboxId))
 	}
-	if got := table(e.run("ps", "-a").ok(t).stdout); len(got) != 2 || got[1][1] != "app" || got[1][5] != "prod/db" {
+	if got := table(e.run("ps", "-a").ok(t).stdout); len(got) != 2 || got[1][len(got[1])-1] != "prod/db/app" {
 		t.Errorf("after rm, ps -a shows %q", got)
 	}
 }

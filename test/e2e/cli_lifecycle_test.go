@@ -45,7 +45,7 @@ func TestCLICreateStart(t *testing.T) {
 	if c := d.named("once"); c.State != runtimeapi.ContainerState_CONTAINER_CREATED || c.Id != strings.TrimSpace(out) {
 		t.Fatalf("after create: %v", c)
 	}
-	if ps := d.mustCLI("ps", "-a"); !strings.Contains(ps, "once") || !strings.Contains(ps, "created") {
+	if ps := d.mustCLI("ps", "-a"); !strings.Contains(ps, "once") || !strings.Contains(ps, "Created") {
 		t.Fatalf("ps -a: %s", ps)
 	}
 	if r := d.cli("create", "--name", "once", "busybox", "true"); r.code != 125 || !strings.Contains(r.stderr, "in use") {
@@ -322,7 +322,7 @@ func TestCLIRename(t *testing.T) {
 	if out := d.mustCLI("rename", "one", "uno"); out != "" {
 		t.Errorf("rename printed %q", out)
 	}
-	if ps := d.mustCLI("ps"); !strings.Contains(ps, "uno") || strings.Contains(ps, "one") || !strings.Contains(ps, "criserver/uno") {
+	if ps := d.mustCLI("ps"); !strings.Contains(ps, "uno") || strings.Contains(ps, "one") || !strings.Contains(d.mustCLI("pods"), "uno") {
 		t.Errorf("ps after rename:\n%s", ps)
 	}
 	if out := d.mustCLI("logs", "uno"); out != "hi\n" {

@@ -209,7 +209,7 @@ func TestCLIDetachKeys(t *testing.T) {
 	d := newDaemon(t)
 	d.mustCLI("pull", "busybox")
 	running := func() bool {
-		return strings.Contains(d.mustCLI("ps", "-a"), "running")
+		return strings.Contains(d.mustCLI("ps", "-a"), "Up ")
 	}
 	tm := startTerm(t, d.cliCmd("run", "-it", "--name", "det", "busybox", "sh"))
 	tm.expect("# ")

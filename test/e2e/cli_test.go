@@ -155,7 +155,7 @@ func TestCLIDetachLogsStopRm(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- follow.Wait() }()
 	eventually(t, "logs -f shows the first line", func() bool { return strings.Contains(d.mustCLI("logs", "ticker"), "start") })
-	if ps := d.mustCLI("ps"); !strings.Contains(ps, "ticker") || !strings.Contains(ps, "running") {
+	if ps := d.mustCLI("ps"); !strings.Contains(ps, "ticker") || !strings.Contains(ps, "Up ") {
 		t.Fatalf("ps: %s", ps)
 	}
 	if r := d.cli("rm", "ticker"); r.code != 1 || !strings.Contains(r.stderr, "is running") {
@@ -181,7 +181,7 @@ func TestCLIDetachLogsStopRm(t *testing.T) {
 	if ps := d.mustCLI("ps"); strings.Contains(ps, "ticker") {
 		t.Errorf("ps lists a stopped container: %s", ps)
 	}
-	if ps := d.mustCLI("ps", "-a"); !strings.Contains(ps, "ticker") || !strings.Contains(ps, "exited (0)") {
+	if ps := d.mustCLI("ps", "-a"); !strings.Contains(ps, "ticker") || !strings.Contains(ps, "Exited (0)") {
 		t.Errorf("ps -a: %s", ps)
 	}
 	d.mustCLI("rm", "ticker")
