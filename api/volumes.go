@@ -40,6 +40,9 @@ const (
 	// VolumePruneMethod takes an Empty, removes every volume no container
 	// uses and answers a VolumePruneReport.
 	VolumePruneMethod = "/criserver.v1.Volumes/Prune"
+	// VolumeUsageMethod takes an Empty and answers a VolumeList whose
+	// volumes have UsageData, for system df; it walks every volume's files.
+	VolumeUsageMethod = "/criserver.v1.Volumes/Usage"
 )
 
 // Volume is a named volume as docker volume inspect shows one.
@@ -51,6 +54,15 @@ type Volume struct {
 	Name       string            `json:"Name"`
 	Options    map[string]string `json:"Options"`
 	Scope      string            `json:"Scope"` // always "local"
+	// UsageData is filled only by VolumeUsageMethod, as Docker fills it
+	// only for system df.
+	UsageData *VolumeUsage `json:"UsageData,omitempty"`
+}
+
+// VolumeUsage is a volume's disk use and how many containers hold it.
+type VolumeUsage struct {
+	Size     int64 `json:"Size"`
+	RefCount int64 `json:"RefCount"`
 }
 
 // VolumeCreate asks for a volume; an empty name gets a random one.

@@ -26,6 +26,8 @@ type Volumes interface {
 	Remove(name string) error
 	// Prune removes every unused volume, reporting names and bytes.
 	Prune() ([]string, uint64, error)
+	// Size is the bytes of a volume's files.
+	Size(name string) uint64
 }
 
 var _ Volumes = (*volume.Store)(nil)
@@ -37,6 +39,7 @@ type volumeService interface {
 	volumeList(ctx context.Context, in *emptypb.Empty) (*structpb.Struct, error)
 	volumeRemove(ctx context.Context, in *wrapperspb.StringValue) (*emptypb.Empty, error)
 	volumePrune(ctx context.Context, in *emptypb.Empty) (*structpb.Struct, error)
+	volumeUsage(ctx context.Context, in *emptypb.Empty) (*structpb.Struct, error)
 }
 
 // volumeMethod describes one unary method of the service: how to make its
@@ -72,6 +75,7 @@ var volumeDesc = grpc.ServiceDesc{
 		volumeMethod("List", newEmpty, volumeService.volumeList),
 		volumeMethod("Remove", newString, volumeService.volumeRemove),
 		volumeMethod("Prune", newEmpty, volumeService.volumePrune),
+		volumeMethod("Usage", newEmpty, volumeService.volumeUsage),
 	},
 }
 
@@ -124,4 +128,14 @@ func (s *Server) volumePrune(context.Context, *emptypb.Empty) (*structpb.Struct,
 		return nil, err
 	}
 	return api.ToStruct(api.VolumePruneReport{VolumesDeleted: append([]string{}, gone...), SpaceReclaimed: reclaimed})
+}
+
+func (s *Server) volumeUsage(context.Context, *emptypb.Empty) (*structpb.Struct, error) {
+	list := api.VolumeList{Volumes: []api.Volume{}}
+	for _, v := range s.volumes.List() {
+		doc := volumeDoc(v)
+		doc.UsageData = &api.VolumeUsage{Size: int64(s.volumes.Size(v.Name)), RefCount: int64(len(v.Users))}
+		list.Volumes = append(list.Volumes, doc)
+	}
+	return api.ToStruct(list)
 }

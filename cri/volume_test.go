@@ -3,6 +3,7 @@ package cri
 import (
 	"context"
 	"net"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -120,6 +121,21 @@ func TestVolumeServiceOverGRPC(t *testing.T) {
 	}
 	if err := api.FromStruct(&out, &list); err != nil || len(list.Volumes) != 2 || list.Volumes[0].Name != "idle" {
 		t.Errorf("list %+v %v", list, err)
+	}
+	if list.Volumes[0].UsageData != nil {
+		t.Errorf("a listing walks no volume's files: %+v", list.Volumes[0])
+	}
+	// Usage says, for system df, what each volume holds and who holds it.
+	if err := os.WriteFile(filepath.Join(dir, "volumes", "idle", "_data", "f"), make([]byte, 1000), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := conn.Invoke(ctx, api.VolumeUsageMethod, &emptypb.Empty{}, &out); err != nil {
+		t.Fatal(err)
+	}
+	list = api.VolumeList{}
+	if err := api.FromStruct(&out, &list); err != nil || len(list.Volumes) != 2 ||
+		*list.Volumes[0].UsageData != (api.VolumeUsage{Size: 1000}) || *list.Volumes[1].UsageData != (api.VolumeUsage{RefCount: 1}) {
+		t.Errorf("usage %+v %v", list, err)
 	}
 	var report api.VolumePruneReport
 	if err := conn.Invoke(ctx, api.VolumePruneMethod, &emptypb.Empty{}, &out); err != nil {

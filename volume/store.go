@@ -273,6 +273,10 @@ func (s *Store) Prune() ([]string, uint64, error) {
 	return gone, reclaimed, nil
 }
 
+// Size is the bytes of a volume's files, each inode once; 0 for a volume
+// that is not there.
+func (s *Store) Size(name string) uint64 { return diskUsage(s.dataDir(name)) }
+
 // detach forgets an unused volume and moves its directory aside, under
 // the lock so that a Use of the same name makes a new volume; the caller
 // deletes the directory it returns.
