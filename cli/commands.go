@@ -34,6 +34,8 @@ func AddTo(root *cobra.Command) {
 	root.AddCommand(volumeCommand())
 	root.AddCommand(createCommand(), startCommand(), restartCommand(), killCommand(), waitCommand(),
 		pauseCommand(true), pauseCommand(false), topCommand(), portCommand(), renameCommand())
+	root.AddCommand(containerCommand(), imageCommand(), systemCommand(), eventsCommand())
+	groupCommands(root)
 }
 
 // Execute runs the command line and returns the process's exit code. The

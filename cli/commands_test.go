@@ -169,7 +169,7 @@ func TestSuggestions(t *testing.T) {
 		"tpo":     nil, // too short to tell top from stop
 		"strat":   {"start"},
 		"tsop":    {"stop", "top"},
-		"imgaes":  {"images"},
+		"imgaes":  {"image", "images"},
 		"inspcet": {"inspect"},
 		"attahc":  {"attach"},
 		"insp":    {"inspect"}, // the start of a command

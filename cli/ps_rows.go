@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -101,7 +102,7 @@ func (s *psSelection) request() *runtimeapi.ListContainersRequest {
 // keep filters cts, newest first as Docker lists them.
 func (s *psSelection) keep(cts []*runtimeapi.Container, pods map[string]string) []*runtimeapi.Container {
 	cts = slices.Clone(cts)
-	slices.SortStableFunc(cts, func(a, b *runtimeapi.Container) int { return int(b.CreatedAt - a.CreatedAt) })
+	slices.SortStableFunc(cts, func(a, b *runtimeapi.Container) int { return cmp.Compare(b.CreatedAt, a.CreatedAt) })
 	var out []*runtimeapi.Container
 	for _, ct := range cts {
 		if s.match(ct, pods) {
