@@ -6,9 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"os/signal"
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -125,7 +128,8 @@ func runEvents(cmd *cobra.Command, c *client, _ []string) error {
 	}
 	ctx := cmd.Context()
 	live := until.IsZero() || until.After(now)
-	streamCtx, cancel := context.WithCancel(ctx)
+	// Ctrl-C ends the listing, as Docker's: a success.
+	streamCtx, cancel := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer cancel()
 	if !until.IsZero() {
 		streamCtx, cancel = context.WithDeadline(streamCtx, until)
@@ -163,8 +167,8 @@ func runEvents(cmd *cobra.Command, c *client, _ []string) error {
 	for {
 		resp, err := stream.Recv()
 		if err != nil {
-			if ctx.Err() == nil && errors.Is(streamCtx.Err(), context.DeadlineExceeded) || status.Code(err) == codes.DeadlineExceeded && !until.IsZero() {
-				return nil
+			if ctx.Err() == nil && streamCtx.Err() != nil || status.Code(err) == codes.DeadlineExceeded && !until.IsZero() {
+				return nil // --until passed, or Ctrl-C
 			}
 			if errors.Is(err, io.EOF) {
 				return c.lost("it ended the event stream")

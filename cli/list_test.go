@@ -154,6 +154,14 @@ func TestQuietListings(t *testing.T) {
 	}
 }
 
+func TestPodsFormat(t *testing.T) {
+	e := newEnv(t)
+	x := seed(e)
+	if got := e.run("pods", "--no-trunc", "--format", "{{.ID}} {{.Namespace}}/{{.Name}} {{.State}}").ok(t).stdout; got != x.web.Id+" default/web ready\n"+x.db.Id+" prod/db notready\n" {
+		t.Errorf("pods --format: %q", got)
+	}
+}
+
 func TestPods(t *testing.T) {
 	e := newEnv(t)
 	seed(e)

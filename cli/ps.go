@@ -2,7 +2,6 @@ package cli
 
 import (
 	"fmt"
-	"io"
 	"strings"
 	"time"
 
@@ -80,10 +79,11 @@ func podsCommand() *cobra.Command {
 		Short: "List pod sandboxes",
 		Args:  cobra.NoArgs,
 		RunE: withClient(func(cmd *cobra.Command, c *client, args []string) error {
-			format, err := outputFormat(cmd)
+			rf, err := parseRowFormat(cmd, podsTable)
 			if err != nil {
 				return err
 			}
+			format, _ := outputFormat(cmd)
 			resp, err := c.rt.ListPodSandbox(cmd.Context(), &runtimeapi.ListPodSandboxRequest{})
 			if err != nil {
 				return callError(err)
@@ -94,16 +94,28 @@ func podsCommand() *cobra.Command {
 				}
 				return nil
 			}
-			return render(cmd.OutOrStdout(), format, resp.Items, func(w io.Writer) {
-				fmt.Fprintln(w, "POD\tNAME\tNAMESPACE\tSTATE\tCREATED\tRUNTIME")
-				for _, p := range resp.Items {
-					state := strings.ToLower(strings.TrimPrefix(p.State.String(), "SANDBOX_"))
-					fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", short(p.Id), p.Metadata.GetName(), p.Metadata.GetNamespace(), state, ago(p.CreatedAt), p.RuntimeHandler)
+			if rf == nil {
+				return render(cmd.OutOrStdout(), format, resp.Items, nil)
+			}
+			noTrunc, _ := cmd.Flags().GetBool("no-trunc")
+			rows := make([]any, 0, len(resp.Items))
+			for _, p := range resp.Items {
+				id := p.Id
+				if !noTrunc {
+					id = short(id)
 				}
-			})
+				rows = append(rows, &podRow{
+					ID: id, Name: p.Metadata.GetName(), Namespace: p.Metadata.GetNamespace(),
+					State: strings.ToLower(strings.TrimPrefix(p.State.String(), "SANDBOX_")), Created: ago(p.CreatedAt),
+					CreatedAt: time.Unix(0, p.CreatedAt).Format("2006-01-02 15:04:05 -0700 MST"), Runtime: p.RuntimeHandler,
+					Labels: joinLabels(p.Labels),
+				})
+			}
+			return rf.print(cmd.OutOrStdout(), headerOf[podRow](), rows)
 		}),
 	}
 	cmd.Flags().BoolP("quiet", "q", false, "only IDs")
+	addFormatFlags(cmd, true)
 	addOutputFlag(cmd)
 	return cmd
 }
@@ -132,4 +144,18 @@ func imageName(im *runtimeapi.ImageSpec) string {
 		return short(im.GetImage())
 	}
 	return im.GetImage()
+}
+
+const podsTable = `table {{.ID}}\t{{.Name}}\t{{.Namespace}}\t{{.State}}\t{{.Created}}\t{{.Runtime}}`
+
+// podRow is a pod as pods's templates see it.
+type podRow struct {
+	ID        string `json:"ID" header:"POD"`
+	Name      string `json:"Name" header:"NAME"`
+	Namespace string `json:"Namespace" header:"NAMESPACE"`
+	State     string `json:"State" header:"STATE"`
+	Created   string `json:"Created" header:"CREATED"`
+	CreatedAt string `json:"CreatedAt" header:"CREATED AT"`
+	Runtime   string `json:"Runtime" header:"RUNTIME"`
+	Labels    string `json:"Labels" header:"LABELS"`
 }

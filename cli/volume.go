@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"strings"
-	"text/tabwriter"
 
 	units "github.com/docker/go-units"
 	"github.com/spf13/cobra"
@@ -75,35 +74,6 @@ func volumeCreateCommand() *cobra.Command {
 	}
 	cmd.Flags().StringArrayP("label", "l", nil, "set metadata on the volume: KEY=VALUE")
 	cmd.Flags().StringP("driver", "d", "local", "volume driver (only local)")
-	return cmd
-}
-
-func volumeListCommand() *cobra.Command {
-	cmd := &cobra.Command{
-		Use:     "ls [-q]",
-		Aliases: []string{"list"},
-		Short:   "List volumes",
-		Args:    cobra.NoArgs,
-		RunE: withClient(func(cmd *cobra.Command, c *client, _ []string) error {
-			var list api.VolumeList
-			if err := c.volumeCall(cmd.Context(), api.VolumeListMethod, &emptypb.Empty{}, &list); err != nil {
-				return err
-			}
-			if q, _ := cmd.Flags().GetBool("quiet"); q {
-				for _, v := range list.Volumes {
-					fmt.Fprintln(cmd.OutOrStdout(), v.Name)
-				}
-				return nil
-			}
-			w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 4, ' ', 0)
-			fmt.Fprintln(w, "DRIVER\tVOLUME NAME")
-			for _, v := range list.Volumes {
-				fmt.Fprintf(w, "%s\t%s\n", v.Driver, v.Name)
-			}
-			return w.Flush()
-		}),
-	}
-	cmd.Flags().BoolP("quiet", "q", false, "print only the volumes' names")
 	return cmd
 }
 

@@ -135,6 +135,18 @@ func TestVolumeCommands(t *testing.T) {
 	if r := e.run("volume", "list", "-q").ok(t); r.stdout != fakeID("anon")+"\nmyvol\n" {
 		t.Errorf("ls -q: %q", r.stdout)
 	}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--filter", "label=a=b", "-q"}, "myvol\n"},
+		{[]string{"--filter", "name=my", "--filter", "driver=local", "--format", `{{.Name}} {{.Label "a"}} {{.Labels}}`}, "myvol b a=b\n"},
+		{[]string{"--filter", "name=nothing", "--format", "table {{.Name}}"}, "VOLUME NAME\n"},
+	} {
+		if r := e.run(append([]string{"volume", "ls"}, tc.args...)...).ok(t); r.stdout != tc.want {
+			t.Errorf("ls %q: %q, want %q", tc.args, r.stdout, tc.want)
+		}
+	}
 
 	r = e.run("volume", "inspect", "myvol").ok(t)
 	var docs []map[string]any

@@ -219,7 +219,15 @@ func TestCLISystemDf(t *testing.T) {
 		row["Type"] != "Local Volumes" || row["Size"] != "1kB" || row["Reclaimable"] != "1kB (100%)" {
 		t.Errorf("system df {{json .}}: %v %v", row, err)
 	}
-	d.mustCLI("rm", "-f", "live", "wrote")
+	// volume ls tells used volumes from dangling ones.
+	d.mustCLI("run", "-d", "--name", "holder", "-v", "held:/x", "busybox", "sleep", "1000")
+	if got := d.mustCLI("volume", "ls", "--filter", "dangling=true", "-q"); got != "data\n" {
+		t.Errorf("volume ls --filter dangling=true: %q", got)
+	}
+	if got := d.mustCLI("volume", "ls", "--filter", "dangling=false", "--format", "{{.Name}} {{.Driver}}"); got != "held local\n" {
+		t.Errorf("volume ls --filter dangling=false: %q", got)
+	}
+	d.mustCLI("rm", "-f", "live", "wrote", "holder")
 }
 
 // events prints containers' events as Docker does, live and, with
@@ -270,7 +278,9 @@ func TestCLIEvents(t *testing.T) {
 		}
 	}
 	cmd.Process.Signal(os.Interrupt)
-	cmd.Wait()
+	if err := cmd.Wait(); err != nil {
+		t.Errorf("events after Ctrl-C: %v", err)
+	}
 
 	d.mustCLI("run", "--name", "rec", "busybox", "true")
 	past := d.mustCLI("events", "--since", "1m", "--until", "0s", "--filter", "container=rec", "--format", "{{.Action}} {{.Actor.Attributes.name}}")
