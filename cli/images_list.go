@@ -74,6 +74,7 @@ func runImages(cmd *cobra.Command, c *client, args []string) error {
 		return callError(err)
 	}
 	noTrunc, _ := cmd.Flags().GetBool("no-trunc")
+	quiet, _ := cmd.Flags().GetBool("quiet")
 	var kept []*runtimeapi.Image
 	var rows []any
 	for _, im := range resp.Images {
@@ -81,7 +82,9 @@ func runImages(cmd *cobra.Command, c *client, args []string) error {
 			continue
 		}
 		var spec imageSpec
-		if f["label"] != nil || rf != nil {
+		// CRI's Image has no creation time or labels: only the verbose
+		// status has them, a call per image.
+		if f["label"] != nil || rf != nil && !quiet {
 			spec = c.imageSpec(cmd.Context(), im.Id)
 			if !f.labels(spec.Config.Labels) {
 				continue
@@ -110,7 +113,7 @@ func runImages(cmd *cobra.Command, c *client, args []string) error {
 	if rf == nil {
 		return render(cmd.OutOrStdout(), format, kept, nil)
 	}
-	if q, _ := cmd.Flags().GetBool("quiet"); q {
+	if quiet {
 		for _, r := range rows {
 			fmt.Fprintln(cmd.OutOrStdout(), r.(*imageRow).ID)
 		}
