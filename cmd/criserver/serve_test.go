@@ -286,7 +286,8 @@ func TestCLIImagesAndPs(t *testing.T) {
 	if out, err := cli("pull", "busybox"); err != nil || !strings.HasPrefix(out, "sha256:") || !strings.HasPrefix(stderr, "Pulling busybox\n") {
 		t.Fatalf("pull: %v %s %s", err, out, stderr)
 	}
-	if out, err := cli("images"); err != nil || !strings.Contains(out, "docker.io/library/busybox") || !strings.Contains(out, "latest") {
+	// Named as Docker names it: busybox, not docker.io/library/busybox.
+	if out, err := cli("images"); err != nil || !strings.Contains(out, "\nbusybox ") || !strings.Contains(out, "latest") {
 		t.Fatalf("images: %v %s", err, out)
 	}
 	if out, err := cli("ps", "-a"); err != nil || !strings.HasPrefix(out, "CONTAINER") {
