@@ -192,7 +192,7 @@ func TestCLIRunFlagsInit(t *testing.T) {
 	if logs := d.mustCLI("logs", "trapper"); logs != "ready\ngot TERM\n" {
 		t.Errorf("logs %q", logs)
 	}
-	if ps := d.mustCLI("ps", "-a"); !strings.Contains(ps, "exited (3)") {
+	if ps := d.mustCLI("ps", "-a"); !strings.Contains(ps, "Exited (3)") {
 		t.Errorf("ps -a: %s", ps)
 	}
 	d.mustCLI("rm", "trapper")
@@ -238,7 +238,7 @@ func TestCLIRunFlagsSigProxy(t *testing.T) {
 	if err := wait(); !errors.As(err, &exit) || exit.ExitCode() != 130 || !strings.Contains(errb.String(), "unproxied runs on") {
 		t.Fatalf("--sig-proxy=false after SIGINT: %v, %q; want exit 130", err, errb.String())
 	}
-	if ps := d.mustCLI("ps"); !strings.Contains(ps, "unproxied") || !strings.Contains(ps, "running") {
+	if ps := d.mustCLI("ps"); !strings.Contains(ps, "unproxied") || !strings.Contains(ps, "Up ") {
 		t.Fatalf("ps: %s", ps)
 	}
 	if logs := d.mustCLI("logs", "unproxied"); logs != "ready\n" {
