@@ -4,9 +4,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 
 	"github.com/containernetworking/cni/libcni"
 )
@@ -18,6 +20,13 @@ var confExtensions = []string{".conflist", ".conf", ".json"}
 type network struct {
 	list   *libcni.NetworkConfigList
 	source string // the config file, or "built-in default"
+	// perPodMasq is the built-in list with the bridge plugin's per-pod
+	// masquerading, used when the daemon's own rule cannot be made
+	// (masquerade.go); nil for a conf dir's network.
+	perPodMasq *libcni.NetworkConfigList
+	subnets    []*net.IPNet // the built-in list's
+	masqOnce   sync.Once
+	masqErr    error
 }
 
 // firstConfFile returns the conf dir's first config file in lexical order, or

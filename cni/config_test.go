@@ -36,7 +36,8 @@ func (w testWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// newConfManager is a Manager over an empty conf dir, touching nothing else.
+// newConfManager is a Manager over an empty conf dir, touching nothing else
+// but the built-in network's masquerade rule, which it takes away.
 func newConfManager(t *testing.T) (*Manager, string) {
 	t.Helper()
 	dir := t.TempDir()
@@ -45,6 +46,7 @@ func newConfManager(t *testing.T) (*Manager, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { RemoveMasquerade("critconf0") })
 	return m, dir
 }
 
@@ -170,7 +172,7 @@ func TestDefaultListDualStack(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	list, err := defaultList("critconf0", subnets, "/state")
+	list, err := defaultList("critconf0", subnets, "/state", true)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -45,8 +45,9 @@ func parseSubnets(cidrs string) ([]*net.IPNet, error) {
 // defaultList builds the built-in network: a bridge with host-local IPAM over
 // subnets, then portmap and bandwidth so that CRI port mappings and kubelet's
 // bandwidth annotations work. Loopback is not in the list: Setup brings lo up
-// itself.
-func defaultList(bridge string, subnets []*net.IPNet, stateDir string) (*libcni.NetworkConfigList, error) {
+// itself. ipMasq is the bridge plugin's per-pod masquerading, needed only
+// when the daemon could not make its own rule (masquerade.go).
+func defaultList(bridge string, subnets []*net.IPNet, stateDir string, ipMasq bool) (*libcni.NetworkConfigList, error) {
 	var ranges [][]map[string]string
 	var routes []map[string]string
 	for _, s := range subnets {
@@ -65,7 +66,7 @@ func defaultList(bridge string, subnets []*net.IPNet, stateDir string) (*libcni.
 				"type":        "bridge",
 				"bridge":      bridge,
 				"isGateway":   true,
-				"ipMasq":      true,
+				"ipMasq":      ipMasq,
 				"hairpinMode": true,
 				// SetPodCIDR moves the subnet, and the bridge plugin refuses
 				// a second IPv4 gateway address on the bridge otherwise.

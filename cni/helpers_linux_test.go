@@ -85,7 +85,10 @@ func newEnv(t *testing.T, opts ...Option) *testEnv {
 		t.Fatal(err)
 	}
 	e.m = m
-	t.Cleanup(func() { deleteLink(t, e.bridge) })
+	t.Cleanup(func() {
+		deleteLink(t, e.bridge)
+		RemoveMasquerade(e.bridge)
+	})
 	return e
 }
 

@@ -186,9 +186,32 @@ func (m *Manager) load() (*network, error) {
 		}
 		return &network{list: list, source: path}, nil
 	}
-	list, err := defaultList(m.bridge, m.subnets, m.stateDir)
+	list, err := defaultList(m.bridge, m.subnets, m.stateDir, false)
 	if err != nil {
 		return nil, fmt.Errorf("built-in cni config: %w", err)
 	}
-	return &network{list: list, source: builtinSource}, nil
+	perPod, err := defaultList(m.bridge, m.subnets, m.stateDir, true)
+	if err != nil {
+		return nil, fmt.Errorf("built-in cni config: %w", err)
+	}
+	return &network{list: list, source: builtinSource, perPodMasq: perPod, subnets: m.subnets}, nil
+}
+
+// setupList is the list a pod is added with. For the built-in network the
+// daemon's masquerade rule is made before the first pod needs it (not at
+// start: a daemon that runs no pod leaves the node's iptables alone), and
+// should that fail, pods are masqueraded per pod as the bridge plugin does.
+func (m *Manager) setupList(n *network) *libcni.NetworkConfigList {
+	if n.perPodMasq == nil {
+		return n.list
+	}
+	n.masqOnce.Do(func() {
+		if n.masqErr = ensureMasquerade(m.bridge, n.subnets); n.masqErr != nil {
+			m.log.Warn("pods will be masqueraded per pod by the bridge plugin", "err", n.masqErr)
+		}
+	})
+	if n.masqErr != nil {
+		return n.perPodMasq
+	}
+	return n.list
 }

@@ -45,7 +45,7 @@ func (m *Manager) Setup(ctx context.Context, p PodNetwork) (_ *Result, err error
 		return nil, err
 	}
 	rt := runtimeConf(p)
-	list := forPod(n.list, rt.CapabilityArgs)
+	list := forPod(m.setupList(n), rt.CapabilityArgs)
 	raw, err := m.cni.AddNetworkList(ctx, list, rt)
 	if err == nil {
 		var res *Result

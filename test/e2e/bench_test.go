@@ -70,15 +70,15 @@ func monitorMemory(id string) (rss, pss float64) {
 
 // BenchmarkCLIRunRm times `criserver run --rm busybox true` end to end, as
 // a person at a shell waits for it: a new CLI process, a pod, a container,
-// its exit and the removal of both, with the image already pulled; with the
-// pod network (bridge, host-local, portmap) and with --network none. It
+// its exit and the removal of both, with the image already pulled; on the
+// built-in pod network (bridge, host-local, portmap) and with --network none. It
 // reports the CNI ADD and DEL time of a run from the daemon's metrics.
 func BenchmarkCLIRunRm(b *testing.B) {
 	if skip != "" {
 		b.Skip(skip)
 	}
 	port := freePort(b)
-	d := newDaemon(b, "--metrics-address", port)
+	d := newBuiltinNetDaemon(b, "--metrics-address", port)
 	d.pull()
 	for _, network := range []string{"pod", "none"} {
 		b.Run("network="+network, func(b *testing.B) {

@@ -18,6 +18,7 @@ import (
 	"google.golang.org/grpc"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
+	"github.com/criserver/criserver/cni"
 	"github.com/criserver/criserver/internal/testdaemon"
 	"github.com/criserver/criserver/internal/testimage"
 )
@@ -106,6 +107,34 @@ func newDaemon(t testing.TB, args ...string) *daemon {
 // newDaemonEnv starts a daemon with env added to its environment.
 func newDaemonEnv(t testing.TB, env []string, args ...string) *daemon {
 	t.Helper()
+	d := prepareDaemon(t, env, args...)
+	d.writeNetwork("bridge")
+	d.start()
+	t.Cleanup(func() { d.cleanup() })
+	return d
+}
+
+// newBuiltinNetDaemon starts a daemon with no network config: pods get the
+// built-in network, on the test's bridge and subnet.
+func newBuiltinNetDaemon(t testing.TB, args ...string) *daemon {
+	t.Helper()
+	d := prepareDaemon(t, nil, args...)
+	conf := filepath.Join(d.dir, "criserver.toml")
+	toml := fmt.Sprintf("[cni]\ndefault_subnet = %q\nbridge = %q\n", d.subnet, d.bridge)
+	if err := os.WriteFile(conf, []byte(toml), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	d.extraArgs = append([]string{"--config", conf}, d.extraArgs...)
+	d.start()
+	t.Cleanup(func() {
+		d.cleanup()
+		cni.RemoveMasquerade(d.bridge)
+	})
+	return d
+}
+
+func prepareDaemon(t testing.TB, env []string, args ...string) *daemon {
+	t.Helper()
 	needE2E(t)
 	n := subnets.Add(1)
 	d := &daemon{t: t, dir: t.TempDir(), extraArgs: args, env: env}
@@ -114,9 +143,6 @@ func newDaemonEnv(t testing.TB, env []string, args ...string) *daemon {
 	d.confDir, d.logDir = filepath.Join(d.dir, "net.d"), filepath.Join(d.dir, "logs")
 	d.bridge, d.subnet = fmt.Sprintf("cse2e%d", n), fmt.Sprintf("198.19.%d.0/24", n)
 	os.MkdirAll(d.confDir, 0o755)
-	d.writeNetwork("bridge")
-	d.start()
-	t.Cleanup(func() { d.cleanup() })
 	return d
 }
 
