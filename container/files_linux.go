@@ -1,0 +1,253 @@
+package container
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+
+	"github.com/cyphar/filepath-securejoin/pathrs-lite/procfs"
+	"github.com/moby/sys/mountinfo"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"github.com/criserver/criserver/internal/archive"
+	"github.com/criserver/criserver/internal/errdefs"
+)
+
+// Files in and out of containers (cp, diff, commit).
+//
+// The daemon reads and writes a container's files itself, through its
+// overlay as mounted on the host (Rootfs): the overlay the container runs
+// on, so a copy into a running container shows in it at once. A container
+// that has exited has its overlay mounted again for the call, under the
+// container's lock. Paths resolve inside that root (internal/archive), so a
+// symlink the image or the container made never leads out to the host.
+//
+// The host's view has none of the container's other mounts (volumes, binds,
+// /proc, the /etc files the pod provides): they exist only in the
+// container's mount namespace. A path at or under one is refused rather
+// than silently read from or written to the directory the mount hides.
+
+// withRoot calls fn with a handle on x's root filesystem.
+func (c *Controller) withRoot(id string, fn func(x *Container, root *os.File) error) error {
+	unlock := c.locks.Lock(id)
+	locked := true
+	defer func() {
+		if locked {
+			unlock()
+		}
+	}()
+	x, err := c.Get(id)
+	if err != nil {
+		return err
+	}
+	if x.State == StateCreating {
+		return fmt.Errorf("%w: container %s is still being created", errdefs.ErrFailedPrecondition, id)
+	}
+	if _, err := os.Stat(x.idmapDir()); err == nil {
+		// Its files are owned by host IDs the container sees otherwise.
+		return fmt.Errorf("%w: container %s runs in a user namespace of its own; cp and commit do not map its IDs", errdefs.ErrFailedPrecondition, id)
+	}
+	mounted, err := mountinfo.Mounted(x.Rootfs())
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	if !mounted {
+		img, err := c.images.Get(x.ImageID)
+		if err != nil {
+			return fmt.Errorf("%w: the image of container %s was removed, so its files cannot be mounted again: %v", errdefs.ErrFailedPrecondition, id, err)
+		}
+		lowers := c.layerDirs(img)
+		if len(lowers) == 0 {
+			lowers = []string{filepath.Join(x.Dir, "empty")}
+			if err := os.MkdirAll(lowers[0], 0o755); err != nil {
+				return err
+			}
+		}
+		if err := c.mounts.Rootfs(x.Rootfs(), lowers, filepath.Join(x.Dir, "upper"), filepath.Join(x.Dir, "work")); err != nil {
+			return err
+		}
+		defer func() {
+			if err := c.mounts.Unmount(x.Rootfs()); err != nil {
+				c.log.Warn("unmounting a stopped container's files", "id", id, "err", err)
+			}
+		}()
+	}
+	root, err := os.OpenFile(x.Rootfs(), unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return err
+	}
+	defer root.Close()
+	if mounted {
+		// A running container's overlay stays mounted while it runs;
+		// the handle keeps it for this call even if it exits meanwhile.
+		unlock()
+		locked = false
+	}
+	return fn(x, root)
+}
+
+// mountDests lists where x has mounts besides its root filesystem, from its
+// bundle's config.json.
+func mountDests(x *Container) ([]string, error) {
+	raw, err := os.ReadFile(filepath.Join(x.Bundle(), "config.json"))
+	if err != nil {
+		return nil, err
+	}
+	var spec specs.Spec
+	if err := json.Unmarshal(raw, &spec); err != nil {
+		return nil, fmt.Errorf("config.json of %s: %w", x.ID, err)
+	}
+	var out []string
+	for _, m := range spec.Mounts {
+		if d := path.Clean("/" + m.Destination); d != "/" {
+			out = append(out, d)
+		}
+	}
+	return out, nil
+}
+
+// realPath is where e is inside root, every symlink resolved.
+func realPath(root *os.File, e *archive.Entry) (string, error) {
+	top, err := procfs.ProcSelfFdReadlink(root)
+	if err != nil {
+		return "", err
+	}
+	dir, err := procfs.ProcSelfFdReadlink(e.Dir)
+	if err != nil {
+		return "", err
+	}
+	rel, ok := strings.CutPrefix(dir, top)
+	if !ok || (rel != "" && !strings.HasPrefix(rel, "/")) {
+		return "", fmt.Errorf("%s resolved outside the container's root filesystem (%s)", e.Path, dir)
+	}
+	return path.Join("/", rel, e.Base), nil
+}
+
+// checkMounts refuses a path at or under one of x's other mounts.
+func checkMounts(x *Container, root *os.File, e *archive.Entry) error {
+	real, err := realPath(root, e)
+	if err != nil {
+		return err
+	}
+	dests, err := mountDests(x)
+	if err != nil {
+		return err
+	}
+	for _, d := range dests {
+		if real == d || strings.HasPrefix(real, d+"/") {
+			return fmt.Errorf("%w: %s is on a mount of container %s (%s): cp copies only the container's own root filesystem, not volumes, binds or the files the pod provides",
+				errdefs.ErrFailedPrecondition, e.Path, x.ID, d)
+		}
+	}
+	return nil
+}
+
+func notFound(x *Container, p string) error {
+	return fmt.Errorf("%w: Could not find the file %s in container %s", errdefs.ErrNotFound, p, x.Config.Name)
+}
+
+// StatPath describes the path p in the container's root filesystem, not
+// following a symlink at its end.
+func (c *Controller) StatPath(_ context.Context, id, p string) (archive.Stat, error) {
+	var st archive.Stat
+	err := c.withRoot(id, func(x *Container, root *os.File) error {
+		e, err := archive.Resolve(root, p, false)
+		if archive.IsNotExist(err) {
+			return notFound(x, p)
+		}
+		if err != nil {
+			return err
+		}
+		defer e.Close()
+		if err := checkMounts(x, root, e); err != nil {
+			return err
+		}
+		st, err = e.Stat()
+		return err
+	})
+	return st, err
+}
+
+// CopyFrom writes the file or tree at p as a tar to w, its top entry named
+// as p's base name; follow follows a symlink at p. stat hears what p is
+// before anything is written.
+func (c *Controller) CopyFrom(_ context.Context, id, p string, follow bool, stat func(archive.Stat) error, w io.Writer) error {
+	return c.withRoot(id, func(x *Container, root *os.File) error {
+		e, err := archive.Resolve(root, p, follow)
+		if archive.IsNotExist(err) {
+			return notFound(x, p)
+		}
+		if err != nil {
+			return err
+		}
+		defer e.Close()
+		if err := checkMounts(x, root, e); err != nil {
+			return err
+		}
+		st, err := e.Stat()
+		if err != nil {
+			return err
+		}
+		if err := stat(st); err != nil {
+			return err
+		}
+		name := path.Base(e.Path)
+		if e.Path == "/" {
+			name = "."
+		}
+		return archive.Write(w, e.Dir, e.Base, name, archive.WriteOptions{})
+	})
+}
+
+// CopyToOptions say how CopyTo makes what it copies.
+type CopyToOptions struct {
+	// From and To rename the tar's first component (see
+	// archive.ExtractOptions).
+	From, To string
+	// KeepOwner keeps the tar's uid and gid; else root owns the files.
+	KeepOwner bool
+}
+
+// CopyTo makes the entries of the tar r under the directory dir of the
+// container's root filesystem.
+func (c *Controller) CopyTo(_ context.Context, id, dir string, r io.Reader, o CopyToOptions) error {
+	return c.withRoot(id, func(x *Container, root *os.File) error {
+		e, err := archive.Resolve(root, dir, true)
+		if archive.IsNotExist(err) {
+			return notFound(x, dir)
+		}
+		if err != nil {
+			return err
+		}
+		defer e.Close()
+		if err := checkMounts(x, root, e); err != nil {
+			return err
+		}
+		st, err := e.Stat()
+		if err != nil {
+			return err
+		}
+		if !st.Mode.IsDir() {
+			return fmt.Errorf("%w: %s is not a directory in container %s", errdefs.ErrInvalidArgument, dir, x.Config.Name)
+		}
+		real, err := realPath(root, e)
+		if err != nil {
+			return err
+		}
+		opts := archive.ExtractOptions{From: o.From, To: o.To, KeepOwner: o.KeepOwner, Owner: &archive.Owner{}}
+		if err := archive.Extract(root, real, r, opts); err != nil {
+			if errors.Is(err, archive.ErrUnsafe) {
+				return fmt.Errorf("%w: %v", errdefs.ErrInvalidArgument, err)
+			}
+			return err
+		}
+		return nil
+	})
+}
