@@ -32,6 +32,7 @@ func AddTo(root *cobra.Command) {
 	root.AddCommand(psCommand(), podsCommand(), runCommand(), execCommand(), logsCommand(),
 		stopCommand(), rmCommand(), inspectCommand(), statsCommand(), attachCommand())
 	root.AddCommand(volumeCommand())
+	root.AddCommand(filesCommands()...)
 	root.AddCommand(createCommand(), startCommand(), restartCommand(), killCommand(), waitCommand(),
 		pauseCommand(true), pauseCommand(false), topCommand(), portCommand(), renameCommand())
 	root.AddCommand(containerCommand(), imageCommand(), systemCommand(), eventsCommand())

@@ -143,7 +143,7 @@ func checkMounts(x *Container, root *os.File, e *archive.Entry) error {
 	for _, d := range dests {
 		if real == d || strings.HasPrefix(real, d+"/") {
 			return fmt.Errorf("%w: %s is on a mount of container %s (%s): cp copies only the container's own root filesystem, not volumes, binds or the files the pod provides",
-				errdefs.ErrFailedPrecondition, e.Path, x.ID, d)
+				errdefs.ErrFailedPrecondition, e.Path, x.Config.Name, d)
 		}
 	}
 	return nil

@@ -127,6 +127,8 @@ type Server struct {
 	containers     Containers
 	network        Network
 	volumes        Volumes
+	files          Files
+	commits        ImageCommitter
 	runtimes       runtimes.Registry
 	streaming      StreamingServer
 	log            *slog.Logger
@@ -154,6 +156,10 @@ type Deps struct {
 	// Volumes, when set, serves the named volumes (api.VolumeCreateMethod
 	// and its siblings).
 	Volumes Volumes
+	// Files, when set, serves cp and diff (api.FilesService); with
+	// Commits, commit too.
+	Files   Files
+	Commits ImageCommitter
 }
 
 // StreamingServer hands out URLs for exec, attach and port forwarding.
@@ -167,6 +173,7 @@ type StreamingServer interface {
 func New(d Deps) *Server {
 	s := &Server{
 		images: d.Images, transfer: d.Transfer, pods: d.Pods, sandboxes: d.Sandboxes, containers: d.Containers, network: d.Network, volumes: d.Volumes,
+		files: d.Files, commits: d.Commits,
 		runtimes: d.Runtimes, streaming: d.Streaming, log: d.Logger, noUserNS: d.NoUserNamespaces, systemdCgroups: d.SystemdCgroups,
 	}
 	if s.log == nil {
@@ -185,6 +192,7 @@ func (s *Server) Register(g *grpc.Server) {
 	}
 	g.RegisterService(&imageTransferDesc, s)
 	g.RegisterService(&containerExtensionDesc, s)
+	g.RegisterService(&filesDesc, s)
 }
 
 // GRPCOptions are the interceptors that turn errors into gRPC codes and log

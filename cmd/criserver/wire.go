@@ -102,7 +102,7 @@ func wireRuntime(ctx context.Context, c config.Config, db *bolt.DB, images *imag
 	d := cri.Deps{
 		Images: images, Transfer: images, Pods: pods, Sandboxes: sandboxes, Containers: containers, Network: network,
 		Runtimes: handlers, Streaming: stream, Logger: log, SystemdCgroups: driver == cgroup.Systemd,
-		Volumes: volumes,
+		Volumes: volumes, Files: containers, Commits: images,
 	}
 	if err := searchable(c.Root, c.State); err != nil {
 		d.NoUserNamespaces = err.Error()

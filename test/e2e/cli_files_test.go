@@ -1,0 +1,221 @@
+package e2e
+
+import (
+	"archive/tar"
+	"bytes"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// wantFail runs a command that must fail with exit 1 and a message.
+func (d *daemon) wantFail(msg string, args ...string) {
+	d.t.Helper()
+	r := d.cli(args...)
+	if r.code != 1 || !strings.Contains(r.stderr, msg) {
+		d.t.Errorf("criserver %s: exit %d, stderr %q; want 1 and %q", strings.Join(args, " "), r.code, r.stderr, msg)
+	}
+}
+
+func (d *daemon) cliStdin(stdin io.Reader, args ...string) cliResult {
+	d.t.Helper()
+	cmd := d.cliCmd(args...)
+	cmd.Stdin = stdin
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	r := cliResult{stdout: out.String(), stderr: errb.String()}
+	if cmd.ProcessState != nil {
+		r.code = cmd.ProcessState.ExitCode()
+	} else if err != nil {
+		d.t.Fatal(err)
+	}
+	return r
+}
+
+func TestCLICp(t *testing.T) {
+	d := newDaemon(t)
+	host := t.TempDir()
+	vol := t.TempDir()
+	d.mustCLI("run", "-d", "--name", "box", "-v", vol+":/data", "busybox", "sleep", "600")
+
+	// A file in and out, by the Docker rules for the destination's name.
+	os.WriteFile(filepath.Join(host, "hello.txt"), []byte("hi\n"), 0o600)
+	d.mustCLI("cp", filepath.Join(host, "hello.txt"), "box:/tmp/renamed.txt")
+	d.mustCLI("cp", filepath.Join(host, "hello.txt"), "box:/tmp")
+	if out := d.mustCLI("exec", "box", "sh", "-c", "cat /tmp/renamed.txt /tmp/hello.txt; stat -c '%u:%g %a' /tmp/hello.txt"); out != "hi\nhi\n0:0 600\n" {
+		t.Errorf("copied in: %q", out)
+	}
+	os.Mkdir(filepath.Join(host, "out"), 0o755)
+	d.mustCLI("cp", "box:/etc/passwd", filepath.Join(host, "out"))
+	if b, _ := os.ReadFile(filepath.Join(host, "out", "passwd")); !strings.HasPrefix(string(b), "root:") {
+		t.Errorf("copied out: %q", b)
+	}
+	d.mustCLI("cp", "box:etc/group", filepath.Join(host, "out", "g"))
+	if b, _ := os.ReadFile(filepath.Join(host, "out", "g")); !strings.HasPrefix(string(b), "root:") {
+		t.Errorf("copied out under a new name: %q", b)
+	}
+
+	// A directory: into an existing one, as a new one, and its contents.
+	os.MkdirAll(filepath.Join(host, "tree", "sub"), 0o755)
+	os.WriteFile(filepath.Join(host, "tree", "sub", "f"), []byte("deep\n"), 0o644)
+	d.mustCLI("cp", filepath.Join(host, "tree"), "box:/tmp")
+	d.mustCLI("cp", filepath.Join(host, "tree"), "box:/tmp/newtree")
+	d.mustCLI("exec", "box", "mkdir", "/tmp/contents")
+	d.mustCLI("cp", filepath.Join(host, "tree")+"/.", "box:/tmp/contents")
+	if out := d.mustCLI("exec", "box", "cat", "/tmp/tree/sub/f", "/tmp/newtree/sub/f", "/tmp/contents/sub/f"); out != "deep\ndeep\ndeep\n" {
+		t.Errorf("directories: %q", out)
+	}
+	d.mustCLI("cp", "box:/tmp/tree", filepath.Join(host, "back"))
+	if b, _ := os.ReadFile(filepath.Join(host, "back", "sub", "f")); string(b) != "deep\n" {
+		t.Errorf("directory out: %q", b)
+	}
+	d.wantFail("cannot copy a directory to a file", "cp", filepath.Join(host, "tree"), "box:/tmp/hello.txt")
+	d.wantFail("must exist", "cp", filepath.Join(host, "hello.txt"), "box:/nodir/")
+	d.wantFail("Could not find the file /nope in container box", "cp", "box:/nope", host)
+	d.wantFail("copying between containers is not supported", "cp", "box:/a", "box:/b")
+	d.wantFail("must specify at least one container source", "cp", filepath.Join(host, "a"), filepath.Join(host, "b"))
+
+	// Symlinks the container made resolve inside it: nothing reaches the
+	// host's /tmp, absolute or relative.
+	mark := fmt.Sprintf("criserver-cp-%d", time.Now().UnixNano())
+	d.mustCLI("exec", "box", "sh", "-c", "ln -s / /evil && ln -s ../../../../../../tmp /rel && ln -s /etc/passwd /pw")
+	d.mustCLI("cp", filepath.Join(host, "hello.txt"), "box:/evil/tmp/"+mark)
+	d.mustCLI("cp", filepath.Join(host, "hello.txt"), "box:/rel/"+mark+"-rel")
+	if _, err := os.Stat("/tmp/" + mark); err == nil {
+		t.Fatal("cp through a symlink to / wrote the host's /tmp")
+	}
+	if _, err := os.Stat("/tmp/" + mark + "-rel"); err == nil {
+		t.Fatal("cp through a relative symlink wrote the host's /tmp")
+	}
+	if out := d.mustCLI("exec", "box", "cat", "/tmp/"+mark, "/tmp/"+mark+"-rel"); out != "hi\nhi\n" {
+		t.Errorf("through the symlinks, in the container: %q", out)
+	}
+	// Out: a symlink is copied as one; -L copies what it points to, in
+	// the container.
+	d.mustCLI("cp", "box:/evil", filepath.Join(host, "evil"))
+	if l, err := os.Readlink(filepath.Join(host, "evil")); err != nil || l != "/" {
+		t.Errorf("symlink out: %q %v", l, err)
+	}
+	d.mustCLI("cp", "-L", "box:/pw", filepath.Join(host, "pw"))
+	if b, _ := os.ReadFile(filepath.Join(host, "pw")); !strings.HasPrefix(string(b), "root:") {
+		t.Errorf("-L: %q", b)
+	}
+	d.mustCLI("cp", "box:/evil/etc/passwd", filepath.Join(host, "viaevil"))
+	if a, b := readFile(filepath.Join(host, "viaevil")), readFile(filepath.Join(host, "out", "passwd")); a != b {
+		t.Error("/evil/etc/passwd is not the container's /etc/passwd")
+	}
+
+	// A tar on stdin whose entries climb out is refused; nothing is written.
+	var evil bytes.Buffer
+	tw := tar.NewWriter(&evil)
+	tw.WriteHeader(&tar.Header{Name: "../../../../../../tmp/" + mark + "-tar", Typeflag: tar.TypeReg, Mode: 0o644, Size: 2})
+	tw.Write([]byte("x\n"))
+	tw.Close()
+	if r := d.cliStdin(&evil, "cp", "-", "box:/tmp"); r.code != 1 || !strings.Contains(r.stderr, "climbs out") {
+		t.Errorf("tar with ../: exit %d, %q", r.code, r.stderr)
+	}
+	if _, err := os.Stat("/tmp/" + mark + "-tar"); err == nil {
+		t.Fatal("a ../ tar entry reached the host's /tmp")
+	}
+	// A good tar on stdin, and a tar on stdout.
+	var good bytes.Buffer
+	tw = tar.NewWriter(&good)
+	tw.WriteHeader(&tar.Header{Name: "fromtar", Typeflag: tar.TypeReg, Mode: 0o644, Size: 3, Uid: 77, Gid: 88})
+	tw.Write([]byte("tar"))
+	tw.Close()
+	if r := d.cliStdin(bytes.NewReader(good.Bytes()), "cp", "-a", "-", "box:/tmp"); r.code != 0 {
+		t.Fatalf("cp - : %d %q", r.code, r.stderr)
+	}
+	if out := d.mustCLI("exec", "box", "sh", "-c", "stat -c %u:%g /tmp/fromtar"); out != "77:88\n" {
+		t.Errorf("-a kept %q, want 77:88", out)
+	}
+	out := d.mustCLI("cp", "box:/tmp/fromtar", "-")
+	if h, err := tar.NewReader(strings.NewReader(out)).Next(); err != nil || h.Name != "fromtar" || h.Uid != 77 {
+		t.Errorf("tar on stdout: %+v %v", h, err)
+	}
+	// -a out keeps the container's owners.
+	d.mustCLI("cp", "-a", "box:/tmp/fromtar", filepath.Join(host, "owned"))
+	var st unix.Stat_t
+	if err := unix.Stat(filepath.Join(host, "owned"), &st); err != nil || st.Uid != 77 || st.Gid != 88 {
+		t.Errorf("-a out: %d:%d %v", st.Uid, st.Gid, err)
+	}
+
+	// Volumes are not the container's root filesystem: refused, and the
+	// host directory behind the volume is untouched.
+	d.wantFail("is on a mount", "cp", filepath.Join(host, "hello.txt"), "box:/data")
+	d.wantFail("is on a mount", "cp", "box:/data", host)
+	if ents, _ := os.ReadDir(vol); len(ents) != 0 {
+		t.Errorf("volume written: %v", ents)
+	}
+
+	// A stopped container: its overlay is mounted for the copy, and
+	// taken down again.
+	d.mustCLI("stop", "-t", "1", "box")
+	os.WriteFile(filepath.Join(host, "late.txt"), []byte("late\n"), 0o644)
+	d.mustCLI("cp", filepath.Join(host, "late.txt"), "box:/tmp/")
+	d.mustCLI("cp", "box:/tmp/late.txt", filepath.Join(host, "late-back.txt"))
+	if b := readFile(filepath.Join(host, "late-back.txt")); b != "late\n" {
+		t.Errorf("stopped container round trip: %q", b)
+	}
+	if mi, _ := os.ReadFile("/proc/self/mountinfo"); strings.Contains(string(mi), filepath.Join(d.root, "containers")) {
+		t.Errorf("a container's root filesystem is still mounted after copying from a stopped container:\n%s", mi)
+	}
+	d.mustCLI("rm", "box")
+	d.wantNothingLeft(t)
+}
+
+func readFile(p string) string {
+	b, _ := os.ReadFile(p)
+	return string(b)
+}
+
+func TestCLIDiffCommit(t *testing.T) {
+	d := newDaemon(t)
+	d.mustCLI("run", "--name", "changer", "busybox", "sh", "-c",
+		"echo new > /newfile && rm /bin/ls && mkdir /etc/extra && echo e > /etc/extra/f")
+	// Exited: diff mounts what it compares.
+	want := "C /bin\nD /bin/ls\nC /etc\nA /etc/extra\nA /etc/extra/f\nA /newfile\n"
+	if out := d.mustCLI("diff", "changer"); out != want {
+		t.Errorf("diff:\n%s\nwant:\n%s", out, want)
+	}
+	r := d.cli("commit", "-m", "the change", "-a", "tester", "-c", `CMD ["cat", "/newfile"]`, "changer", "team/committed:v1")
+	if r.code != 0 || !regexp.MustCompile(`^sha256:[0-9a-f]{64}\n$`).MatchString(r.stdout) {
+		t.Fatalf("commit: exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
+	}
+	id := strings.TrimSpace(r.stdout)
+	if imgs := d.mustCLI("images"); !regexp.MustCompile(`team/committed\s+v1\s+` + id[7:19]).MatchString(imgs) {
+		t.Errorf("images does not list the commit:\n%s", imgs)
+	}
+	if out := d.mustCLI("run", "--rm", "team/committed:v1"); out != "new\n" {
+		t.Errorf("the committed CMD: %q", out)
+	}
+	if out := d.mustCLI("run", "--rm", "team/committed:v1", "sh", "-c", "test ! -e /bin/ls && cat /etc/extra/f && ls /bin/sh"); out != "e\n/bin/sh\n" {
+		t.Errorf("the committed files: %q", out)
+	}
+	d.wantFail("not a valid change command", "commit", "-c", "RUN true", "changer")
+
+	// A running container is paused for the commit, then runs on.
+	d.mustCLI("run", "-d", "--name", "live", "busybox", "sh", "-c", "echo running > /r; exec sleep 600")
+	eventually(t, "the container wrote its file", func() bool { return d.cli("exec", "live", "test", "-f", "/r").code == 0 })
+	if out := d.mustCLI("diff", "live"); out != "A /r\n" {
+		t.Errorf("diff of a running container: %q", out)
+	}
+	id2 := strings.TrimSpace(d.mustCLI("commit", "live"))
+	if out := d.mustCLI("run", "--rm", id2, "cat", "/r"); out != "running\n" {
+		t.Errorf("commit of a running container: %q", out)
+	}
+	if ps := d.mustCLI("ps"); !strings.Contains(ps, "live") || strings.Contains(ps, "paused") {
+		t.Errorf("after commit the container should run unpaused:\n%s", ps)
+	}
+	d.mustCLI("rm", "-f", "live", "changer")
+	d.mustCLI("rmi", "team/committed:v1", id2)
+	d.wantNothingLeft(t)
+}
