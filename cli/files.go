@@ -171,6 +171,10 @@ func localDestination(name string, srcDir, contents bool, dst string) (*os.File,
 	open := func(dir string) (*os.File, error) {
 		return os.OpenFile(dir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	}
+	dirOnly := strings.HasSuffix(dst, "/")
+	if resolved, err := filepath.EvalSymlinks(dst); err == nil {
+		dst = resolved // a symlink is written through, as Docker does
+	}
 	fi, err := os.Stat(dst)
 	switch {
 	case err == nil && fi.IsDir():
@@ -185,7 +189,7 @@ func localDestination(name string, srcDir, contents bool, dst string) (*os.File,
 		}
 	case !errors.Is(err, fs.ErrNotExist):
 		return nil, o, err
-	case strings.HasSuffix(dst, "/") && !srcDir:
+	case dirOnly && !srcDir:
 		return nil, o, fmt.Errorf("the destination directory %s must exist", dst)
 	}
 	o.From, o.To = name, filepath.Base(dst)
@@ -246,6 +250,15 @@ func (c *client) localSource(cmd *cobra.Command, id, src, dst string, follow boo
 	}
 	name := filepath.Base(clean)
 	st, err := c.stat(cmd, id, dst)
+	if err == nil && fs.FileMode(st.Mode)&fs.ModeSymlink != 0 {
+		// A symlink is written through, as Docker does; the daemon
+		// resolves it inside the container.
+		if !strings.HasPrefix(st.LinkTarget, "/") {
+			st.LinkTarget = path.Join(path.Dir(dst), st.LinkTarget)
+		}
+		dst = st.LinkTarget
+		st, err = c.stat(cmd, id, dst)
+	}
 	switch {
 	case err == nil && fs.FileMode(st.Mode).IsDir():
 		req.Path = dst

@@ -198,11 +198,7 @@ func (c *Controller) CopyFrom(_ context.Context, id, p string, follow bool, stat
 		if err := stat(st); err != nil {
 			return err
 		}
-		name := path.Base(e.Path)
-		if e.Path == "/" {
-			name = "."
-		}
-		return archive.Write(w, e.Dir, e.Base, name, archive.WriteOptions{})
+		return archive.Write(w, e.Dir, e.Base, st.Name, archive.WriteOptions{})
 	})
 }
 

@@ -219,3 +219,29 @@ func TestWriteWhiteouts(t *testing.T) {
 		t.Fatalf("entries %q, want %q", got, want)
 	}
 }
+
+// A tar of a root names it "."; renamed as a whole it lands under To.
+func TestWriteRootRenamed(t *testing.T) {
+	src := t.TempDir()
+	os.WriteFile(filepath.Join(src, "f"), []byte("x"), 0o644)
+	e, err := Resolve(openRoot(t, src), "/", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	st, err := e.Stat()
+	if err != nil || st.Name != "." || !st.Mode.IsDir() {
+		t.Fatalf("stat of the root: %+v %v", st, err)
+	}
+	var b bytes.Buffer
+	if err := Write(&b, e.Dir, e.Base, st.Name, WriteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	dst := t.TempDir()
+	if err := Extract(openRoot(t, dst), "/", &b, ExtractOptions{From: ".", To: "copy"}); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := os.ReadFile(filepath.Join(dst, "copy", "f")); string(got) != "x" {
+		t.Errorf("root copied as copy/: %q", got)
+	}
+}

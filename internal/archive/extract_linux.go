@@ -21,7 +21,8 @@ var ErrUnsafe = errors.New("unsafe tar entry")
 type ExtractOptions struct {
 	// From and To rename the entries' first component: an entry named
 	// From, or below From, is made as To (cp's rebasing of a source onto
-	// its destination's name). Empty From renames nothing.
+	// its destination's name). Empty From renames nothing; "." moves
+	// every entry under To.
 	From, To string
 	// KeepOwner gives each entry the tar's uid and gid.
 	KeepOwner bool
@@ -90,6 +91,10 @@ func (x *extractor) rel(name string) (string, error) {
 		}
 	}
 	n := path.Clean("/" + name)[1:]
+	if x.o.From == "." {
+		// A tar of a root ("." and what is under it) renamed as a whole.
+		return path.Join(x.dest, x.o.To, n), nil
+	}
 	if x.o.From != "" {
 		if n == x.o.From {
 			n = x.o.To

@@ -32,7 +32,11 @@ func (e *Entry) Stat() (Stat, error) {
 	if err := unix.Fstatat(int(e.Dir.Fd()), e.Base, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
 		return Stat{}, &fs.PathError{Op: "stat", Path: e.Path, Err: err}
 	}
-	s := Stat{Name: path.Base(e.Path), Mode: fileMode(st.Mode), Size: st.Size, Mtime: time.Unix(st.Mtim.Unix()).UTC()}
+	name := path.Base(e.Path)
+	if e.Path == "/" {
+		name = "." // the root: a tar names it so
+	}
+	s := Stat{Name: name, Mode: fileMode(st.Mode), Size: st.Size, Mtime: time.Unix(st.Mtim.Unix()).UTC()}
 	if s.Mode&fs.ModeSymlink != 0 {
 		s.LinkTarget, _ = readlink(int(e.Dir.Fd()), e.Base)
 	}

@@ -98,6 +98,13 @@ func TestCLICp(t *testing.T) {
 	if out := d.mustCLI("exec", "box", "cat", "/tmp/"+mark, "/tmp/"+mark+"-rel"); out != "hi\nhi\n" {
 		t.Errorf("through the symlinks, in the container: %q", out)
 	}
+	// A symlink as the destination is written through, inside the
+	// container.
+	d.mustCLI("exec", "box", "sh", "-c", "ln -s /tmp/through /lnk")
+	d.mustCLI("cp", filepath.Join(host, "hello.txt"), "box:/lnk")
+	if out := d.mustCLI("exec", "box", "sh", "-c", "cat /tmp/through && test -L /lnk && echo link"); out != "hi\nlink\n" {
+		t.Errorf("through a symlinked destination: %q", out)
+	}
 	// Out: a symlink is copied as one; -L copies what it points to, in
 	// the container.
 	d.mustCLI("cp", "box:/evil", filepath.Join(host, "evil"))
