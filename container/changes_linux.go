@@ -57,7 +57,9 @@ func (c *Controller) Changes(_ context.Context, id string) ([]Change, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: the image of container %s was removed, so there is nothing to compare with: %v", errdefs.ErrFailedPrecondition, id, err)
 	}
-	base := filepath.Join(x.Dir, "diff-base")
+	// Beside the container's directories, not in them: a mount left by a
+	// crash must not stand in the way of the container's removal.
+	base := filepath.Join(c.state, ".diff-"+id)
 	if err := c.mounts.ReadOnly(base, c.layerDirs(img)); err != nil {
 		return nil, err
 	}
