@@ -149,9 +149,16 @@ func checkMounts(x *Container, root *os.File, e *archive.Entry) error {
 	return nil
 }
 
+// notFound is Docker's message for a missing path, in Docker's words
+// alone: the class is not spelled out in it.
 func notFound(x *Container, p string) error {
-	return fmt.Errorf("%w: Could not find the file %s in container %s", errdefs.ErrNotFound, p, x.Config.Name)
+	return &missingPath{fmt.Sprintf("Could not find the file %s in container %s", p, x.Config.Name)}
 }
+
+type missingPath struct{ msg string }
+
+func (e *missingPath) Error() string { return e.msg }
+func (e *missingPath) Unwrap() error { return errdefs.ErrNotFound }
 
 // StatPath describes the path p in the container's root filesystem, not
 // following a symlink at its end.
