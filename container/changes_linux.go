@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"os"
 	"path"
 	"path/filepath"
@@ -92,7 +93,7 @@ func changes(upper, base string, mountPoints []string) ([]Change, error) {
 		return true
 	}
 	var out []Change
-	skipped := map[string]bool{} // directories that held a skipped mount point
+	skipped := map[string]bool{} // directories above a skipped mount point
 	err = filepath.WalkDir(upper, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
@@ -112,7 +113,9 @@ func changes(upper, base string, mountPoints []string) ([]Change, error) {
 		}
 		existed := inImage(rel)
 		if !existed && runtimeMountPoint(p, abs, &st, mountPoints) {
-			skipped[path.Dir(abs)] = true
+			for a := path.Dir(abs); a != "/"; a = path.Dir(a) {
+				skipped[a] = true
+			}
 			if d.IsDir() {
 				return fs.SkipDir
 			}
@@ -158,20 +161,27 @@ func runtimeMountPoint(p, abs string, st *unix.Stat_t, mountPoints []string) boo
 	return false
 }
 
-// dropCopiedUpParents leaves out a directory overlay copied up only to
-// hold a skipped mount point: "C /etc" with no change below it.
+// dropCopiedUpParents leaves out a directory that is there only to hold a
+// skipped mount point: copied up ("C /etc" with no change below it) or
+// made by the runtime on the way to it ("A /mnt" for a volume at /mnt/v).
+// Deepest first, so that a chain of such directories goes as a whole.
 func dropCopiedUpParents(in []Change, skipped map[string]bool) []Change {
-	return slices.DeleteFunc(in, func(ch Change) bool {
-		if ch.Kind != ChangeModify || !skipped[ch.Path] {
-			return false
-		}
+	dropped := map[string]bool{}
+	cands := slices.Collect(maps.Keys(skipped))
+	slices.SortFunc(cands, func(a, b string) int { return strings.Count(b, "/") - strings.Count(a, "/") })
+	for _, dir := range cands {
+		busy := false
 		for _, o := range in {
-			if strings.HasPrefix(o.Path, ch.Path+"/") {
-				return false
+			if !dropped[o.Path] && strings.HasPrefix(o.Path, dir+"/") {
+				busy = true
+				break
 			}
 		}
-		return true
-	})
+		if !busy {
+			dropped[dir] = true
+		}
+	}
+	return slices.DeleteFunc(in, func(ch Change) bool { return ch.Kind != ChangeDelete && dropped[ch.Path] })
 }
 
 func opaque(p string) bool {
@@ -197,8 +207,8 @@ func hiddenBelow(base, rel, p string) ([]string, error) {
 }
 
 // ExportLayer writes the container's changes as an image layer: a tar of
-// its upper directory with OCI whiteouts, without the runtime's empty mount
-// points (the ones Changes leaves out).
+// its upper directory with OCI whiteouts, without what Changes leaves out
+// (the runtime's empty mount points and the directories that hold them).
 func (c *Controller) ExportLayer(ctx context.Context, id string, w io.Writer) error {
 	x, err := c.Get(id)
 	if err != nil {
@@ -211,16 +221,11 @@ func (c *Controller) ExportLayer(ctx context.Context, id string, w io.Writer) er
 	if err != nil {
 		return err
 	}
+	// The layer is what diff lists: every entry of the upper directory
+	// but the runtime's.
 	listed := map[string]bool{}
 	for _, c := range ch {
-		listed[c.Path] = true
-	}
-	skip := map[string]bool{}
-	dests, _ := mountDests(x)
-	for _, d := range dests {
-		if !listed[d] {
-			skip[strings.TrimPrefix(d, "/")] = true
-		}
+		listed[strings.TrimPrefix(c.Path, "/")] = true
 	}
 	upper, err := os.Open(filepath.Join(x.Dir, "upper"))
 	if err != nil {
@@ -229,6 +234,6 @@ func (c *Controller) ExportLayer(ctx context.Context, id string, w io.Writer) er
 	defer upper.Close()
 	return archive.WriteContents(w, upper, archive.WriteOptions{
 		Whiteouts: true, Xattrs: true,
-		Skip: func(rel string) bool { return skip[rel] },
+		Skip: func(rel string) bool { return !listed[rel] },
 	})
 }

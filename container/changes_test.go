@@ -36,7 +36,8 @@ func TestChangesReadsOverlayUpper(t *testing.T) {
 	if err := unix.Setxattr(filepath.Join(upper, "opq"), "trusted.overlay.opaque", []byte("y"), 0); err != nil {
 		t.Skipf("trusted xattrs: %v", err)
 	}
-	got, err := changes(upper, base, []string{"/etc/hosts", "/data", "/proc"})
+	os.MkdirAll(filepath.Join(upper, "mnt/deep/vol"), 0o755) // the runtime's, for a volume at /mnt/deep/vol
+	got, err := changes(upper, base, []string{"/etc/hosts", "/data", "/proc", "/mnt/deep/vol"})
 	if err != nil {
 		t.Fatal(err)
 	}

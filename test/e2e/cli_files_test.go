@@ -211,6 +211,13 @@ func TestCLIDiffCommit(t *testing.T) {
 	}
 	d.wantFail("not a valid change command", "commit", "-c", "RUN true", "changer")
 
+	// The mount points the runtime makes for a volume, and the
+	// directories on the way to it, are not the container's changes.
+	d.mustCLI("run", "--name", "quiet", "-v", t.TempDir()+":/mnt/deep/vol", "busybox", "true")
+	if out := d.mustCLI("diff", "quiet"); out != "" {
+		t.Errorf("diff of a container that changed nothing:\n%s", out)
+	}
+
 	// A running container is paused for the commit, then runs on.
 	d.mustCLI("run", "-d", "--name", "live", "busybox", "sh", "-c", "echo running > /r; exec sleep 600")
 	eventually(t, "the container wrote its file", func() bool { return d.cli("exec", "live", "test", "-f", "/r").code == 0 })
@@ -224,7 +231,7 @@ func TestCLIDiffCommit(t *testing.T) {
 	if ps := d.mustCLI("ps"); !strings.Contains(ps, "live") || strings.Contains(ps, "paused") {
 		t.Errorf("after commit the container should run unpaused:\n%s", ps)
 	}
-	d.mustCLI("rm", "-f", "live", "changer")
+	d.mustCLI("rm", "-f", "live", "changer", "quiet")
 	d.mustCLI("rmi", "team/committed:v1", id2)
 	d.wantNothingLeft(t)
 }
