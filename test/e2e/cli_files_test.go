@@ -85,6 +85,18 @@ func TestCLICp(t *testing.T) {
 	d.wantFail("copying between containers is not supported", "cp", "box:/a", "box:/b")
 	d.wantFail("must specify at least one container source", "cp", filepath.Join(host, "a"), filepath.Join(host, "b"))
 
+	// More than one message's worth, both ways.
+	big := make([]byte, 3<<20+17)
+	for i := range big {
+		big[i] = byte(i * 7 / 3)
+	}
+	os.WriteFile(filepath.Join(host, "big"), big, 0o644)
+	d.mustCLI("cp", filepath.Join(host, "big"), "box:/tmp/big")
+	d.mustCLI("cp", "box:/tmp/big", filepath.Join(host, "big-back"))
+	if !bytes.Equal([]byte(readFile(filepath.Join(host, "big-back"))), big) {
+		t.Error("a 3 MiB file came back different")
+	}
+
 	// Symlinks the container made resolve inside it: nothing reaches the
 	// host's /tmp, absolute or relative.
 	mark := fmt.Sprintf("criserver-cp-%d", time.Now().UnixNano())
