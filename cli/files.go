@@ -38,7 +38,21 @@ func cpCommand() *cobra.Command {
 			"stopped. \"-\" reads a tar from stdin or writes one to stdout. Paths in the container are\n" +
 			"taken from its root and resolve inside it. Volumes, binds and the files the pod provides\n" +
 			"(/etc/hosts and the like) are not reached: a path on one is refused.",
-		Args:              cobra.ExactArgs(2),
+		Args: func(cmd *cobra.Command, args []string) error {
+			if err := cobra.ExactArgs(2)(cmd, args); err != nil {
+				return err
+			}
+			// Checked before the daemon is dialled, as Docker does.
+			srcCtr, _ := splitCpArg(args[0])
+			dstCtr, _ := splitCpArg(args[1])
+			switch {
+			case srcCtr != "" && dstCtr != "":
+				return errors.New("copying between containers is not supported")
+			case srcCtr == "" && dstCtr == "":
+				return errors.New("must specify at least one container source")
+			}
+			return nil
+		},
 		ValidArgsFunction: completeContainers(false),
 		RunE: withClient(func(cmd *cobra.Command, c *client, args []string) error {
 			o := cpOptions{}
@@ -50,12 +64,7 @@ func cpCommand() *cobra.Command {
 			}
 			srcCtr, src := splitCpArg(args[0])
 			dstCtr, dst := splitCpArg(args[1])
-			switch {
-			case srcCtr != "" && dstCtr != "":
-				return errors.New("copying between containers is not supported")
-			case srcCtr == "" && dstCtr == "":
-				return errors.New("must specify at least one container source")
-			case srcCtr != "":
+			if srcCtr != "" {
 				ct, err := c.findContainer(cmd.Context(), srcCtr)
 				if err != nil {
 					return err
@@ -64,16 +73,15 @@ func cpCommand() *cobra.Command {
 					return errors.New("filepath for the container cannot be empty")
 				}
 				return c.copyFrom(cmd, ct.Id, src, dst, o)
-			default:
-				ct, err := c.findContainer(cmd.Context(), dstCtr)
-				if err != nil {
-					return err
-				}
-				if dst == "" {
-					return errors.New("filepath for the container cannot be empty")
-				}
-				return c.copyTo(cmd, ct.Id, src, dst, o)
 			}
+			ct, err := c.findContainer(cmd.Context(), dstCtr)
+			if err != nil {
+				return err
+			}
+			if dst == "" {
+				return errors.New("filepath for the container cannot be empty")
+			}
+			return c.copyTo(cmd, ct.Id, src, dst, o)
 		}),
 	}
 	cmd.Flags().BoolP("archive", "a", false, "archive mode (copy all uid/gid information)")
