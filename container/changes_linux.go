@@ -60,7 +60,7 @@ func (c *Controller) Changes(_ context.Context, id string) ([]Change, error) {
 	}
 	// Beside the container's directories, not in them: a mount left by a
 	// crash must not stand in the way of the container's removal.
-	base := filepath.Join(c.state, ".diff-"+id)
+	base := c.diffBase(id)
 	if err := c.mounts.ReadOnly(base, c.layerDirs(img)); err != nil {
 		return nil, err
 	}
@@ -72,6 +72,20 @@ func (c *Controller) Changes(_ context.Context, id string) ([]Change, error) {
 	}()
 	dests, _ := mountDests(x) // a container without a bundle has no mounts
 	return changes(filepath.Join(x.Dir, "upper"), base, dests)
+}
+
+// diffBase is where Changes shows the image's files.
+func (c *Controller) diffBase(id string) string { return filepath.Join(c.state, ".diff-"+id) }
+
+// releaseFileMounts takes down what a copy or diff of a stopped container
+// mounted for the call, when a crash left it.
+func (c *Controller) releaseFileMounts(x *Container) {
+	for _, m := range []string{x.Rootfs(), c.diffBase(x.ID)} {
+		if err := c.mounts.Unmount(m); err != nil {
+			c.log.Warn("releasing a stopped container's files after a crash", "id", x.ID, "mount", m, "err", err)
+		}
+	}
+	os.Remove(c.diffBase(x.ID))
 }
 
 // changes compares the upper directory with the image's view at base.

@@ -30,6 +30,7 @@ func (c *Controller) Recover(ctx context.Context) error {
 			continue
 		case StateExited:
 			c.obs.Recovered("container", "exited")
+			c.releaseFileMounts(x)
 			c.holdNamedVolumes(x)
 			c.put(x)
 			close(c.exitedChan(x.ID))
