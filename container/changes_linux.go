@@ -54,14 +54,14 @@ func (c *Controller) Changes(_ context.Context, id string) ([]Change, error) {
 	if err != nil {
 		return nil, err
 	}
-	img, err := c.images.Get(x.ImageID)
+	lowers, err := c.heldLayerDirs(x)
 	if err != nil {
-		return nil, fmt.Errorf("%w: the image of container %s was removed, so there is nothing to compare with: %v", errdefs.ErrFailedPrecondition, id, err)
+		return nil, err
 	}
 	// Beside the container's directories, not in them: a mount left by a
 	// crash must not stand in the way of the container's removal.
 	base := c.diffBase(id)
-	if err := c.mounts.ReadOnly(base, c.layerDirs(img)); err != nil {
+	if err := c.mounts.ReadOnly(base, lowers); err != nil {
 		return nil, err
 	}
 	defer func() {

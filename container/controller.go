@@ -37,6 +37,8 @@ type Images interface {
 	Release(owner string) error
 	// Holders lists the owners of holds.
 	Holders() []string
+	// Held lists the layers owner holds (chain IDs, lowest first), or nil.
+	Held(owner string) []string
 }
 
 // Sandboxes is what containers need of the pod sandboxes.

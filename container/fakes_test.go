@@ -57,6 +57,14 @@ func (f *fakeImages) Release(owner string) error {
 	delete(f.holds, owner)
 	return nil
 }
+func (f *fakeImages) Held(owner string) []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if _, ok := f.holds[owner]; !ok {
+		return nil
+	}
+	return f.img.Layers
+}
 func (f *fakeImages) Holders() []string {
 	f.mu.Lock()
 	defer f.mu.Unlock()

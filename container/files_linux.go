@@ -9,6 +9,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/cyphar/filepath-securejoin/pathrs-lite/procfs"
@@ -59,11 +60,10 @@ func (c *Controller) withRoot(id string, fn func(x *Container, root *os.File) er
 		return err
 	}
 	if !mounted {
-		img, err := c.images.Get(x.ImageID)
+		lowers, err := c.heldLayerDirs(x)
 		if err != nil {
-			return fmt.Errorf("%w: the image of container %s was removed, so its files cannot be mounted again: %v", errdefs.ErrFailedPrecondition, id, err)
+			return err
 		}
-		lowers := c.layerDirs(img)
 		if len(lowers) == 0 {
 			lowers = []string{filepath.Join(x.Dir, "empty")}
 			if err := os.MkdirAll(lowers[0], 0o755); err != nil {
@@ -91,6 +91,24 @@ func (c *Controller) withRoot(id string, fn func(x *Container, root *os.File) er
 		locked = false
 	}
 	return fn(x, root)
+}
+
+// heldLayerDirs lists the layers x's root filesystem is built on, top
+// first: the ones it holds, which stay when its image is removed.
+func (c *Controller) heldLayerDirs(x *Container) ([]string, error) {
+	held := c.images.Held(x.ID)
+	if held == nil {
+		img, err := c.images.Get(x.ImageID)
+		if err != nil {
+			return nil, fmt.Errorf("%w: container %s holds no layers and its image is gone: %v", errdefs.ErrFailedPrecondition, x.ID, err)
+		}
+		held = img.Layers
+	}
+	dirs := make([]string, 0, len(held))
+	for _, l := range slices.Backward(held) {
+		dirs = append(dirs, c.images.LayerDir(l))
+	}
+	return dirs, nil
 }
 
 // mountDests lists where x has mounts besides its root filesystem, from its

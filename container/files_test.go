@@ -63,10 +63,10 @@ func TestCopyToAndFromStoppedContainer(t *testing.T) {
 	if err := r.c.CopyTo(context.Background(), x.ID, "/etc/g", bytes.NewReader(nil), CopyToOptions{}); !errors.Is(err, errdefs.ErrInvalidArgument) {
 		t.Errorf("into a file: %v", err)
 	}
-	// The image is gone: a stopped container's files cannot be mounted.
+	// The image is gone: the layers the container holds are enough.
 	x.ImageID = "missing"
 	r.c.put(x)
-	if _, err := r.c.StatPath(context.Background(), x.ID, "/etc"); !errors.Is(err, errdefs.ErrFailedPrecondition) {
+	if _, err := r.c.StatPath(context.Background(), x.ID, "/etc"); err != nil {
 		t.Errorf("without the image: %v", err)
 	}
 }

@@ -51,6 +51,13 @@ func (s *Store) Release(owner string) error {
 	return s.collect(false)
 }
 
+// Held lists the layers owner holds (chain IDs, lowest first), or nil.
+func (s *Store) Held(owner string) []string {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return slices.Clone(s.holds[owner])
+}
+
 // Holders lists the owners of holds, for a caller to release the ones it
 // no longer knows (a crash between removing a container and releasing).
 func (s *Store) Holders() []string {

@@ -189,6 +189,17 @@ func TestCLICp(t *testing.T) {
 	if mi, _ := os.ReadFile("/proc/self/mountinfo"); strings.Contains(string(mi), filepath.Join(d.root, "containers")) {
 		t.Errorf("a container's root filesystem is still mounted after copying from a stopped container:\n%s", mi)
 	}
+	// Its image removed, the layers it holds still make its files.
+	if r := d.cli("rmi", "busybox"); r.code != 0 {
+		t.Fatalf("rmi: %d %s", r.code, r.stderr)
+	}
+	d.mustCLI("cp", "box:/tmp/late.txt", filepath.Join(host, "late-again.txt"))
+	if b := readFile(filepath.Join(host, "late-again.txt")); b != "late\n" {
+		t.Errorf("copy out of a stopped container without its image: %q", b)
+	}
+	if out := d.mustCLI("diff", "box"); !strings.Contains(out, "A /tmp/late.txt\n") {
+		t.Errorf("diff without the image:\n%s", out)
+	}
 	d.mustCLI("rm", "box")
 	d.wantNothingLeft(t)
 }
