@@ -245,3 +245,39 @@ func TestWriteRootRenamed(t *testing.T) {
 		t.Errorf("root copied as copy/: %q", got)
 	}
 }
+
+func TestIDMapping(t *testing.T) {
+	ids := &IDMap{UID: IDRange{Container: 0, Host: 200000, Size: 65536}, GID: IDRange{Container: 0, Host: 300000, Size: 10}}
+	src := t.TempDir()
+	os.WriteFile(filepath.Join(src, "f"), []byte("x"), 0o644)
+	os.Chown(filepath.Join(src, "f"), 200005, 300001)
+	os.WriteFile(filepath.Join(src, "stranger"), []byte("x"), 0o644)
+	os.Chown(filepath.Join(src, "stranger"), 7, 7)
+	d, _ := os.Open(src)
+	defer d.Close()
+	var b bytes.Buffer
+	if err := WriteContents(&b, d, WriteOptions{IDs: ids}); err != nil {
+		t.Fatal(err)
+	}
+	tr := tar.NewReader(bytes.NewReader(b.Bytes()))
+	for _, want := range [][3]any{{"f", 5, 1}, {"stranger", 65534, 65534}} {
+		h, err := tr.Next()
+		if err != nil || h.Name != want[0] || h.Uid != want[1] || h.Gid != want[2] {
+			t.Errorf("entry %+v %v, want %v", h, err, want)
+		}
+	}
+
+	dst := t.TempDir()
+	in := tarOf(t, &tar.Header{Name: "g", Typeflag: tar.TypeReg, Mode: 0o644, Uid: 3, Gid: 2, Linkname: "y"})
+	if err := Extract(openRoot(t, dst), "/", in, ExtractOptions{KeepOwner: true, IDs: ids}); err != nil {
+		t.Fatal(err)
+	}
+	var st unix.Stat_t
+	if unix.Stat(filepath.Join(dst, "g"), &st); st.Uid != 200003 || st.Gid != 300002 {
+		t.Errorf("extracted as %d:%d, want 200003:300002", st.Uid, st.Gid)
+	}
+	in = tarOf(t, &tar.Header{Name: "h", Typeflag: tar.TypeReg, Mode: 0o644, Uid: 3, Gid: 20, Linkname: "y"})
+	if err := Extract(openRoot(t, dst), "/", in, ExtractOptions{KeepOwner: true, IDs: ids}); !errors.Is(err, ErrUnsafe) {
+		t.Errorf("a gid outside the namespace: %v", err)
+	}
+}

@@ -29,6 +29,9 @@ type ExtractOptions struct {
 	// Owner, without KeepOwner, owns every entry; nil leaves them to the
 	// extracting process.
 	Owner *Owner
+	// IDs, when set, maps the owners KeepOwner or Owner give (a user
+	// namespace's) to the host's; an owner it does not map is refused.
+	IDs *IDMap
 }
 
 // Owner is a numeric uid and gid.
@@ -200,7 +203,11 @@ func (x *extractor) file(pfd int, base string, hdr *tar.Header, r io.Reader) err
 
 // own sets owner then mode: chown clears the set-ID bits.
 func (x *extractor) own(fd int, hdr *tar.Header) error {
-	if uid, gid, ok := x.owner(hdr); ok {
+	uid, gid, ok, err := x.owner(hdr)
+	if err != nil {
+		return err
+	}
+	if ok {
 		if err := unix.Fchown(fd, uid, gid); err != nil {
 			return err
 		}
@@ -208,20 +215,32 @@ func (x *extractor) own(fd int, hdr *tar.Header) error {
 	return unix.Fchmod(fd, uint32(hdr.Mode)&0o7777)
 }
 
-func (x *extractor) owner(hdr *tar.Header) (int, int, bool) {
+// owner is the host owner an entry gets, or false to leave it be.
+func (x *extractor) owner(hdr *tar.Header) (int, int, bool, error) {
+	var uid, gid int
 	switch {
 	case x.o.KeepOwner:
-		return hdr.Uid, hdr.Gid, true
+		uid, gid = hdr.Uid, hdr.Gid
 	case x.o.Owner != nil:
-		return x.o.Owner.UID, x.o.Owner.GID, true
+		uid, gid = x.o.Owner.UID, x.o.Owner.GID
+	default:
+		return 0, 0, false, nil
 	}
-	return 0, 0, false
+	if x.o.IDs != nil {
+		hu, hg, err := x.o.IDs.ToHost(uid, gid)
+		return hu, hg, err == nil, err
+	}
+	return uid, gid, true, nil
 }
 
 // finish sets owner, mode and times of a node opened by no one (a symlink
 // or a fifo).
 func (x *extractor) finish(pfd int, base string, hdr *tar.Header, chmod bool) error {
-	if uid, gid, ok := x.owner(hdr); ok {
+	uid, gid, ok, err := x.owner(hdr)
+	if err != nil {
+		return err
+	}
+	if ok {
 		if err := unix.Fchownat(pfd, base, uid, gid, unix.AT_SYMLINK_NOFOLLOW); err != nil {
 			return err
 		}

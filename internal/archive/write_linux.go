@@ -23,6 +23,8 @@ type WriteOptions struct {
 	// Xattrs keeps extended attributes (never trusted.overlay.*, which
 	// are overlayfs's bookkeeping).
 	Xattrs bool
+	// IDs, when set, maps the files' host owners to a user namespace's.
+	IDs *IDMap
 	// Skip leaves out the entry at rel (a path from the tree's top, as
 	// named in the tar) and everything below it.
 	Skip func(rel string) bool
@@ -68,6 +70,9 @@ func (w *writer) entry(dirfd int, base, name string) error {
 	hdr := &tar.Header{
 		Name: name, Mode: int64(st.Mode & 0o7777), Uid: int(st.Uid), Gid: int(st.Gid),
 		ModTime: time.Unix(st.Mtim.Unix()).UTC(), Format: tar.FormatPAX,
+	}
+	if w.o.IDs != nil {
+		hdr.Uid, hdr.Gid = w.o.IDs.ToContainer(hdr.Uid, hdr.Gid)
 	}
 	switch st.Mode & unix.S_IFMT {
 	case unix.S_IFDIR:
