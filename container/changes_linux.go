@@ -2,7 +2,6 @@ package container
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"io/fs"
 	"maps"
@@ -15,7 +14,6 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/criserver/criserver/internal/archive"
-	"github.com/criserver/criserver/internal/errdefs"
 )
 
 // A container's changes are its overlay's upper directory: a file there is
@@ -228,8 +226,9 @@ func (c *Controller) ExportLayer(ctx context.Context, id string, w io.Writer) er
 	if err != nil {
 		return err
 	}
-	if _, err := os.Stat(x.idmapDir()); err == nil {
-		return fmt.Errorf("%w: container %s runs in a user namespace of its own; commit does not map its IDs back", errdefs.ErrFailedPrecondition, id)
+	ids, _, err := c.userNS(x)
+	if err != nil {
+		return err
 	}
 	ch, err := c.Changes(ctx, id)
 	if err != nil {
@@ -247,7 +246,7 @@ func (c *Controller) ExportLayer(ctx context.Context, id string, w io.Writer) er
 	}
 	defer upper.Close()
 	return archive.WriteContents(w, upper, archive.WriteOptions{
-		Whiteouts: true, Xattrs: true,
+		Whiteouts: true, Xattrs: true, IDs: ids,
 		Skip: func(rel string) bool { return !listed[rel] },
 	})
 }

@@ -10,6 +10,7 @@ import (
 	"path"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/cyphar/filepath-securejoin/pathrs-lite/procfs"
@@ -35,8 +36,10 @@ import (
 // container's mount namespace. A path at or under one is refused rather
 // than silently read from or written to the directory the mount hides.
 
-// withRoot calls fn with a handle on x's root filesystem.
-func (c *Controller) withRoot(id string, fn func(x *Container, root *os.File) error) error {
+// withRoot calls fn with a handle on x's root filesystem and, for a
+// container in a pod with its own user namespace, how its IDs map to the
+// host's (the files are owned by host IDs there).
+func (c *Controller) withRoot(id string, fn func(x *Container, root *os.File, ids *archive.IDMap) error) error {
 	unlock := c.locks.Lock(id)
 	locked := true
 	defer func() {
@@ -51,33 +54,20 @@ func (c *Controller) withRoot(id string, fn func(x *Container, root *os.File) er
 	if x.State == StateCreating {
 		return fmt.Errorf("%w: container %s is still being created", errdefs.ErrFailedPrecondition, id)
 	}
-	if _, err := os.Stat(x.idmapDir()); err == nil {
-		// Its files are owned by host IDs the container sees otherwise.
-		return fmt.Errorf("%w: container %s runs in a user namespace of its own; cp and commit do not map its IDs", errdefs.ErrFailedPrecondition, id)
+	ids, nsPath, err := c.userNS(x)
+	if err != nil {
+		return err
 	}
 	mounted, err := mountinfo.Mounted(x.Rootfs())
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return err
 	}
 	if !mounted {
-		lowers, err := c.heldLayerDirs(x)
+		undo, err := c.remountRootfs(x, nsPath)
 		if err != nil {
 			return err
 		}
-		if len(lowers) == 0 {
-			lowers = []string{filepath.Join(x.Dir, "empty")}
-			if err := os.MkdirAll(lowers[0], 0o755); err != nil {
-				return err
-			}
-		}
-		if err := c.mounts.Rootfs(x.Rootfs(), lowers, filepath.Join(x.Dir, "upper"), filepath.Join(x.Dir, "work")); err != nil {
-			return err
-		}
-		defer func() {
-			if err := c.mounts.Unmount(x.Rootfs()); err != nil {
-				c.log.Warn("unmounting a stopped container's files", "id", id, "err", err)
-			}
-		}()
+		defer undo()
 	}
 	root, err := os.OpenFile(x.Rootfs(), unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
@@ -90,7 +80,79 @@ func (c *Controller) withRoot(id string, fn func(x *Container, root *os.File) er
 		unlock()
 		locked = false
 	}
-	return fn(x, root)
+	return fn(x, root, ids)
+}
+
+// remountRootfs mounts a stopped container's overlay again, as Create did
+// (through idmapped layers in a pod with its own user namespace, whose
+// pinned namespace is at nsPath), and returns how to take it down.
+func (c *Controller) remountRootfs(x *Container, nsPath string) (func(), error) {
+	lowers, err := c.heldLayerDirs(x)
+	if err != nil {
+		return nil, err
+	}
+	if len(lowers) == 0 {
+		lowers = []string{filepath.Join(x.Dir, "empty")}
+		if err := os.MkdirAll(lowers[0], 0o755); err != nil {
+			return nil, err
+		}
+	}
+	var undo []func()
+	run := func() {
+		for _, u := range slices.Backward(undo) {
+			u()
+		}
+	}
+	if nsPath != "" {
+		// The idmapped layers stay until the container's removal; after
+		// a restart of the host they must be made again.
+		if m, _ := mountinfo.Mounted(filepath.Join(x.idmapDir(), "0")); m {
+			for i := range lowers {
+				lowers[i] = filepath.Join(x.idmapDir(), strconv.Itoa(i))
+			}
+		} else {
+			undo = append(undo, func() {
+				if err := unmountIdmapped(x); err != nil {
+					c.log.Warn("unmounting a stopped container's idmapped layers", "id", x.ID, "err", err)
+				}
+			})
+			if lowers, err = idmapLayers(x, lowers, nsPath); err != nil {
+				run()
+				return nil, fmt.Errorf("%w: container %s: the layers cannot be mapped into its pod's user namespace again: %v", errdefs.ErrFailedPrecondition, x.ID, err)
+			}
+		}
+	}
+	if err := c.mounts.Rootfs(x.Rootfs(), lowers, filepath.Join(x.Dir, "upper"), filepath.Join(x.Dir, "work")); err != nil {
+		run()
+		return nil, err
+	}
+	undo = append(undo, func() {
+		if err := c.mounts.Unmount(x.Rootfs()); err != nil {
+			c.log.Warn("unmounting a stopped container's files", "id", x.ID, "err", err)
+		}
+	})
+	return run, nil
+}
+
+// userNS is how the IDs of x's pod's user namespace map to the host's, and
+// the path of its pin, or nil and "" when x's pod has none.
+func (c *Controller) userNS(x *Container) (*archive.IDMap, string, error) {
+	if _, err := os.Stat(x.idmapDir()); err != nil {
+		return nil, "", nil // Create idmaps the layers of every such container
+	}
+	sb, err := c.sandboxes.Get(x.Config.SandboxID)
+	if err != nil {
+		return nil, "", fmt.Errorf("%w: the pod of container %s: %v", errdefs.ErrFailedPrecondition, x.ID, err)
+	}
+	u := sb.Config.UserNS
+	if u == nil {
+		return nil, "", fmt.Errorf("%w: container %s has idmapped layers but its pod no user namespace", errdefs.ErrFailedPrecondition, x.ID)
+	}
+	ids := &archive.IDMap{
+		UID: archive.IDRange{Container: u.UID.ContainerID, Host: u.UID.HostID, Size: u.UID.Size},
+		GID: archive.IDRange{Container: u.GID.ContainerID, Host: u.GID.HostID, Size: u.GID.Size},
+	}
+	return ids, sb.Namespaces["user"], nil
 }
 
 // heldLayerDirs lists the layers x's root filesystem is built on, top
@@ -182,7 +244,7 @@ func (e *missingPath) Unwrap() error { return errdefs.ErrNotFound }
 // following a symlink at its end.
 func (c *Controller) StatPath(_ context.Context, id, p string) (archive.Stat, error) {
 	var st archive.Stat
-	err := c.withRoot(id, func(x *Container, root *os.File) error {
+	err := c.withRoot(id, func(x *Container, root *os.File, _ *archive.IDMap) error {
 		e, err := archive.Resolve(root, p, false)
 		if archive.IsNotExist(err) {
 			return notFound(x, p)
@@ -204,7 +266,7 @@ func (c *Controller) StatPath(_ context.Context, id, p string) (archive.Stat, er
 // as p's base name; follow follows a symlink at p. stat hears what p is
 // before anything is written.
 func (c *Controller) CopyFrom(_ context.Context, id, p string, follow bool, stat func(archive.Stat) error, w io.Writer) error {
-	return c.withRoot(id, func(x *Container, root *os.File) error {
+	return c.withRoot(id, func(x *Container, root *os.File, ids *archive.IDMap) error {
 		e, err := archive.Resolve(root, p, follow)
 		if archive.IsNotExist(err) {
 			return notFound(x, p)
@@ -223,7 +285,7 @@ func (c *Controller) CopyFrom(_ context.Context, id, p string, follow bool, stat
 		if err := stat(st); err != nil {
 			return err
 		}
-		return archive.Write(w, e.Dir, e.Base, st.Name, archive.WriteOptions{})
+		return archive.Write(w, e.Dir, e.Base, st.Name, archive.WriteOptions{IDs: ids})
 	})
 }
 
@@ -239,7 +301,7 @@ type CopyToOptions struct {
 // CopyTo makes the entries of the tar r under the directory dir of the
 // container's root filesystem.
 func (c *Controller) CopyTo(_ context.Context, id, dir string, r io.Reader, o CopyToOptions) error {
-	return c.withRoot(id, func(x *Container, root *os.File) error {
+	return c.withRoot(id, func(x *Container, root *os.File, ids *archive.IDMap) error {
 		e, err := archive.Resolve(root, dir, true)
 		if archive.IsNotExist(err) {
 			return notFound(x, dir)
@@ -262,7 +324,7 @@ func (c *Controller) CopyTo(_ context.Context, id, dir string, r io.Reader, o Co
 		if err != nil {
 			return err
 		}
-		opts := archive.ExtractOptions{From: o.From, To: o.To, KeepOwner: o.KeepOwner, Owner: &archive.Owner{}}
+		opts := archive.ExtractOptions{From: o.From, To: o.To, KeepOwner: o.KeepOwner, Owner: &archive.Owner{}, IDs: ids}
 		if err := archive.Extract(root, real, r, opts); err != nil {
 			if errors.Is(err, archive.ErrUnsafe) {
 				return fmt.Errorf("%w: %v", errdefs.ErrInvalidArgument, err)

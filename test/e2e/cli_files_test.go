@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 )
 
 // wantFail runs a command that must fail with exit 1 and a message.
@@ -257,4 +258,85 @@ func TestCLIDiffCommit(t *testing.T) {
 	d.mustCLI("rm", "-f", "live", "changer", "quiet")
 	d.mustCLI("rmi", "team/committed:v1", id2)
 	d.wantNothingLeft(t)
+}
+
+// A pod with its own user namespace: its files are owned by shifted host
+// IDs, which cp and commit map to the pod's own and back.
+func TestCLIFilesUserNamespace(t *testing.T) {
+	d := newDaemon(t)
+	for _, dir := range []string{filepath.Dir(d.dir), d.dir} {
+		if err := os.Chmod(dir, 0o711); err != nil {
+			t.Fatal(err)
+		}
+	}
+	d.kill()
+	d.start()
+	if !usernsClaimed(t, d) {
+		t.Skip("the kernel has no idmapped mounts")
+	}
+	d.pull()
+	mapping := []*runtimeapi.IDMapping{{ContainerId: 0, HostId: 200000, Length: 65536}}
+	ns := &runtimeapi.NamespaceOption{UsernsOptions: &runtimeapi.UserNamespace{Mode: runtimeapi.NamespaceMode_POD, Uids: mapping, Gids: mapping}}
+	pc := podConfig(d, "userns")
+	pc.Linux.SecurityContext = &runtimeapi.LinuxSandboxSecurityContext{NamespaceOptions: ns}
+	pod := d.runPod(pc)
+	cfg := ctrConfig("c", "sleep", "1000")
+	cfg.Linux.SecurityContext = &runtimeapi.LinuxContainerSecurityContext{NamespaceOptions: ns}
+	id := d.run(pod, pc, cfg)
+
+	host := t.TempDir()
+	os.WriteFile(filepath.Join(host, "f"), []byte("hi\n"), 0o644)
+	d.mustCLI("cp", filepath.Join(host, "f"), id+":/tmp/f")
+	var five bytes.Buffer
+	tw := tar.NewWriter(&five)
+	tw.WriteHeader(&tar.Header{Name: "five", Typeflag: tar.TypeReg, Mode: 0o644, Uid: 5, Gid: 5})
+	tw.Close()
+	if r := d.cliStdin(&five, "cp", "-a", "-", id+":/tmp"); r.code != 0 {
+		t.Fatalf("cp -a -: %d %s", r.code, r.stderr)
+	}
+	if r := d.exec(id, "sh", "-c", "stat -c %u:%g /tmp/f /tmp/five"); string(r.Stdout) != "0:0\n5:5\n" {
+		t.Errorf("in the pod: %q %q", r.Stdout, r.Stderr)
+	}
+	var st unix.Stat_t
+	if err := unix.Stat(filepath.Join(d.root, "containers", id, "upper", "tmp", "f"), &st); err != nil || st.Uid != 200000 {
+		t.Errorf("on the host the copy is owned by %d (%v), want the pod's root, 200000", st.Uid, err)
+	}
+	var far bytes.Buffer
+	tw = tar.NewWriter(&far)
+	tw.WriteHeader(&tar.Header{Name: "far", Typeflag: tar.TypeReg, Mode: 0o644, Uid: 70000})
+	tw.Close()
+	if r := d.cliStdin(&far, "cp", "-a", "-", id+":/tmp"); r.code != 1 || !strings.Contains(r.stderr, "outside the container's user namespace") {
+		t.Errorf("an owner the pod cannot map: %d %q", r.code, r.stderr)
+	}
+	out := d.mustCLI("cp", id+":/bin/busybox", "-")
+	if h, err := tar.NewReader(strings.NewReader(out)).Next(); err != nil || h.Uid != 0 {
+		t.Errorf("an image file out of the pod: %+v %v, want uid 0", h, err)
+	}
+
+	// Committed, the layer holds the pod's IDs, not the host's.
+	cid := strings.TrimSpace(d.mustCLI("commit", id, "team/userns:v1"))
+	if out := d.mustCLI("run", "--rm", "team/userns:v1", "sh", "-c", "stat -c %u /tmp/f /tmp/five"); out != "0\n5\n" {
+		t.Errorf("the committed image's owners: %q", out)
+	}
+
+	// Stopped, its files are mounted again through the idmapped layers.
+	if _, err := d.rt.StopContainer(d.ctx(), &runtimeapi.StopContainerRequest{ContainerId: id, Timeout: 1}); err != nil {
+		t.Fatal(err)
+	}
+	d.mustCLI("cp", "-a", id+":/tmp/five", filepath.Join(host, "five"))
+	if err := unix.Stat(filepath.Join(host, "five"), &st); err != nil || st.Uid != 5 {
+		t.Errorf("-a out of a stopped pod container: uid %d %v", st.Uid, err)
+	}
+	out = d.mustCLI("cp", id+":/bin/busybox", "-")
+	if h, err := tar.NewReader(strings.NewReader(out)).Next(); err != nil || h.Uid != 0 {
+		t.Errorf("an image file out of the stopped container: %+v %v, want uid 0", h, err)
+	}
+	d.rt.StopPodSandbox(d.ctx(), &runtimeapi.StopPodSandboxRequest{PodSandboxId: pod})
+	if _, err := d.rt.RemovePodSandbox(d.ctx(), &runtimeapi.RemovePodSandboxRequest{PodSandboxId: pod}); err != nil {
+		t.Fatal(err)
+	}
+	d.mustCLI("rmi", cid)
+	if left := mountsUnder(d.dir); len(left) != 0 {
+		t.Fatalf("mounts left: %v", left)
+	}
 }
