@@ -61,6 +61,7 @@ func cpCommand() *cobra.Command {
 			quiet, _ := cmd.Flags().GetBool("quiet")
 			if f, ok := cmd.ErrOrStderr().(*os.File); !quiet && ok && term.IsTerminal(int(f.Fd())) {
 				o.progress = cmd.ErrOrStderr()
+				o.dstArg = args[1]
 			}
 			srcCtr, src := splitCpArg(args[0])
 			dstCtr, dst := splitCpArg(args[1])
@@ -93,6 +94,7 @@ func cpCommand() *cobra.Command {
 type cpOptions struct {
 	archive, follow bool
 	progress        io.Writer // nil: quiet
+	dstArg          string    // the destination as given, for the summary
 }
 
 // splitCpArg splits CONTAINER:PATH; an absolute path or one that starts
@@ -167,7 +169,7 @@ func (c *client) copyFrom(cmd *cobra.Command, id, src, dst string, o cpOptions) 
 		return callError(err)
 	}
 	if o.progress != nil {
-		fmt.Fprintf(o.progress, "Successfully copied %s to %s\n", units.HumanSize(float64(tr.n)), dst)
+		fmt.Fprintf(o.progress, "Successfully copied %s to %s\n", units.HumanSize(float64(tr.n)), o.dstArg)
 	}
 	return nil
 }
@@ -231,7 +233,7 @@ func (c *client) copyTo(cmd *cobra.Command, id, src, dst string, o cpOptions) er
 		return err
 	}
 	if o.progress != nil {
-		fmt.Fprintf(o.progress, "Successfully copied %s to %s:%s\n", units.HumanSize(float64(counted.n)), id[:min(12, len(id))], dst)
+		fmt.Fprintf(o.progress, "Successfully copied %s to %s\n", units.HumanSize(float64(counted.n)), o.dstArg)
 	}
 	return nil
 }
