@@ -2,8 +2,9 @@ package container
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"io"
-	"io/fs"
 	"maps"
 	"os"
 	"path"
@@ -86,91 +87,164 @@ func (c *Controller) releaseFileMounts(x *Container) {
 	os.Remove(c.diffBase(x.ID))
 }
 
-// changes compares the upper directory with the image's view at base.
+// changes compares the upper directory with the image's view at base. Both
+// are walked through directory handles, never following a symlink: a
+// running container may swap one in anywhere in its upper directory, and
+// it must not lead the walk (and the listing) onto the host.
 func changes(upper, base string, mountPoints []string) ([]Change, error) {
 	bfd, err := unix.Open(base, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return nil, err
 	}
 	defer unix.Close(bfd)
-	inImage := func(rel string) bool {
-		fd, err := unix.Openat2(bfd, rel, &unix.OpenHow{
-			Flags:   unix.O_PATH | unix.O_NOFOLLOW | unix.O_CLOEXEC,
-			Resolve: unix.RESOLVE_BENEATH | unix.RESOLVE_NO_SYMLINKS | unix.RESOLVE_NO_XDEV,
-		})
-		if err != nil {
-			return false
-		}
-		unix.Close(fd)
-		return true
-	}
-	var out []Change
-	skipped := map[string]bool{} // directories above a skipped mount point
-	err = filepath.WalkDir(upper, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if p == upper {
-			return nil
-		}
-		rel, _ := filepath.Rel(upper, p)
-		abs := "/" + filepath.ToSlash(rel)
-		var st unix.Stat_t
-		if err := unix.Lstat(p, &st); err != nil {
-			return err
-		}
-		if st.Mode&unix.S_IFMT == unix.S_IFCHR && st.Rdev == 0 {
-			out = append(out, Change{ChangeDelete, abs})
-			return nil
-		}
-		existed := inImage(rel)
-		if !existed && runtimeMountPoint(p, abs, &st, mountPoints) {
-			for a := path.Dir(abs); a != "/"; a = path.Dir(a) {
-				skipped[a] = true
-			}
-			if d.IsDir() {
-				return fs.SkipDir
-			}
-			return nil
-		}
-		if !existed {
-			out = append(out, Change{ChangeAdd, abs})
-			return nil
-		}
-		out = append(out, Change{ChangeModify, abs})
-		if d.IsDir() && opaque(p) {
-			gone, err := hiddenBelow(base, rel, p)
-			if err != nil {
-				return err
-			}
-			for _, g := range gone {
-				out = append(out, Change{ChangeDelete, path.Join(abs, g)})
-			}
-		}
-		return nil
-	})
+	ufd, err := unix.Open(upper, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return nil, err
 	}
-	out = dropCopiedUpParents(out, skipped)
+	defer unix.Close(ufd)
+	w := &changeWalk{base: bfd, mountPoints: mountPoints, skipped: map[string]bool{}}
+	if err := w.dir(ufd, "/"); err != nil {
+		return nil, err
+	}
+	out := dropCopiedUpParents(w.out, w.skipped)
 	slices.SortFunc(out, func(a, b Change) int { return strings.Compare(a.Path, b.Path) })
 	return out, nil
 }
 
-// runtimeMountPoint reports whether the upper entry at p (abs in the
-// container) is an empty mount point the runtime made.
-func runtimeMountPoint(p, abs string, st *unix.Stat_t, mountPoints []string) bool {
-	if !slices.Contains(mountPoints, abs) {
-		return false
+type changeWalk struct {
+	base        int // the image's view
+	mountPoints []string
+	skipped     map[string]bool // directories above a skipped mount point
+	out         []Change
+}
+
+// inImage opens rel in the image's view without following any symlink,
+// or returns -1.
+func (w *changeWalk) inImage(rel string, flags int) int {
+	fd, err := unix.Openat2(w.base, rel, &unix.OpenHow{
+		Flags:   uint64(flags | unix.O_NOFOLLOW | unix.O_CLOEXEC),
+		Resolve: unix.RESOLVE_BENEATH | unix.RESOLVE_NO_SYMLINKS | unix.RESOLVE_NO_XDEV,
+	})
+	if err != nil {
+		return -1
 	}
+	return fd
+}
+
+// dir lists the changes below the upper directory open as fd, at abs.
+func (w *changeWalk) dir(fd int, abs string) error {
+	names, err := readNames(fd)
+	if err != nil {
+		return fmt.Errorf("%s: %w", abs, err)
+	}
+	slices.Sort(names)
+	for _, n := range names {
+		if err := w.entry(fd, n, path.Join(abs, n)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (w *changeWalk) entry(dirfd int, name, abs string) error {
+	var st unix.Stat_t
+	if err := unix.Fstatat(dirfd, name, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+		return fmt.Errorf("%s: %w", abs, err)
+	}
+	if st.Mode&unix.S_IFMT == unix.S_IFCHR && st.Rdev == 0 {
+		w.out = append(w.out, Change{ChangeDelete, abs})
+		return nil
+	}
+	isDir := st.Mode&unix.S_IFMT == unix.S_IFDIR
+	sub := -1
+	if isDir {
+		fd, err := unix.Openat(dirfd, name, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return fmt.Errorf("%s: %w", abs, err)
+		}
+		defer unix.Close(fd)
+		sub = fd
+	}
+	rel := abs[1:]
+	existed := false
+	if fd := w.inImage(rel, unix.O_PATH); fd >= 0 {
+		unix.Close(fd)
+		existed = true
+	}
+	if !existed && slices.Contains(w.mountPoints, abs) && emptyMountPoint(sub, &st) {
+		for a := path.Dir(abs); a != "/"; a = path.Dir(a) {
+			w.skipped[a] = true
+		}
+		return nil
+	}
+	if !existed {
+		w.out = append(w.out, Change{ChangeAdd, abs})
+	} else {
+		w.out = append(w.out, Change{ChangeModify, abs})
+		if isDir && opaque(sub) {
+			if err := w.hiddenBelow(sub, rel, abs); err != nil {
+				return err
+			}
+		}
+	}
+	if isDir {
+		return w.dir(sub, abs)
+	}
+	return nil
+}
+
+// emptyMountPoint reports whether an upper entry is what the runtime makes
+// for a mount: an empty file or directory (sub is the directory, open).
+func emptyMountPoint(sub int, st *unix.Stat_t) bool {
 	switch st.Mode & unix.S_IFMT {
 	case unix.S_IFREG:
 		return st.Size == 0
 	case unix.S_IFDIR:
-		ents, err := os.ReadDir(p)
-		return err == nil && len(ents) == 0
+		names, err := readNames(sub)
+		return err == nil && len(names) == 0
 	}
 	return false
+}
+
+func opaque(fd int) bool {
+	var b [1]byte
+	n, err := unix.Fgetxattr(fd, "trusted.overlay.opaque", b[:])
+	return err == nil && n == 1 && b[0] == 'y'
+}
+
+// hiddenBelow lists as deleted what the image had under rel that the
+// opaque upper directory (open as sub) does not have again.
+func (w *changeWalk) hiddenBelow(sub int, rel, abs string) error {
+	fd := w.inImage(rel, unix.O_RDONLY|unix.O_DIRECTORY)
+	if fd < 0 {
+		return nil // the image's was not a directory: nothing below
+	}
+	defer unix.Close(fd)
+	names, err := readNames(fd)
+	if err != nil {
+		return err
+	}
+	for _, n := range names {
+		var st unix.Stat_t
+		if err := unix.Fstatat(sub, n, &st, unix.AT_SYMLINK_NOFOLLOW); errors.Is(err, unix.ENOENT) {
+			w.out = append(w.out, Change{ChangeDelete, path.Join(abs, n)})
+		}
+	}
+	return nil
+}
+
+// readNames lists the open directory fd, from its start.
+func readNames(fd int) ([]string, error) {
+	dup, err := unix.Dup(fd)
+	if err != nil {
+		return nil, err
+	}
+	d := os.NewFile(uintptr(dup), "")
+	defer d.Close()
+	if _, err := unix.Seek(dup, 0, 0); err != nil {
+		return nil, err
+	}
+	return d.Readdirnames(-1)
 }
 
 // dropCopiedUpParents leaves out a directory that is there only to hold a
@@ -194,28 +268,6 @@ func dropCopiedUpParents(in []Change, skipped map[string]bool) []Change {
 		}
 	}
 	return slices.DeleteFunc(in, func(ch Change) bool { return ch.Kind != ChangeDelete && dropped[ch.Path] })
-}
-
-func opaque(p string) bool {
-	var b [1]byte
-	n, err := unix.Lgetxattr(p, "trusted.overlay.opaque", b[:])
-	return err == nil && n == 1 && b[0] == 'y'
-}
-
-// hiddenBelow lists what the image had under rel that the opaque upper
-// directory p does not have again.
-func hiddenBelow(base, rel, p string) ([]string, error) {
-	ents, err := os.ReadDir(filepath.Join(base, rel))
-	if err != nil {
-		return nil, nil // the image's was not a directory: nothing below
-	}
-	var out []string
-	for _, e := range ents {
-		if _, err := os.Lstat(filepath.Join(p, e.Name())); os.IsNotExist(err) {
-			out = append(out, e.Name())
-		}
-	}
-	return out, nil
 }
 
 // ExportLayer writes the container's changes as an image layer: a tar of

@@ -36,6 +36,10 @@ func TestChangesReadsOverlayUpper(t *testing.T) {
 	if err := unix.Setxattr(filepath.Join(upper, "opq"), "trusted.overlay.opaque", []byte("y"), 0); err != nil {
 		t.Skipf("trusted xattrs: %v", err)
 	}
+	// Symlinks lead nowhere: not an opaque directory over the image's
+	// symlink to /, nor one in the upper directory to the host's /etc.
+	unix.Setxattr(filepath.Join(upper, "escape"), "trusted.overlay.opaque", []byte("y"), 0)
+	os.Symlink("/etc", filepath.Join(upper, "hostlink"))
 	os.MkdirAll(filepath.Join(upper, "mnt/deep/vol"), 0o755) // the runtime's, for a volume at /mnt/deep/vol
 	got, err := changes(upper, base, []string{"/etc/hosts", "/data", "/proc", "/mnt/deep/vol"})
 	if err != nil {
@@ -43,7 +47,7 @@ func TestChangesReadsOverlayUpper(t *testing.T) {
 	}
 	want := []Change{
 		{'C', "/bin"}, {'D', "/bin/ls"}, {'C', "/escape"}, {'A', "/escape/etc"},
-		{'C', "/etc"}, {'C', "/etc/passwd"},
+		{'C', "/etc"}, {'C', "/etc/passwd"}, {'A', "/hostlink"},
 		{'A', "/new"}, {'A', "/new/dir"}, {'A', "/new/dir/f"},
 		{'C', "/opq"}, {'D', "/opq/a"}, {'C', "/opq/b"},
 	}
