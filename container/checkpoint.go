@@ -241,7 +241,7 @@ func writeRootfsDiff(upper, work string) error {
 				return err
 			}
 		}
-		if fi.IsDir() && opaque(p) {
+		if fi.IsDir() && opaquePath(p) {
 			return tw.WriteHeader(&tar.Header{Name: rel + "/" + opaqueMarker, Typeflag: tar.TypeReg, Mode: 0o600, Format: tar.FormatPAX})
 		}
 		return nil
@@ -265,10 +265,14 @@ func writeRootfsDiff(upper, work string) error {
 // opaqueMarker is the OCI layer entry that makes its directory opaque.
 const opaqueMarker = ".wh..wh..opq"
 
-func opaque(dir string) bool {
-	buf := make([]byte, 1)
-	n, err := unix.Lgetxattr(dir, "trusted.overlay.opaque", buf)
-	return err == nil && n == 1 && buf[0] == 'y'
+// opaquePath is opaque (changes_linux.go) for a directory named by path.
+func opaquePath(dir string) bool {
+	fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW, 0)
+	if err != nil {
+		return false
+	}
+	defer unix.Close(fd)
+	return opaque(fd)
 }
 
 // copyN copies exactly size bytes of f: a file the running container

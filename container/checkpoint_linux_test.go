@@ -90,7 +90,7 @@ func TestCheckpointArchiveRoundTrip(t *testing.T) {
 	if err := unix.Lstat(filepath.Join(got, "etc/gone"), &st); err != nil || st.Mode&unix.S_IFMT != unix.S_IFCHR || st.Rdev != 0 {
 		t.Errorf("etc/gone is not a whiteout: %v %o", err, st.Mode)
 	}
-	if !opaque(filepath.Join(got, "opq")) {
+	if !opaquePath(filepath.Join(got, "opq")) {
 		t.Error("opq lost its opaque mark")
 	}
 	if _, err := os.Stat(filepath.Join(x.restoreDir(), metadata.CheckpointDirectory, "core-1.img")); err != nil {
