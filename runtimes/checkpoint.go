@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/criserver/criserver/internal/errdefs"
+	"github.com/criserver/criserver/internal/runtimelog"
 )
 
 // CheckpointOpts are the paths of one `runtime checkpoint`.
@@ -156,27 +157,8 @@ func (c *CLI) Checkpoint(ctx context.Context, id string, o CheckpointOpts) error
 
 // withCRIULog adds the errors of a CRIU log to err.
 func withCRIULog(err error, log string) error {
-	if tail := CRIULogErrors(log); tail != "" {
+	if tail := runtimelog.CRIUErrors(log); tail != "" {
 		return fmt.Errorf("%w; %s says: %s", err, filepath.Base(log), tail)
 	}
 	return err
-}
-
-// CRIULogErrors returns the Error lines of a CRIU log (the last few),
-// joined on one line, or "" when it has none or cannot be read.
-func CRIULogErrors(path string) string {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return ""
-	}
-	var errs []string
-	for _, l := range strings.Split(string(b), "\n") {
-		if strings.Contains(l, "Error (") {
-			errs = append(errs, strings.TrimSpace(l))
-		}
-	}
-	if len(errs) > 5 {
-		errs = errs[len(errs)-5:]
-	}
-	return strings.Join(errs, " | ")
 }

@@ -109,24 +109,11 @@ func (m *monitor) cancel() string {
 	return monitorproto.OK("")
 }
 
-// criuErrors is ": CRIU says: ..." with the Error lines of CRIU's log,
+// criuErrors is "; CRIU says: ..." with the Error lines of CRIU's log,
 // or "" when it has none.
 func criuErrors(path string) string {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return ""
+	if errs := runtimelog.CRIUErrors(path); errs != "" {
+		return "; CRIU says: " + errs
 	}
-	var errs []string
-	for _, l := range strings.Split(string(b), "\n") {
-		if strings.Contains(l, "Error (") {
-			errs = append(errs, strings.TrimSpace(l))
-		}
-	}
-	if len(errs) == 0 {
-		return ""
-	}
-	if len(errs) > 5 {
-		errs = errs[len(errs)-5:]
-	}
-	return "; CRIU says: " + strings.Join(errs, " | ")
+	return ""
 }

@@ -4,6 +4,7 @@
 package runtimelog
 
 import (
+	"os"
 	"strconv"
 	"strings"
 )
@@ -49,4 +50,24 @@ func quoted(s string) (string, bool) {
 		}
 	}
 	return "", false
+}
+
+// CRIUErrors returns the Error lines of a CRIU log (the last five), joined
+// on one line, or "" when it has none or cannot be read: CRIU says why a
+// checkpoint or restore failed only there, and the runtime only that it did.
+func CRIUErrors(path string) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return ""
+	}
+	var errs []string
+	for _, l := range strings.Split(string(b), "\n") {
+		if strings.Contains(l, "Error (") {
+			errs = append(errs, strings.TrimSpace(l))
+		}
+	}
+	if len(errs) > 5 {
+		errs = errs[len(errs)-5:]
+	}
+	return strings.Join(errs, " | ")
 }
