@@ -240,24 +240,41 @@ type missingPath struct{ msg string }
 func (e *missingPath) Error() string { return e.msg }
 func (e *missingPath) Unwrap() error { return errdefs.ErrNotFound }
 
+// resolveInRoot finds p inside the container's root, refusing a path
+// that lies in a mount the host's view of the root does not have, and
+// describes it. The caller closes the entry.
+func resolveInRoot(x *Container, root *os.File, p string, follow bool) (*archive.Entry, archive.Stat, error) {
+	e, err := archive.Resolve(root, p, follow)
+	if archive.IsNotExist(err) {
+		return nil, archive.Stat{}, notFound(x, p)
+	}
+	if err != nil {
+		return nil, archive.Stat{}, err
+	}
+	if err := checkMounts(x, root, e); err != nil {
+		e.Close()
+		return nil, archive.Stat{}, err
+	}
+	st, err := e.Stat()
+	if err != nil {
+		e.Close()
+		return nil, archive.Stat{}, err
+	}
+	return e, st, nil
+}
+
 // StatPath describes the path p in the container's root filesystem, not
 // following a symlink at its end.
 func (c *Controller) StatPath(_ context.Context, id, p string) (archive.Stat, error) {
 	var st archive.Stat
 	err := c.withRoot(id, func(x *Container, root *os.File, _ *archive.IDMap) error {
-		e, err := archive.Resolve(root, p, false)
-		if archive.IsNotExist(err) {
-			return notFound(x, p)
-		}
+		e, est, err := resolveInRoot(x, root, p, false)
 		if err != nil {
 			return err
 		}
-		defer e.Close()
-		if err := checkMounts(x, root, e); err != nil {
-			return err
-		}
-		st, err = e.Stat()
-		return err
+		e.Close()
+		st = est
+		return nil
 	})
 	return st, err
 }
@@ -267,21 +284,11 @@ func (c *Controller) StatPath(_ context.Context, id, p string) (archive.Stat, er
 // before anything is written.
 func (c *Controller) CopyFrom(_ context.Context, id, p string, follow bool, stat func(archive.Stat) error, w io.Writer) error {
 	return c.withRoot(id, func(x *Container, root *os.File, ids *archive.IDMap) error {
-		e, err := archive.Resolve(root, p, follow)
-		if archive.IsNotExist(err) {
-			return notFound(x, p)
-		}
+		e, st, err := resolveInRoot(x, root, p, follow)
 		if err != nil {
 			return err
 		}
 		defer e.Close()
-		if err := checkMounts(x, root, e); err != nil {
-			return err
-		}
-		st, err := e.Stat()
-		if err != nil {
-			return err
-		}
 		if err := stat(st); err != nil {
 			return err
 		}
@@ -302,21 +309,11 @@ type CopyToOptions struct {
 // container's root filesystem.
 func (c *Controller) CopyTo(_ context.Context, id, dir string, r io.Reader, o CopyToOptions) error {
 	return c.withRoot(id, func(x *Container, root *os.File, ids *archive.IDMap) error {
-		e, err := archive.Resolve(root, dir, true)
-		if archive.IsNotExist(err) {
-			return notFound(x, dir)
-		}
+		e, st, err := resolveInRoot(x, root, dir, true)
 		if err != nil {
 			return err
 		}
 		defer e.Close()
-		if err := checkMounts(x, root, e); err != nil {
-			return err
-		}
-		st, err := e.Stat()
-		if err != nil {
-			return err
-		}
 		if !st.Mode.IsDir() {
 			return fmt.Errorf("%w: %s is not a directory in container %s", errdefs.ErrInvalidArgument, dir, x.Config.Name)
 		}
