@@ -11,6 +11,11 @@ const (
 	NetworkAnnotation = "io.criserver.network"
 )
 
+// ParentImageAnnotation is set in a listed image's spec annotations
+// (CRI's Image.Spec) to the image a build step made it from: the CLI's
+// images leaves such untagged intermediate images out unless -a.
+const ParentImageAnnotation = "io.criserver.image.parent"
+
 // CLILabel marks the pods and containers the CLI made, with the command
 // that made them ("run"), so that rm can clean up what it owns.
 const CLILabel = "io.criserver.cli"

@@ -29,6 +29,7 @@ func AddTo(root *cobra.Command) {
 	root.AddCommand(versionCommand(), infoCommand())
 	root.AddCommand(imageCommands()...)
 	root.AddCommand(shipCommands()...)
+	root.AddCommand(buildCommand())
 	root.AddCommand(psCommand(), podsCommand(), runCommand(), execCommand(), logsCommand(),
 		stopCommand(), rmCommand(), inspectCommand(), statsCommand(), attachCommand())
 	root.AddCommand(volumeCommand())

@@ -12,6 +12,8 @@ import (
 	units "github.com/docker/go-units"
 	"github.com/spf13/cobra"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+
+	"github.com/criserver/criserver/api"
 )
 
 const (
@@ -42,6 +44,7 @@ func imagesCommand() *cobra.Command {
 		RunE: withClient(runImages),
 	}
 	cmd.Flags().BoolP("quiet", "q", false, "only IDs")
+	cmd.Flags().BoolP("all", "a", false, "list a build's intermediate images too")
 	cmd.Flags().Bool("digests", false, "show digests")
 	addFormatFlags(cmd, false)
 	addOutputFlag(cmd)
@@ -75,9 +78,15 @@ func runImages(cmd *cobra.Command, c *client, args []string) error {
 	}
 	noTrunc, _ := cmd.Flags().GetBool("no-trunc")
 	quiet, _ := cmd.Flags().GetBool("quiet")
+	all, _ := cmd.Flags().GetBool("all")
 	var kept []*runtimeapi.Image
 	var rows []any
 	for _, im := range resp.Images {
+		// A build's intermediate images, untagged, are its cache: listed
+		// with -a, as Docker does.
+		if !all && len(im.RepoTags) == 0 && im.GetSpec().GetAnnotations()[api.ParentImageAnnotation] != "" {
+			continue
+		}
 		if byDangling && dangling != (len(im.RepoTags) == 0) {
 			continue
 		}

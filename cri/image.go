@@ -1,11 +1,13 @@
 package cri
 
 import (
+	"maps"
 	"strconv"
 	"strings"
 
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
+	"github.com/criserver/criserver/api"
 	"github.com/criserver/criserver/imagestore"
 )
 
@@ -20,7 +22,13 @@ func toCRIImage(im *imagestore.Image) *runtimeapi.Image {
 	}
 	if im.Config != nil {
 		out.Uid, out.Username = imageUser(im.Config.Config.User)
-		out.Spec.Annotations = im.Config.Config.Labels
+		out.Spec.Annotations = maps.Clone(im.Config.Config.Labels)
+	}
+	if im.Parent != "" {
+		if out.Spec.Annotations == nil {
+			out.Spec.Annotations = map[string]string{}
+		}
+		out.Spec.Annotations[api.ParentImageAnnotation] = im.Parent
 	}
 	return out
 }

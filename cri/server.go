@@ -129,6 +129,7 @@ type Server struct {
 	volumes        Volumes
 	files          Files
 	commits        ImageCommitter
+	builder        Builder
 	runtimes       runtimes.Registry
 	streaming      StreamingServer
 	log            *slog.Logger
@@ -160,6 +161,8 @@ type Deps struct {
 	// Commits, commit too.
 	Files   Files
 	Commits ImageCommitter
+	// Builder, when set, serves image builds (api.BuildMethod).
+	Builder Builder
 }
 
 // StreamingServer hands out URLs for exec, attach and port forwarding.
@@ -173,7 +176,7 @@ type StreamingServer interface {
 func New(d Deps) *Server {
 	s := &Server{
 		images: d.Images, transfer: d.Transfer, pods: d.Pods, sandboxes: d.Sandboxes, containers: d.Containers, network: d.Network, volumes: d.Volumes,
-		files: d.Files, commits: d.Commits,
+		files: d.Files, commits: d.Commits, builder: d.Builder,
 		runtimes: d.Runtimes, streaming: d.Streaming, log: d.Logger, noUserNS: d.NoUserNamespaces, systemdCgroups: d.SystemdCgroups,
 	}
 	if s.log == nil {
@@ -191,6 +194,7 @@ func (s *Server) Register(g *grpc.Server) {
 		g.RegisterService(&volumeDesc, s)
 	}
 	g.RegisterService(&imageTransferDesc, s)
+	g.RegisterService(&buildDesc, s)
 	g.RegisterService(&containerExtensionDesc, s)
 	g.RegisterService(&filesDesc, s)
 }

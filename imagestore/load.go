@@ -24,8 +24,9 @@ import (
 
 // loadable is one image of an archive, with the tags it carries.
 type loadable struct {
-	img  v1.Image
-	tags []string
+	img    v1.Image
+	tags   []string
+	parent string
 }
 
 // Load imports the images of a tar archive: one Save wrote, an OCI image
@@ -70,8 +71,17 @@ func (s *Store) loadOne(ctx context.Context, l loadable) (*Image, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: image archive: %v", errdefs.ErrInvalidArgument, err)
 	}
-	what := "image " + top.String() + " of the archive"
-	f := &fetched{top: top, img: l.img, rawBlobs: map[string][]byte{}}
+	return s.commitImage(ctx, "image "+top.String()+" of the archive", l)
+}
+
+// commitImage checks an image's manifest and config, unpacks the layers
+// the store lacks and records it under l's tags.
+func (s *Store) commitImage(ctx context.Context, what string, l loadable) (*Image, error) {
+	top, err := l.img.Digest()
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s: %v", errdefs.ErrInvalidArgument, what, err)
+	}
+	f := &fetched{top: top, img: l.img, rawBlobs: map[string][]byte{}, parent: l.parent}
 	if err := s.inspect(what, f); err != nil {
 		return nil, err
 	}
@@ -81,7 +91,7 @@ func (s *Store) loadOne(ctx context.Context, l loadable) (*Image, error) {
 	if err != nil {
 		return nil, err
 	}
-	s.log.Info("loaded image", "id", im.ID, "tags", l.tags)
+	s.log.Info("committed image", "what", what, "id", im.ID, "tags", l.tags)
 	return im.clone(), nil
 }
 

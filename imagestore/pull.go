@@ -84,6 +84,7 @@ type fetched struct {
 	manifest *v1.Manifest
 	config   *v1.ConfigFile
 	chainIDs []string
+	parent   string // the image a build made this one from
 }
 
 func (s *Store) pullFrom(ctx context.Context, wd *watchdog, pp *pullProgress, ref reference.Named, src source) (*Image, error) {
@@ -252,6 +253,7 @@ func (s *Store) download(ctx context.Context, wd *watchdog, pp *pullProgress, f 
 		Manifest: f.top.String(),
 		Layers:   f.chainIDs,
 		Pulled:   time.Now().UTC(),
+		Parent:   f.parent,
 		Config:   f.config,
 	}
 	for d := range f.rawBlobs {

@@ -43,6 +43,10 @@ type Image struct {
 	Blobs       []string  `json:"blobs"`  // every blob the image keeps: index, manifest, config, layers
 	Layers      []string  `json:"layers"` // chain IDs, lowest first
 	Pulled      time.Time `json:"pulled"`
+	// Parent is the image a build step made this one from; empty for
+	// images pulled or loaded. (Added without a version bump: older code
+	// ignores it.)
+	Parent string `json:"parent,omitempty"`
 
 	// Config is read back from its blob on load rather than stored twice.
 	Config *v1.ConfigFile `json:"-"`

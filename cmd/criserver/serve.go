@@ -190,6 +190,8 @@ func serve(c config.Config) error {
 	}
 	defer os.Remove(c.Socket)
 	srv := cri.New(rt)
+	// A build dies with the daemon that ran it: its step's pod goes now.
+	go srv.RemoveBuildPods(ctx)
 	// obs goes first, outside the error mapping, to see the gRPC codes.
 	g := grpc.NewServer(append(ob.GRPCOptions(), srv.GRPCOptions()...)...)
 	srv.Register(g)

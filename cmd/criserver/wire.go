@@ -14,6 +14,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 	"k8s.io/cri-streaming/pkg/streaming"
 
+	"github.com/criserver/criserver/build"
 	"github.com/criserver/criserver/cni"
 	"github.com/criserver/criserver/container"
 	"github.com/criserver/criserver/cri"
@@ -99,8 +100,12 @@ func wireRuntime(ctx context.Context, c config.Config, db *bolt.DB, images *imag
 	pods := pod.New(pod.Options{Sandboxes: sandboxes, Containers: containers, Events: events, Logger: log})
 	go pods.AutoRemove(ctx)      // for the daemon's life
 	go pods.RestartPolicies(ctx) // likewise
+	builder, err := build.New(images, db, filepath.Join(c.Root, "build"), log)
+	if err != nil {
+		return cri.Deps{}, fmt.Errorf("image builder: %w", err)
+	}
 	d := cri.Deps{
-		Images: images, Transfer: images, Pods: pods, Sandboxes: sandboxes, Containers: containers, Network: network,
+		Images: images, Transfer: images, Builder: builder, Pods: pods, Sandboxes: sandboxes, Containers: containers, Network: network,
 		Runtimes: handlers, Streaming: stream, Logger: log, SystemdCgroups: driver == cgroup.Systemd,
 		Volumes: volumes, Files: containers, Commits: images,
 	}

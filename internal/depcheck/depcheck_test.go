@@ -1,6 +1,6 @@
 // Package depcheck keeps criserver's imports one way:
 //
-//	cmd → {cri, cli} → pod → container → sandbox → monitor → {oci, cni, imagestore, runtimes, volume} → {internal, api}
+//	cmd → {cri, cli} → {pod, build} → container → sandbox → monitor → {oci, cni, imagestore, runtimes, volume} → {internal, api}
 //
 // A package may import only packages of lower layers (internal packages may
 // import each other; cri and cli, the daemon's API and its client, never
@@ -31,7 +31,7 @@ func layer(pkg string) int {
 		return 3
 	case p == "container":
 		return 4
-	case p == "pod":
+	case p == "pod", p == "build":
 		return 5
 	case p == "cri", p == "cli":
 		return 6

@@ -1,0 +1,35 @@
+package api
+
+// The build service: what the CLI's build asks of the daemon, on the CRI
+// socket beside CRI itself, with well-known types only (as the image
+// transfer service).
+const (
+	BuildService = "criserver.v1.Build"
+	// BuildMethod builds an image. The client sends a BuildRequest (a
+	// Struct), then the build context as a tar in BytesValue chunks, then
+	// closes its side; the daemon streams BuildProgress Structs: lines of
+	// progress and RUN output, the last with the image built.
+	BuildMethod = "/" + BuildService + "/Build"
+)
+
+// BuildRequest is a build's options; the Dockerfile travels in it, the
+// context after it.
+type BuildRequest struct {
+	Dockerfile string            `json:"dockerfile"`
+	Tags       []string          `json:"tags,omitempty"`
+	Args       map[string]string `json:"args,omitempty"`
+	Target     string            `json:"target,omitempty"`
+	Labels     map[string]string `json:"labels,omitempty"`
+	NoCache    bool              `json:"noCache,omitempty"`
+	Pull       bool              `json:"pull,omitempty"`
+	Platform   string            `json:"platform,omitempty"`
+	Auth       Auth              `json:"auth"`
+}
+
+// BuildProgress is output of a build; the last message of a build that
+// succeeded has ID (and the tags given).
+type BuildProgress struct {
+	Output string   `json:"output,omitempty"`
+	ID     string   `json:"id,omitempty"`
+	Tags   []string `json:"tags,omitempty"`
+}
