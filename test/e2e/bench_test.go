@@ -155,3 +155,36 @@ func daemonRSS(d *daemon) float64 {
 	}
 	return 0
 }
+
+// BenchmarkBuild times `criserver build` of a five-step Dockerfile on the
+// busybox test image: cold (--no-cache: two RUN containers and two COPY
+// layers) and cached (an unchanged rebuild, which makes no container).
+func BenchmarkBuild(b *testing.B) {
+	if skip != "" {
+		b.Skip(skip)
+	}
+	d := newDaemon(b)
+	d.pull()
+	dir := writeTree(b, map[string]string{
+		"Dockerfile": "FROM busybox\nRUN echo one > /one\nCOPY a.txt /\nRUN cat /a.txt /one > /both\nCOPY b.txt /\nCMD [\"cat\", \"/both\"]\n",
+		"a.txt":      "a\n",
+		"b.txt":      "b\n",
+	})
+	for _, mode := range []string{"cold", "cached"} {
+		b.Run(mode, func(b *testing.B) {
+			args := []string{"build", "-q", "-t", "bench:latest"}
+			if mode == "cold" {
+				args = append(args, "--no-cache")
+			} else {
+				d.mustCLI(append(args, dir)...) // fill the cache off the clock
+				b.ResetTimer()
+			}
+			for b.Loop() {
+				if out, err := d.cliCmd(append(args, dir)...).CombinedOutput(); err != nil {
+					b.Fatalf("%v: %s", err, out)
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Microseconds())/1000/float64(b.N), "ms/build")
+		})
+	}
+}
