@@ -81,7 +81,12 @@ func (c *Client) Exec(ctx context.Context, rt Runtime, id, bundle string, args [
 	if err != nil {
 		return 0, err
 	}
-	tmp, err := os.MkdirTemp("", "criserver-exec-")
+	if c.ExecDir != "" {
+		if err := os.MkdirAll(c.ExecDir, 0o700); err != nil {
+			return 0, err
+		}
+	}
+	tmp, err := os.MkdirTemp(c.ExecDir, "criserver-exec-")
 	if err != nil {
 		return 0, err
 	}

@@ -126,3 +126,25 @@ func TestExecSync(t *testing.T) {
 		t.Fatalf("a monitor that ends without a word: %v", err)
 	}
 }
+
+// An exec's files live in ExecDir, and what a killed daemon's execs left
+// there is swept at the next start.
+func TestSweepExecDirs(t *testing.T) {
+	c := &Client{ExecDir: filepath.Join(t.TempDir(), "exec")}
+	if err := c.SweepExecDirs(); err != nil {
+		t.Fatalf("sweeping a directory not made yet: %v", err)
+	}
+	left := filepath.Join(c.ExecDir, "criserver-exec-1")
+	if err := os.MkdirAll(left, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(left, "process.json"), []byte("{}"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.SweepExecDirs(); err != nil {
+		t.Fatal(err)
+	}
+	if entries, err := os.ReadDir(c.ExecDir); err != nil || len(entries) != 0 {
+		t.Fatalf("after the sweep: %v, %v", entries, err)
+	}
+}

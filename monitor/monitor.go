@@ -43,6 +43,11 @@ type Client struct {
 	// Obs, when set, times and traces the calls that run a runtime verb
 	// through a monitor (create, start, exec).
 	Obs *obs.Obs
+	// ExecDir holds each exec's files (its process spec, console socket
+	// and PID file) while it starts; "" is the system's temporary
+	// directory. The daemon gives one under its state directory, so that
+	// what a daemon killed mid-exec left is swept at its next start.
+	ExecDir string
 
 	execs atomic.Int64 // exec monitors running now
 }
@@ -418,5 +423,27 @@ func (h *Handle) Cancel(ctx context.Context) error {
 		return err
 	}
 	conn.Close()
+	return nil
+}
+
+// SweepExecDirs removes what execs of an earlier daemon left in ExecDir:
+// an exec needs its files only until its process has started, and that
+// daemon's calls ended with it.
+func (c *Client) SweepExecDirs() error {
+	if c.ExecDir == "" {
+		return nil
+	}
+	entries, err := os.ReadDir(c.ExecDir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		if err := os.RemoveAll(filepath.Join(c.ExecDir, e.Name())); err != nil {
+			return err
+		}
+	}
 	return nil
 }

@@ -51,7 +51,10 @@ func wireRuntime(ctx context.Context, c config.Config, db *bolt.DB, images *imag
 	if err != nil {
 		return cri.Deps{}, err
 	}
-	monitors := &monitor.Client{Bin: monitorBin, Obs: ob}
+	monitors := &monitor.Client{Bin: monitorBin, Obs: ob, ExecDir: filepath.Join(c.State, "exec")}
+	if err := monitors.SweepExecDirs(); err != nil {
+		return cri.Deps{}, fmt.Errorf("sweep exec leftovers: %w", err)
+	}
 	if driver == cgroup.Systemd {
 		monitors.Place = monitorScopes(&systemd.Scopes{})
 	}

@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -95,5 +96,13 @@ func TestCLIDaemonLostMidCommand(t *testing.T) {
 		t.Errorf("exec -it: exit %d; terminal %q", code, tm.out.String())
 	}
 	tm.expect("criserver: lost the criserver daemon at " + d.socket + " during exec")
+	// The execs the killed daemon was running left their files; the next
+	// daemon sweeps them.
+	if left, _ := filepath.Glob(filepath.Join(d.state, "exec", "*")); len(left) == 0 {
+		t.Error("the killed daemon's execs left no files to sweep: is ExecDir in use?")
+	}
 	d.start() // its clean-up removes what is left
+	if left, _ := filepath.Glob(filepath.Join(d.state, "exec", "*")); len(left) != 0 {
+		t.Errorf("exec files left after a restart: %v", left)
+	}
 }
