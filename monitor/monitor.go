@@ -426,17 +426,19 @@ func (h *Handle) Cancel(ctx context.Context) error {
 	return nil
 }
 
-// SweepExecDirs removes what execs of an earlier daemon left in ExecDir:
-// an exec needs its files only until its process has started, and that
-// daemon's calls ended with it.
+// SweepExecDirs makes ExecDir and removes what execs of an earlier daemon
+// left there: an exec needs its files only until its process has started,
+// and that daemon's calls ended with it.
 func (c *Client) SweepExecDirs() error {
 	if c.ExecDir == "" {
 		return nil
 	}
-	entries, err := os.ReadDir(c.ExecDir)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil
+	// Made here, at the daemon's start, not by the first exec: what a
+	// daemon holds is there from its start on.
+	if err := os.MkdirAll(c.ExecDir, 0o700); err != nil {
+		return err
 	}
+	entries, err := os.ReadDir(c.ExecDir)
 	if err != nil {
 		return err
 	}

@@ -83,7 +83,14 @@ func TestInfraDeath(t *testing.T) {
 	if got.InfraPID != 0 {
 		t.Fatalf("infra pid %d kept", got.InfraPID)
 	}
-	recs, _ := r.c.load()
+	// The record is written just after the state changes in memory.
+	var recs []*Sandbox
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		recs, _ = r.c.load()
+		if len(recs) == 1 && recs[0].State == StateNotReady || time.Now().After(deadline) {
+			break
+		}
+	}
 	if len(recs) != 1 || recs[0].State != StateNotReady {
 		t.Fatalf("not recorded: %+v", recs)
 	}
