@@ -3,15 +3,11 @@ package cri
 import (
 	"context"
 	"fmt"
-	"net"
 	"slices"
 	"testing"
 
-	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
-	"google.golang.org/grpc/test/bufconn"
 	"google.golang.org/protobuf/types/known/emptypb"
 	"google.golang.org/protobuf/types/known/structpb"
 	"google.golang.org/protobuf/types/known/wrapperspb"
@@ -24,17 +20,7 @@ import (
 // their failures get the codes of their class.
 func TestContainerCallsOverGRPC(t *testing.T) {
 	r := newRig(t)
-	lis := bufconn.Listen(1 << 20)
-	g := grpc.NewServer(r.s.GRPCOptions()...)
-	r.s.Register(g)
-	go g.Serve(lis)
-	t.Cleanup(g.Stop)
-	conn, err := grpc.NewClient("passthrough:///bufconn", grpc.WithTransportCredentials(insecure.NewCredentials()),
-		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return lis.DialContext(ctx) }))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
+	conn := r.dial(t)
 	ctx := context.Background()
 	req := func(id string, sig int) *structpb.Struct {
 		s, err := api.ContainerRequest{ID: id, Signal: sig}.Struct()

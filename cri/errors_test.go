@@ -6,16 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"strings"
 	"sync"
 	"testing"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
-	"google.golang.org/grpc/test/bufconn"
 	"google.golang.org/protobuf/types/known/structpb"
 	"google.golang.org/protobuf/types/known/wrapperspb"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
@@ -359,17 +356,7 @@ func TestOverGRPC(t *testing.T) {
 	r := newRig(t)
 	var logs lockedBuffer
 	r.s.log = slog.New(slog.NewTextHandler(&logs, nil))
-	lis := bufconn.Listen(1 << 20)
-	g := grpc.NewServer(r.s.GRPCOptions()...)
-	r.s.Register(g)
-	go g.Serve(lis)
-	t.Cleanup(g.Stop)
-	conn, err := grpc.NewClient("passthrough:///bufconn", grpc.WithTransportCredentials(insecure.NewCredentials()),
-		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return lis.DialContext(ctx) }))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
+	conn := r.dial(t)
 	ctx := context.Background()
 	rt := runtimeapi.NewRuntimeServiceClient(conn)
 

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"slices"
 	"sync"
 	"syscall"
@@ -13,6 +14,8 @@ import (
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/test/bufconn"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
 	"github.com/criserver/criserver/cni"
@@ -486,4 +489,22 @@ func newRig(t *testing.T) *rig {
 // fail makes every fake fail with err.
 func (r *rig) fail(err error) {
 	r.pods.err, r.sandboxes.err, r.containers.err, r.images.err, r.network.err = err, err, err, err, err
+}
+
+// dial serves r's server, as the daemon registers it, over an in-memory
+// listener and returns a client connection; both end with the test.
+func (r *rig) dial(t *testing.T) *grpc.ClientConn {
+	t.Helper()
+	lis := bufconn.Listen(1 << 20)
+	g := grpc.NewServer(r.s.GRPCOptions()...)
+	r.s.Register(g)
+	go g.Serve(lis)
+	t.Cleanup(g.Stop)
+	conn, err := grpc.NewClient("passthrough:///bufconn", grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return lis.DialContext(ctx) }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return conn
 }

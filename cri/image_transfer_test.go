@@ -5,14 +5,11 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"testing"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
-	"google.golang.org/grpc/test/bufconn"
 	"google.golang.org/protobuf/types/known/structpb"
 	"google.golang.org/protobuf/types/known/wrapperspb"
 
@@ -66,17 +63,7 @@ func transferConn(t *testing.T, tr ImageTransfer) *grpc.ClientConn {
 	t.Helper()
 	r := newRig(t)
 	r.s.transfer = tr
-	lis := bufconn.Listen(1 << 20)
-	g := grpc.NewServer(r.s.GRPCOptions()...)
-	r.s.Register(g)
-	go g.Serve(lis)
-	t.Cleanup(g.Stop)
-	conn, err := grpc.NewClient("passthrough:///bufconn", grpc.WithTransportCredentials(insecure.NewCredentials()),
-		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return lis.DialContext(ctx) }))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close() })
+	conn := r.dial(t)
 	return conn
 }
 

@@ -2,18 +2,14 @@ package cri
 
 import (
 	"context"
-	"net"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 
-	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
-	"google.golang.org/grpc/test/bufconn"
 	"google.golang.org/protobuf/types/known/emptypb"
 	"google.golang.org/protobuf/types/known/structpb"
 	"google.golang.org/protobuf/types/known/wrapperspb"
@@ -66,17 +62,7 @@ func TestVolumeServiceOverGRPC(t *testing.T) {
 		t.Fatal(err)
 	}
 	r.s.volumes = vs
-	lis := bufconn.Listen(1 << 20)
-	g := grpc.NewServer(r.s.GRPCOptions()...)
-	r.s.Register(g)
-	go g.Serve(lis)
-	t.Cleanup(g.Stop)
-	conn, err := grpc.NewClient("passthrough:///bufconn", grpc.WithTransportCredentials(insecure.NewCredentials()),
-		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return lis.DialContext(ctx) }))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
+	conn := r.dial(t)
 	ctx := context.Background()
 
 	req, _ := api.ToStruct(api.VolumeCreate{Name: "myvol", Labels: map[string]string{"k": "v"}})
