@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 	"testing"
@@ -99,6 +100,7 @@ func BenchmarkCLIRunRm(b *testing.B) {
 				k := `criserver_cni_operation_duration_seconds_sum{operation="` + op + `"}`
 				b.ReportMetric((after[k]-before[k])*1000/float64(b.N), "ms-cni-"+op+"/run")
 			}
+			logBreakdown(b, before, after)
 		})
 	}
 }
@@ -186,5 +188,28 @@ func BenchmarkBuild(b *testing.B) {
 			}
 			b.ReportMetric(float64(b.Elapsed().Microseconds())/1000/float64(b.N), "ms/build")
 		})
+	}
+}
+
+// logBreakdown logs, per iteration, where the daemon's time went: every
+// duration series that grew, largest first, so a slow benchmark says which
+// step to look at.
+func logBreakdown(b *testing.B, before, after map[string]float64) {
+	type step struct {
+		name string
+		ms   float64
+	}
+	var steps []step
+	for k, v := range after {
+		if !strings.HasSuffix(strings.SplitN(k, "{", 2)[0], "_duration_seconds_sum") {
+			continue
+		}
+		if d := (v - before[k]) * 1000 / float64(b.N); d >= 0.5 {
+			steps = append(steps, step{k, d})
+		}
+	}
+	sort.Slice(steps, func(i, j int) bool { return steps[i].ms > steps[j].ms })
+	for _, s := range steps {
+		b.Logf("%7.1f ms  %s", s.ms, s.name)
 	}
 }
