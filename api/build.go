@@ -23,7 +23,10 @@ type BuildRequest struct {
 	NoCache    bool              `json:"noCache,omitempty"`
 	Pull       bool              `json:"pull,omitempty"`
 	Platform   string            `json:"platform,omitempty"`
-	Auth       Auth              `json:"auth"`
+	// Network is the default network of every RUN: "none" (also when
+	// empty or "default") or "host".
+	Network string `json:"network,omitempty"`
+	Auth    Auth   `json:"auth"`
 }
 
 // BuildProgress is output of a build; the last message of a build that

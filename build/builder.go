@@ -71,8 +71,11 @@ type Input struct {
 	NoCache    bool
 	Pull       bool   // pull FROM images even when the store has them
 	Platform   string // --platform: the node's (os/arch) or empty
-	Auth       imagestore.Auth
-	Runner     Runner
+	// Network is what a RUN without --network gets: NetworkNone ("" too)
+	// or NetworkHost.
+	Network string
+	Auth    imagestore.Auth
+	Runner  Runner
 	// Out gets the progress lines and RUN output.
 	Out io.Writer
 }
@@ -137,6 +140,9 @@ type job struct {
 // Build runs a build and tags its image.
 func (b *Builder) Build(ctx context.Context, in Input) (*Result, error) {
 	if err := CheckPlatform(in.Platform); err != nil {
+		return nil, err
+	}
+	if err := CheckNetwork(in.Network); err != nil {
 		return nil, err
 	}
 	plan, err := Parse(in.Dockerfile, in.Target, in.Args)

@@ -247,7 +247,7 @@ func (j *job) run(ctx context.Context, st *state, c *instructions.RunCommand) er
 	}
 	argv := shellForm(&st.cfg.Config, c.ShellDependantCmdLine)
 	env := j.runArgs(st)
-	network := instructions.GetNetwork(c)
+	network := j.runNetwork(c)
 	key, err := stepKey(st.id, "run", argv, env, network)
 	if err != nil {
 		return err
@@ -267,7 +267,7 @@ func (j *job) run(ctx context.Context, st *state, c *instructions.RunCommand) er
 		}
 	}()
 	tail := &tailWriter{}
-	spec := RunSpec{Image: st.id, Argv: argv, Env: env, HostNetwork: network == instructions.NetworkHost, Output: io.MultiWriter(j.in.Out, tail), Progress: j.in.Out}
+	spec := RunSpec{Image: st.id, Argv: argv, Env: env, HostNetwork: network == NetworkHost, Output: io.MultiWriter(j.in.Out, tail), Progress: j.in.Out}
 	code, err := j.in.Runner.Run(ctx, spec, func(upper string, mountpoints []string) error {
 		l, err := newLayer(j.b.tmp)
 		if err != nil {

@@ -78,6 +78,7 @@ func buildCommand() *cobra.Command {
 	f.Bool("no-cache", false, "build every step anew")
 	f.Bool("pull", false, "pull the FROM images even when the node has them")
 	f.String("platform", "", "os/arch to build for: only the node's own")
+	f.String("network", "default", "network of the RUN steps: none (default) or host")
 	f.String("progress", "auto", "output: auto or plain (step lines and RUN output), quiet")
 	f.BoolP("quiet", "q", false, "print only the image ID")
 	f.String("iidfile", "", "write the image ID to this file")
@@ -129,6 +130,12 @@ func buildRequest(cmd *cobra.Command, contextDir string) (api.BuildRequest, erro
 	req.NoCache, _ = f.GetBool("no-cache")
 	req.Pull, _ = f.GetBool("pull")
 	req.Platform, _ = f.GetString("platform")
+	req.Network, _ = f.GetString("network")
+	switch req.Network {
+	case "default", "none", "host":
+	default:
+		return req, fmt.Errorf("--network=%s: a build's RUN steps have network none (the default) or host", req.Network)
+	}
 	return req, nil
 }
 

@@ -69,7 +69,7 @@ func (s *Server) buildImage(ss grpc.ServerStream) error {
 	out := &progressWriter{ss: ss}
 	res, err := s.builder.Build(ss.Context(), build.Input{
 		Dockerfile: []byte(req.Dockerfile), Context: dir, Tags: req.Tags, Args: req.Args, Target: req.Target,
-		Labels: req.Labels, NoCache: req.NoCache, Pull: req.Pull, Platform: req.Platform, Auth: toStoreAuth(req.Auth),
+		Labels: req.Labels, NoCache: req.NoCache, Pull: req.Pull, Platform: req.Platform, Network: req.Network, Auth: toStoreAuth(req.Auth),
 		Runner: &buildRunner{s: s, builder: s.builder}, Out: out,
 	})
 	if err != nil {
