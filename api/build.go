@@ -15,14 +15,17 @@ const (
 // BuildRequest is a build's options; the Dockerfile travels in it, the
 // context after it.
 type BuildRequest struct {
-	Dockerfile string            `json:"dockerfile"`
-	Tags       []string          `json:"tags,omitempty"`
-	Args       map[string]string `json:"args,omitempty"`
-	Target     string            `json:"target,omitempty"`
-	Labels     map[string]string `json:"labels,omitempty"`
-	NoCache    bool              `json:"noCache,omitempty"`
-	Pull       bool              `json:"pull,omitempty"`
-	Platform   string            `json:"platform,omitempty"`
+	Dockerfile string `json:"dockerfile"`
+	// DockerfilePath, when Dockerfile is empty, is the Dockerfile's path
+	// within the context (a context tar that came whole, as Docker's).
+	DockerfilePath string            `json:"dockerfilePath,omitempty"`
+	Tags           []string          `json:"tags,omitempty"`
+	Args           map[string]string `json:"args,omitempty"`
+	Target         string            `json:"target,omitempty"`
+	Labels         map[string]string `json:"labels,omitempty"`
+	NoCache        bool              `json:"noCache,omitempty"`
+	Pull           bool              `json:"pull,omitempty"`
+	Platform       string            `json:"platform,omitempty"`
 	// Network is the default network of every RUN: "none" (also when
 	// empty or "default") or "host".
 	Network string `json:"network,omitempty"`

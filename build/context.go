@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path"
 	"path/filepath"
+	"syscall"
 	"time"
 
 	securejoin "github.com/cyphar/filepath-securejoin"
@@ -77,6 +79,20 @@ func UnpackContext(r io.Reader, dir string) error {
 		_ = os.Chtimes(dirs[i].p, dirs[i].t, dirs[i].t)
 	}
 	return nil
+}
+
+// ReadDockerfile reads the Dockerfile at rel within an unpacked context,
+// symlinks resolved within it.
+func ReadDockerfile(dir, rel string) ([]byte, error) {
+	p, err := securejoin.SecureJoin(dir, rel)
+	if err != nil {
+		return nil, err
+	}
+	raw, err := os.ReadFile(p)
+	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.EISDIR) {
+		return nil, fmt.Errorf("%w: Cannot locate specified Dockerfile: %s", errdefs.ErrInvalidArgument, rel)
+	}
+	return raw, err
 }
 
 func writeFile(p string, r io.Reader, mode os.FileMode) error {

@@ -23,11 +23,11 @@ import (
 
 func buildCommand() *cobra.Command {
 	cmd := &cobra.Command{
-		Use:   "build [OPTIONS] CONTEXT",
+		Use:   "build [OPTIONS] CONTEXT|-",
 		Short: "Build an image from a Dockerfile, in the daemon",
 		Args:  cobra.ExactArgs(1),
 		RunE: withClient(func(cmd *cobra.Command, c *client, args []string) error {
-			req, err := buildRequest(cmd, args[0])
+			req, sendContext, err := buildInput(cmd, args[0])
 			if err != nil {
 				return err
 			}
@@ -45,11 +45,7 @@ func buildCommand() *cobra.Command {
 			if quiet {
 				out = io.Discard
 			}
-			ignore, err := readIgnore(args[0])
-			if err != nil {
-				return err
-			}
-			res, err := c.build(cmd, req, args[0], ignore, out)
+			res, err := c.build(cmd, req, sendContext, out)
 			if err != nil {
 				return err
 			}
@@ -71,7 +67,7 @@ func buildCommand() *cobra.Command {
 	}
 	f := cmd.Flags()
 	f.StringArrayP("tag", "t", nil, "name the image NAME[:TAG] (repeatable)")
-	f.StringP("file", "f", "", "the Dockerfile (default CONTEXT/Dockerfile; - for stdin)")
+	f.StringP("file", "f", "", "the Dockerfile (default CONTEXT/Dockerfile; - for stdin; with a context on stdin, its path in the tar)")
 	f.StringArray("build-arg", nil, "set a build arg K=V (K alone: from the environment)")
 	f.String("target", "", "build this stage")
 	f.StringArray("label", nil, "set a label K=V on the image")
@@ -85,46 +81,83 @@ func buildCommand() *cobra.Command {
 	return cmd
 }
 
-// buildRequest reads the flags and the Dockerfile.
-func buildRequest(cmd *cobra.Command, contextDir string) (api.BuildRequest, error) {
-	f := cmd.Flags()
+// buildInput reads the flags, the Dockerfile and where the context comes
+// from: a directory (its .dockerignore applied), or with "-" a tar on stdin
+// (the Dockerfile inside it, at -f's path) or a lone Dockerfile.
+func buildInput(cmd *cobra.Command, contextArg string) (api.BuildRequest, func(io.Writer) error, error) {
+	file, _ := cmd.Flags().GetString("file")
 	var req api.BuildRequest
-	if fi, err := os.Stat(contextDir); err != nil {
-		return req, fmt.Errorf("unable to prepare context: %v", err)
-	} else if !fi.IsDir() {
-		return req, fmt.Errorf("unable to prepare context: %s is not a directory", contextDir)
+	var send func(io.Writer) error
+	if contextArg == "-" {
+		if file == "-" {
+			return req, nil, errors.New("can't use stdin for both build context and dockerfile")
+		}
+		in, err := readStdinContext(cmd.InOrStdin())
+		if err != nil {
+			return req, nil, err
+		}
+		switch {
+		case in.tar != nil:
+			req.DockerfilePath = file
+			if file == "" {
+				req.DockerfilePath = "Dockerfile"
+			}
+			send = func(w io.Writer) error { _, err := io.Copy(w, in.tar); return err }
+		case file != "":
+			return req, nil, fmt.Errorf("-f %s names a file of a context tar, but stdin holds a Dockerfile", file)
+		default:
+			req.Dockerfile, send = string(in.dockerfile), emptyContext
+		}
+	} else {
+		if fi, err := os.Stat(contextArg); err != nil {
+			return req, nil, fmt.Errorf("unable to prepare context: %v", err)
+		} else if !fi.IsDir() {
+			return req, nil, fmt.Errorf("unable to prepare context: %s is not a directory", contextArg)
+		}
+		var raw []byte
+		var err error
+		switch file {
+		case "-":
+			raw, err = io.ReadAll(cmd.InOrStdin())
+		case "":
+			raw, err = os.ReadFile(filepath.Join(contextArg, "Dockerfile"))
+		default:
+			raw, err = os.ReadFile(file)
+		}
+		if err != nil {
+			return req, nil, fmt.Errorf("unable to read the Dockerfile: %v", err)
+		}
+		req.Dockerfile = string(raw)
+		ignore, err := readIgnore(contextArg)
+		if err != nil {
+			return req, nil, err
+		}
+		send = func(w io.Writer) error { return writeContext(w, contextArg, ignore) }
 	}
-	file, _ := f.GetString("file")
-	var raw []byte
+	err := buildFlags(cmd, &req)
+	return req, send, err
+}
+
+// buildFlags reads the flags that go into the request as they are.
+func buildFlags(cmd *cobra.Command, req *api.BuildRequest) error {
+	f := cmd.Flags()
 	var err error
-	switch file {
-	case "-":
-		raw, err = io.ReadAll(cmd.InOrStdin())
-	case "":
-		raw, err = os.ReadFile(filepath.Join(contextDir, "Dockerfile"))
-	default:
-		raw, err = os.ReadFile(file)
-	}
-	if err != nil {
-		return req, fmt.Errorf("unable to read the Dockerfile: %v", err)
-	}
-	req.Dockerfile = string(raw)
 	tags, _ := f.GetStringArray("tag")
 	for _, t := range tags {
 		named, err := reference.ParseNormalizedNamed(t)
 		if err != nil {
-			return req, fmt.Errorf("invalid tag %q: %v", t, err)
+			return fmt.Errorf("invalid tag %q: %v", t, err)
 		}
 		if _, ok := named.(reference.Digested); ok {
-			return req, fmt.Errorf("invalid tag %q: a tag, not a digest", t)
+			return fmt.Errorf("invalid tag %q: a tag, not a digest", t)
 		}
 		req.Tags = append(req.Tags, reference.TagNameOnly(named).String())
 	}
 	if req.Args, err = keyValues(f.GetStringArray("build-arg")); err != nil {
-		return req, err
+		return err
 	}
 	if req.Labels, err = keyValues(f.GetStringArray("label")); err != nil {
-		return req, err
+		return err
 	}
 	req.Target, _ = f.GetString("target")
 	req.NoCache, _ = f.GetBool("no-cache")
@@ -134,9 +167,9 @@ func buildRequest(cmd *cobra.Command, contextDir string) (api.BuildRequest, erro
 	switch req.Network {
 	case "default", "none", "host":
 	default:
-		return req, fmt.Errorf("--network=%s: a build's RUN steps have network none (the default) or host", req.Network)
+		return fmt.Errorf("--network=%s: a build's RUN steps have network none (the default) or host", req.Network)
 	}
-	return req, nil
+	return nil
 }
 
 // keyValues reads K=V flags; a K alone takes its value from the
@@ -247,9 +280,9 @@ func writeContext(w io.Writer, dir string, ignore *patternmatcher.PatternMatcher
 	return tw.Close()
 }
 
-// build sends the request and the context, and copies the build's output
+// build sends the request and the context sendContext writes, and copies the build's output
 // to out until the daemon says what it built.
-func (c *client) build(cmd *cobra.Command, req api.BuildRequest, dir string, ignore *patternmatcher.PatternMatcher, out io.Writer) (*api.BuildProgress, error) {
+func (c *client) build(cmd *cobra.Command, req api.BuildRequest, sendContext func(io.Writer) error, out io.Writer) (*api.BuildProgress, error) {
 	s, err := c.conn.NewStream(cmd.Context(), &grpc.StreamDesc{ClientStreams: true, ServerStreams: true}, api.BuildMethod)
 	if err != nil {
 		return nil, callError(err)
@@ -262,7 +295,7 @@ func (c *client) build(cmd *cobra.Command, req api.BuildRequest, dir string, ign
 		return nil, callError(err)
 	}
 	pr, pw := io.Pipe()
-	go func() { pw.CloseWithError(writeContext(pw, dir, ignore)) }()
+	go func() { pw.CloseWithError(sendContext(pw)) }()
 	buf := make([]byte, api.ChunkSize)
 	for {
 		n, rerr := io.ReadFull(pr, buf)

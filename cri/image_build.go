@@ -66,6 +66,13 @@ func (s *Server) buildImage(ss grpc.ServerStream) error {
 	if _, err := io.Copy(io.Discard, chunks); err != nil { // the tar's padding
 		return err
 	}
+	if req.Dockerfile == "" && req.DockerfilePath != "" {
+		raw, err := build.ReadDockerfile(dir, req.DockerfilePath)
+		if err != nil {
+			return err
+		}
+		req.Dockerfile = string(raw)
+	}
 	out := &progressWriter{ss: ss}
 	res, err := s.builder.Build(ss.Context(), build.Input{
 		Dockerfile: []byte(req.Dockerfile), Context: dir, Tags: req.Tags, Args: req.Args, Target: req.Target,
