@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -52,9 +53,11 @@ type Runner interface {
 
 // RunSpec is the container a RUN step runs.
 type RunSpec struct {
-	Image       string    // image ID
-	Argv        []string  // the command
-	Env         []string  // build args in effect, K=V, beneath the image's env
+	Image string   // image ID
+	Argv  []string // the command
+	Env   []string // build args in effect, K=V, beneath the image's env
+	// Files are scripts (name -> text) the command finds in PipesDir.
+	Files       map[string]string
 	HostNetwork bool      // RUN --network=host; otherwise no network
 	Output      io.Writer // the command's output
 	Progress    io.Writer // the runner's own lines
@@ -88,6 +91,7 @@ type Result struct {
 
 // Builder builds images into the store.
 type Builder struct {
+	http   *http.Client // ADD's downloads
 	images Images
 	cache  *cache
 	tmp    string
@@ -113,7 +117,7 @@ func New(images Images, db *bolt.DB, root string, log *slog.Logger) (*Builder, e
 	if err != nil {
 		return nil, err
 	}
-	return &Builder{images: images, cache: c, tmp: tmp, log: log.With("component", "build")}, nil
+	return &Builder{http: &http.Client{}, images: images, cache: c, tmp: tmp, log: log.With("component", "build")}, nil
 }
 
 // TempDir makes a directory for a build's context; the caller removes it.

@@ -23,6 +23,12 @@ func (j *job) command(ctx context.Context, st *state, i int, c instructions.Comm
 			return fmt.Errorf("%w: %v", errdefs.ErrInvalidArgument, err)
 		}
 	}
+	if e, ok := c.(instructions.SupportsSingleWordExpansionRaw); ok { // here-documents of COPY and ADD
+		env := j.expandEnv(st)
+		if err := e.ExpandRaw(func(w string) (string, error) { return expandRaw(w, env) }); err != nil {
+			return fmt.Errorf("%w: %v", errdefs.ErrInvalidArgument, err)
+		}
+	}
 	switch c := c.(type) {
 	case *instructions.ArgCommand:
 		j.arg(st, c)
@@ -33,8 +39,8 @@ func (j *job) command(ctx context.Context, st *state, i int, c instructions.Comm
 		return j.copy(ctx, st, i, copySpec{SourcesAndDest: c.SourcesAndDest, from: c.From, chown: c.Chown, chmod: c.Chmod,
 			unsupported: c.Link || c.Parents || len(c.ExcludePatterns) > 0, text: c.String()})
 	case *instructions.AddCommand:
-		return j.copy(ctx, st, i, copySpec{SourcesAndDest: c.SourcesAndDest, chown: c.Chown, chmod: c.Chmod, add: true,
-			unsupported: c.Link || len(c.ExcludePatterns) > 0 || c.Checksum != "" || c.KeepGitDir != nil || c.Unpack != nil, text: c.String()})
+		return j.copy(ctx, st, i, copySpec{SourcesAndDest: c.SourcesAndDest, chown: c.Chown, chmod: c.Chmod, add: true, checksum: c.Checksum,
+			unsupported: c.Link || len(c.ExcludePatterns) > 0 || c.KeepGitDir != nil || c.Unpack != nil, text: c.String()})
 	}
 	return j.configStep(ctx, st, c)
 }
@@ -236,9 +242,6 @@ func (j *job) labels(ctx context.Context, st *state) error {
 
 // run runs a RUN step as a container and makes a layer of what it changed.
 func (j *job) run(ctx context.Context, st *state, c *instructions.RunCommand) error {
-	if len(c.Files) > 0 {
-		return fmt.Errorf("%w: RUN with a here-document is not supported yet", errdefs.ErrInvalidArgument)
-	}
 	if len(instructions.GetMounts(c)) > 0 {
 		return fmt.Errorf("%w: RUN --mount is not supported yet", errdefs.ErrInvalidArgument)
 	}
@@ -246,9 +249,20 @@ func (j *job) run(ctx context.Context, st *state, c *instructions.RunCommand) er
 		return fmt.Errorf("%w: this daemon cannot run build containers", errdefs.ErrFailedPrecondition)
 	}
 	argv := shellForm(&st.cfg.Config, c.ShellDependantCmdLine)
+	var files map[string]string
+	if len(c.Files) > 0 {
+		var err error
+		if argv, files, err = heredocArgv(&st.cfg.Config, c); err != nil {
+			return err
+		}
+	}
 	env := j.runArgs(st)
 	network := j.runNetwork(c)
-	key, err := stepKey(st.id, "run", argv, env, network)
+	parts := []any{"run", argv, env, network}
+	if files != nil {
+		parts = append(parts, files)
+	}
+	key, err := stepKey(st.id, parts...)
 	if err != nil {
 		return err
 	}
@@ -267,7 +281,7 @@ func (j *job) run(ctx context.Context, st *state, c *instructions.RunCommand) er
 		}
 	}()
 	tail := &tailWriter{}
-	spec := RunSpec{Image: st.id, Argv: argv, Env: env, HostNetwork: network == NetworkHost, Output: io.MultiWriter(j.in.Out, tail), Progress: j.in.Out}
+	spec := RunSpec{Image: st.id, Argv: argv, Env: env, Files: files, HostNetwork: network == NetworkHost, Output: io.MultiWriter(j.in.Out, tail), Progress: j.in.Out}
 	code, err := j.in.Runner.Run(ctx, spec, func(upper string, mountpoints []string) error {
 		l, err := newLayer(j.b.tmp)
 		if err != nil {

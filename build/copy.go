@@ -31,6 +31,7 @@ import (
 type copySpec struct {
 	instructions.SourcesAndDest
 	from, chown, chmod string
+	checksum           string // ADD --checksum
 	add                bool
 	unsupported        bool
 	text               string
@@ -41,7 +42,9 @@ type source struct {
 	path    string // on the host
 	isDir   bool
 	archive bool   // ADD unpacks it
-	rel     string // as the Dockerfile matched it, for the cache key
+	rel     string // as the Dockerfile matched it (or the URL), for the cache key
+	noName  bool   // a URL whose path names no file: DEST must name it
+	digest  string // a download's, for --checksum
 }
 
 // copy makes a layer of files from the context, another stage or an image.
@@ -50,8 +53,14 @@ func (j *job) copy(ctx context.Context, st *state, i int, c copySpec) error {
 	if c.add {
 		name = "ADD"
 	}
-	if c.unsupported || len(c.SourceContents) > 0 {
+	if c.unsupported {
 		return fmt.Errorf("%w: this form of %s is not supported yet", errdefs.ErrInvalidArgument, name)
+	}
+	if c.from != "" && len(c.SourceContents) > 0 {
+		return fmt.Errorf("%w: %s --from takes no here-document", errdefs.ErrInvalidArgument, name)
+	}
+	if err := checkChecksum(c.checksum, c.SourcePaths); err != nil {
+		return err
 	}
 	root, fromKey := j.in.Context, ""
 	if c.from != "" {
@@ -66,7 +75,12 @@ func (j *job) copy(ctx context.Context, st *state, i int, c copySpec) error {
 		defer unmount()
 		root, fromKey = dir, id
 	}
-	srcs, err := resolveSources(root, c.SourcePaths, c.add)
+	scratch, err := os.MkdirTemp(j.b.tmp, "sources-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(scratch)
+	srcs, err := j.sources(ctx, root, c, scratch)
 	if err != nil {
 		return err
 	}
@@ -130,14 +144,48 @@ func (j *job) copyFrom(ctx context.Context, from string, i int) (string, error) 
 	return im.ID, nil
 }
 
+// sources lists what a COPY or ADD reads, in the Dockerfile's order: files
+// under root, downloads (ADD of a URL) and here-documents, the last two
+// written under scratch.
+func (j *job) sources(ctx context.Context, root string, c copySpec, scratch string) ([]source, error) {
+	var out []source
+	for _, p := range c.SourcePaths {
+		switch {
+		case c.add && isGit(p):
+			return nil, fmt.Errorf("%w: ADD of a git repository is not supported", errdefs.ErrInvalidArgument)
+		case isURL(p) && !c.add:
+			return nil, fmt.Errorf("%w: COPY takes no URL (%s): ADD fetches them", errdefs.ErrInvalidArgument, p)
+		case isURL(p):
+			s, err := j.download(ctx, p, scratch)
+			if err != nil {
+				return nil, err
+			}
+			if c.checksum != "" {
+				if err := verify(s, c.checksum); err != nil {
+					return nil, err
+				}
+			}
+			out = append(out, s)
+		default:
+			found, err := resolveSources(root, []string{p}, c.add)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, found...)
+		}
+	}
+	inline, err := inlineSources(c.SourceContents, scratch)
+	if err != nil {
+		return nil, err
+	}
+	return append(out, inline...), nil
+}
+
 // resolveSources finds what the source paths (wildcards allowed) name under
 // root, symlinks resolved within root.
 func resolveSources(root string, paths []string, add bool) ([]source, error) {
 	var out []source
 	for _, p := range paths {
-		if add && (strings.HasPrefix(p, "http://") || strings.HasPrefix(p, "https://") || strings.HasPrefix(p, "git@")) {
-			return nil, fmt.Errorf("%w: ADD from a URL is not supported yet", errdefs.ErrInvalidArgument)
-		}
 		rel := path.Clean("/" + p)
 		matches := []string{rel}
 		if strings.ContainsAny(rel, "*?[") {
@@ -322,6 +370,9 @@ func (cp *copier) copyAll(srcs []source, dest, workdir string) error {
 		}
 		target := dest
 		if !s.isDir && asDir {
+			if s.noName {
+				return fmt.Errorf("%w: cannot determine a file name from %s: give the destination one", errdefs.ErrInvalidArgument, s.rel)
+			}
 			target = path.Join(dest, filepath.Base(s.path))
 		}
 		if err := cp.parents(target, s.isDir); err != nil {

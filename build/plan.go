@@ -170,6 +170,15 @@ func (p *Plan) Expand(word string, env shell.EnvGetter) (string, error) {
 	return out, err
 }
 
+// expandRaw substitutes variables in a here-document of COPY or ADD, as
+// BuildKit does: quotes are text there, not shell syntax.
+func expandRaw(text string, env shell.EnvGetter) (string, error) {
+	lex := shell.NewLex('\\')
+	lex.SkipProcessQuotes = true
+	out, _, err := lex.ProcessWord(text, env)
+	return out, err
+}
+
 // fromEnv is what FROM lines expand with: the platform args, and the meta
 // args over them.
 func (p *Plan) fromEnv() envMap {

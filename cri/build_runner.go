@@ -82,6 +82,14 @@ func (r *buildRunner) Run(ctx context.Context, spec build.RunSpec, diff func(str
 		Command:  spec.Argv, Envs: envs, LogPath: "run.log",
 		Labels: map[string]string{api.CLILabel: "build"},
 	}
+	if len(spec.Files) > 0 {
+		pipes, err := r.pipes(spec.Files)
+		if err != nil {
+			return 0, err
+		}
+		defer os.RemoveAll(pipes)
+		ctr.Mounts = append(ctr.Mounts, &runtimeapi.Mount{ContainerPath: build.PipesDir, HostPath: pipes, Readonly: true})
+	}
 	events, unsubscribe := s.pods.Events().Subscribe()
 	defer unsubscribe()
 	cr, err := s.CreateContainer(ctx, &runtimeapi.CreateContainerRequest{PodSandboxId: pr.PodSandboxId, Config: ctr, SandboxConfig: pod})
@@ -104,6 +112,31 @@ func (r *buildRunner) Run(ctx context.Context, spec build.RunSpec, diff func(str
 	}
 	fmt.Fprintf(spec.Progress, "Removing intermediate container %s\n", id[:min(12, len(id))])
 	return int(c.ExitCode), nil
+}
+
+// pipes writes a RUN's scripts into a directory for it to mount: 0755, so
+// that a RUN under another USER runs them too.
+func (r *buildRunner) pipes(files map[string]string) (string, error) {
+	dir, err := r.builder.TempDir()
+	if err != nil {
+		return "", err
+	}
+	if err := os.Chmod(dir, 0o755); err != nil {
+		os.RemoveAll(dir)
+		return "", err
+	}
+	for name, text := range files {
+		p := filepath.Join(dir, filepath.Base(name))
+		err := os.WriteFile(p, []byte(text), 0o755)
+		if err == nil {
+			err = os.Chmod(p, 0o755) // past the umask
+		}
+		if err != nil {
+			os.RemoveAll(dir)
+			return "", err
+		}
+	}
+	return dir, nil
 }
 
 // RemoveBuildPods removes the pods of builds a stopped daemon was running:
