@@ -10,7 +10,23 @@ const (
 	// closes its side; the daemon streams BuildProgress Structs: lines of
 	// progress and RUN output, the last with the image built.
 	BuildMethod = "/" + BuildService + "/Build"
+	// BuildPruneMethod takes a BuildPruneRequest (a Struct), removes build
+	// cache and answers a BuildPruneReport.
+	BuildPruneMethod = "/" + BuildService + "/Prune"
 )
+
+// BuildPruneRequest is `builder prune`'s: dangling cache only, or All.
+type BuildPruneRequest struct {
+	All bool `json:"all,omitempty"`
+}
+
+// BuildPruneReport says what a prune removed: cache entries (step keys),
+// the images they named, and the bytes the image store shrank by.
+type BuildPruneReport struct {
+	CachesDeleted  []string `json:"cachesDeleted"`
+	ImagesDeleted  []string `json:"imagesDeleted"`
+	SpaceReclaimed uint64   `json:"spaceReclaimed"`
+}
 
 // BuildRequest is a build's options; the Dockerfile travels in it, the
 // context after it.

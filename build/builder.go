@@ -37,6 +37,11 @@ type Images interface {
 	Tag(source, target string) (*imagestore.Image, error)
 	// LayerDir is the unpacked directory of a layer by chain ID.
 	LayerDir(chainID string) string
+	// List returns every image.
+	List() []*imagestore.Image
+	// Remove deletes an image with its tags; its blobs and layers go
+	// unless another image uses them.
+	Remove(name string) error
 }
 
 var _ Images = (*imagestore.Store)(nil)

@@ -87,7 +87,7 @@ func (j *job) cached(st *state, key string) bool {
 		return false
 	}
 	im, err := j.b.images.Get(id)
-	if err != nil || im.Config == nil {
+	if err != nil || im.Config == nil || !j.b.layersPresent(im) {
 		return false
 	}
 	st.id, st.cfg = im.ID, im.Config.DeepCopy()

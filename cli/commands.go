@@ -36,7 +36,7 @@ func AddTo(root *cobra.Command) {
 	root.AddCommand(filesCommands()...)
 	root.AddCommand(createCommand(), startCommand(), restartCommand(), killCommand(), waitCommand(),
 		pauseCommand(true), pauseCommand(false), topCommand(), portCommand(), renameCommand())
-	root.AddCommand(containerCommand(), imageCommand(), systemCommand(), eventsCommand())
+	root.AddCommand(containerCommand(), imageCommand(), systemCommand(), builderCommand(), eventsCommand())
 	groupCommands(root)
 }
 

@@ -50,7 +50,7 @@ const (
 
 var (
 	commonCommands     = []string{"run", "exec", "ps", "pull", "push", "images", "login", "logout", "version", "info"}
-	managementCommands = []string{"container", "image", "system", "volume"}
+	managementCommands = []string{"builder", "container", "image", "system", "volume"}
 )
 
 // groupCommands puts each of root's commands in Docker's help group; one

@@ -19,13 +19,15 @@ import (
 
 // Pruning, as Docker's: stopped containers (those the CLI made: kubelet
 // collects its own), images no container uses (dangling ones unless
-// --all), and with system prune --volumes the unused volumes. An image any
-// container uses, kubelet's included, is never removed.
+// --all: untagged images no other image is built on, so a tagged build's
+// steps stay as its cache), build cache, and with system prune --volumes
+// the unused volumes. An image any container uses, kubelet's included, is
+// never removed.
 
 // pruned is what a prune removed, by kind, and the bytes it freed.
 type pruned struct {
-	containers, images, volumes []string
-	space                       uint64
+	containers, images, volumes, caches []string
+	space                               uint64
 }
 
 // print lists what went under Docker's headings, then the total.
@@ -33,7 +35,8 @@ func (p *pruned) print(w io.Writer) {
 	for _, s := range []struct {
 		title string
 		items []string
-	}{{"Deleted Containers:", p.containers}, {"Deleted Volumes:", p.volumes}, {"Deleted Images:", p.images}} {
+	}{{"Deleted Containers:", p.containers}, {"Deleted Volumes:", p.volumes}, {"Deleted Images:", p.images},
+		{"Deleted build cache objects:", p.caches}} {
 		if len(s.items) == 0 {
 			continue
 		}
@@ -122,9 +125,9 @@ func systemPruneCommand() *cobra.Command {
 				items = append(items, "all volumes not used by at least one container")
 			}
 			if all {
-				items = append(items, "all images without at least one container associated to them")
+				items = append(items, "all images without at least one container associated to them", "all build cache")
 			} else {
-				items = append(items, "all dangling images")
+				items = append(items, "all dangling images", "unused build cache")
 			}
 			if err := askFirst(cmd, "This will remove:\n  - "+strings.Join(items, "\n  - ")+"\n", "system prune"); err != nil {
 				return err
@@ -140,6 +143,11 @@ func systemPruneCommand() *cobra.Command {
 				}
 				p.volumes, p.space = r.VolumesDeleted, p.space+r.SpaceReclaimed
 			}
+			// The cache first: removing its images with the others
+			// would take its entries unlisted.
+			if err := c.pruneBuildCache(cmd, all, &p); err != nil {
+				return err
+			}
 			if err := c.pruneImages(cmd, all, &p); err != nil {
 				return err
 			}
@@ -147,7 +155,7 @@ func systemPruneCommand() *cobra.Command {
 			return nil
 		}),
 	}
-	cmd.Flags().BoolP("all", "a", false, "remove every image no container uses, not only dangling ones")
+	cmd.Flags().BoolP("all", "a", false, "remove every image no container uses and all build cache, not only dangling ones")
 	cmd.Flags().BoolP("force", "f", false, "do not ask for confirmation")
 	cmd.Flags().Bool("volumes", false, "remove unused volumes too")
 	return cmd
@@ -245,8 +253,10 @@ func (c *client) imagesInUse(ctx context.Context) (map[string]bool, error) {
 	return used, nil
 }
 
-// pruneImages removes the images no container uses: untagged ones, or all
-// with all. It reports the freed space as the image store's shrinkage.
+// pruneImages removes the images no container uses: with all, every one;
+// otherwise the dangling ones, as Docker's: untagged images no other image
+// is built on, and then their parents that became so. It reports the freed
+// space as the image store's shrinkage.
 func (c *client) pruneImages(cmd *cobra.Command, all bool, p *pruned) error {
 	ctx := cmd.Context()
 	used, err := c.imagesInUse(ctx)
@@ -257,26 +267,43 @@ func (c *client) pruneImages(cmd *cobra.Command, all bool, p *pruned) error {
 	if err != nil {
 		return callError(err)
 	}
+	children := map[string]int{}
+	for _, im := range resp.Images {
+		if parent := imageParent(im); parent != "" {
+			children[parent]++
+		}
+	}
 	before := c.imageStoreBytes(ctx)
 	removed := false
-	for _, im := range resp.Images {
-		if used[im.Id] || !all && len(im.RepoTags) > 0 {
-			continue
+	tried := map[string]bool{}
+	for more := true; more; {
+		more = false
+		for _, im := range resp.Images {
+			if tried[im.Id] || used[im.Id] || !all && (len(im.RepoTags) > 0 || children[im.Id] > 0) {
+				continue
+			}
+			tried[im.Id] = true
+			if _, err := c.img.RemoveImage(ctx, &runtimeapi.RemoveImageRequest{Image: &runtimeapi.ImageSpec{Image: im.Id}}); err != nil {
+				fmt.Fprintf(cmd.ErrOrStderr(), "criserver: image %s: %v\n", short(im.Id), callError(err))
+				continue
+			}
+			removed, more = true, !all
+			children[imageParent(im)]--
+			for _, ref := range slices.Concat(im.RepoTags, im.RepoDigests) {
+				p.images = append(p.images, "untagged: "+familiar(ref))
+			}
+			p.images = append(p.images, "deleted: "+im.Id)
 		}
-		if _, err := c.img.RemoveImage(ctx, &runtimeapi.RemoveImageRequest{Image: &runtimeapi.ImageSpec{Image: im.Id}}); err != nil {
-			fmt.Fprintf(cmd.ErrOrStderr(), "criserver: image %s: %v\n", short(im.Id), callError(err))
-			continue
-		}
-		removed = true
-		for _, ref := range slices.Concat(im.RepoTags, im.RepoDigests) {
-			p.images = append(p.images, "untagged: "+familiar(ref))
-		}
-		p.images = append(p.images, "deleted: "+im.Id)
 	}
 	if after := c.imageStoreBytes(ctx); removed && after < before {
 		p.space += before - after
 	}
 	return nil
+}
+
+// imageParent is the image a build step made im from, "" for others.
+func imageParent(im *runtimeapi.Image) string {
+	return im.GetSpec().GetAnnotations()[api.ParentImageAnnotation]
 }
 
 // imageStoreBytes is the image store's disk use; 0 when unknown.

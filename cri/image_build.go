@@ -23,12 +23,17 @@ type Builder interface {
 	Build(ctx context.Context, in build.Input) (*build.Result, error)
 	// TempDir makes a scratch directory the caller removes.
 	TempDir() (string, error)
+	// Prune removes build cache.
+	Prune(o build.PruneOptions) (*build.Pruned, error)
+	// DropImages forgets the cache entries of images removed.
+	DropImages(ids ...string) error
 }
 
 var _ Builder = (*build.Builder)(nil)
 
 type buildService interface {
 	buildImage(grpc.ServerStream) error
+	buildPrune(context.Context, *structpb.Struct) (*structpb.Struct, error)
 }
 
 var buildDesc = grpc.ServiceDesc{
@@ -38,6 +43,7 @@ var buildDesc = grpc.ServiceDesc{
 		StreamName: "Build", ClientStreams: true, ServerStreams: true,
 		Handler: func(srv any, ss grpc.ServerStream) error { return srv.(buildService).buildImage(ss) },
 	}},
+	Methods: []grpc.MethodDesc{buildMethod("Prune", newStruct, buildService.buildPrune)},
 }
 
 // buildImage takes a build's request and context from the client, runs the

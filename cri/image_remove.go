@@ -15,8 +15,20 @@ func (s *Server) RemoveImage(ctx context.Context, req *runtimeapi.RemoveImageReq
 	if name == "" {
 		return nil, invalid("RemoveImage needs an image")
 	}
+	var id string
+	if im, err := s.images.Get(name); err == nil {
+		id = im.ID
+	}
 	if err := s.images.Remove(name); err != nil && !imagestore.IsNotFound(err) {
 		return nil, err
+	}
+	// The build cache names images by ID: an image removed (by kubelet's
+	// GC, rmi or a prune) takes its entries with it. (Dropping those of an
+	// image a tag moved off in between costs a cache miss, no more.)
+	if s.builder != nil && id != "" {
+		if err := s.builder.DropImages(id); err != nil {
+			s.log.Warn("dropping the build cache entries of a removed image", "image", id, "err", err)
+		}
 	}
 	return &runtimeapi.RemoveImageResponse{}, nil
 }
