@@ -1,7 +1,7 @@
 # criserver: make run | make test | make build | make lint | make bench
 GO      ?= go
 BIN     := bin
-PKGS    := runc crun containernetworking-plugins iptables busybox-static criu
+PKGS    := runc crun containernetworking-plugins iptables busybox-static criu buildah
 ARGS    ?=
 
 .PHONY: all build run deps lint test tools unit fuzz bench clean critest stress soak kubelet test-kubelet test-node
@@ -50,6 +50,8 @@ fuzz:
 		$(GO) test -run '^$$' -fuzz "^$$name$$" -fuzztime $(FUZZTIME) ./$$pkg >/tmp/criserver-fuzz.log 2>&1 || { cat /tmp/criserver-fuzz.log; exit 1; }; \
 	done
 
+# bench runs every benchmark; BenchmarkBuild (criserver build) beside
+# BenchmarkBuildah (Debian's buildah bud, the same Dockerfile) among them.
 bench: deps
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 

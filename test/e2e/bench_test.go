@@ -158,6 +158,15 @@ func daemonRSS(d *daemon) float64 {
 	return 0
 }
 
+// benchContext is the benchmarks' build: five steps after FROM base.
+func benchContext(b *testing.B, base string) string {
+	return writeTree(b, map[string]string{
+		"Dockerfile": "FROM " + base + "\nRUN echo one > /one\nCOPY a.txt /\nRUN cat /a.txt /one > /both\nCOPY b.txt /\nCMD [\"cat\", \"/both\"]\n",
+		"a.txt":      "a\n",
+		"b.txt":      "b\n",
+	})
+}
+
 // BenchmarkBuild times `criserver build` of a five-step Dockerfile on the
 // busybox test image: cold (--no-cache: two RUN containers and two COPY
 // layers) and cached (an unchanged rebuild, which makes no container).
@@ -167,11 +176,7 @@ func BenchmarkBuild(b *testing.B) {
 	}
 	d := newDaemon(b)
 	d.pull()
-	dir := writeTree(b, map[string]string{
-		"Dockerfile": "FROM busybox\nRUN echo one > /one\nCOPY a.txt /\nRUN cat /a.txt /one > /both\nCOPY b.txt /\nCMD [\"cat\", \"/both\"]\n",
-		"a.txt":      "a\n",
-		"b.txt":      "b\n",
-	})
+	dir := benchContext(b, "busybox")
 	for _, mode := range []string{"cold", "cached"} {
 		b.Run(mode, func(b *testing.B) {
 			args := []string{"build", "-q", "-t", "bench:latest"}
