@@ -7,6 +7,7 @@
 // it changed (its overlay upper directory) into a layer. Every step commits
 // an untagged image to the store, so that the next one runs on it and a
 // later build can reuse it: the layer cache maps a step (its parent image,
-// instruction and, for COPY, the digest of the files it reads) to the image
-// it made.
+// instruction and, for COPY and ADD, the digest of the files it reads,
+// downloads and here-documents included) to the image it made; Prune and
+// DropImages keep it from outliving those images.
 package build
