@@ -15,7 +15,7 @@ import (
 )
 
 func attachCommand() *cobra.Command {
-	var noStdin bool
+	var noStdin, sigProxy bool
 	var detachKeys string
 	var keys []byte
 	cmd := &cobra.Command{
@@ -23,8 +23,9 @@ func attachCommand() *cobra.Command {
 		Short: "Connect to a running container's input and output",
 		Long: "Connect to a running container's input (when it was run with -i) and output, with its\n" +
 			"terminal when it has one. The session ends when the container exits, whose exit code\n" +
-			"becomes the CLI's; ending the CLI leaves the container running. In a terminal, Ctrl-P\n" +
-			"Ctrl-Q (or --detach-keys) detaches and leaves it running.",
+			"becomes the CLI's. Without a terminal the CLI passes the signals it gets on to the\n" +
+			"container (unless --sig-proxy=false); otherwise ending the CLI leaves the container\n" +
+			"running. In a terminal, Ctrl-P Ctrl-Q (or --detach-keys) detaches and leaves it running.",
 		Args:              cobra.ExactArgs(1),
 		ValidArgsFunction: completeContainers(true),
 		PreRunE: func(*cobra.Command, []string) (err error) {
@@ -52,6 +53,9 @@ func attachCommand() *cobra.Command {
 			if stdin && !noStdin {
 				in = cmd.InOrStdin()
 			}
+			if sigProxy && !tty {
+				defer c.proxySignals(ctx, ct.Id)()
+			}
 			var exit *remotecmd.ExitError
 			err = c.session(ctx, resp.Url, stdio{in: in, out: cmd.OutOrStdout(), errOut: cmd.ErrOrStderr(), tty: tty, detachKeys: keys})
 			if errors.Is(err, errDetached) {
@@ -72,6 +76,7 @@ func attachCommand() *cobra.Command {
 		}),
 	}
 	cmd.Flags().BoolVar(&noStdin, "no-stdin", false, "do not connect the CLI's input")
+	cmd.Flags().BoolVar(&sigProxy, "sig-proxy", true, "pass the CLI's signals on to the container (without a terminal)")
 	addDetachKeysFlag(cmd, &detachKeys)
 	return cmd
 }

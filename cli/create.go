@@ -146,6 +146,8 @@ func (c *client) startAttached(cmd *cobra.Command, ref string, interactive bool)
 	}
 	o := &runOptions{interactive: interactive, tty: tty, since: since,
 		stdin: cmd.InOrStdin(), stdout: cmd.OutOrStdout(), stderr: cmd.ErrOrStderr()}
+	o.sigProxy = true // Docker's start -a always proxies, without a terminal
+
 	code, err := c.follow(ctx, o, id)
 	if err != nil {
 		return err

@@ -230,10 +230,14 @@ func (c *client) create(ctx context.Context, o *runOptions, pod *runtimeapi.PodS
 // returns its exit code. With -i the session is an attach; without, the
 // output comes from the log, which holds all of it from the first byte.
 func (c *client) follow(ctx context.Context, o *runOptions, id string) (int, error) {
-	// A signal to the CLI stops the container, as Docker's signal proxy
-	// would end it; its last output and exit code still come through. In a
-	// raw terminal Ctrl-C is a key for the container instead. With
-	// --sig-proxy=false the CLI leaves, and the container runs on.
+	// Docker's rule: without a terminal the CLI passes its signals on and
+	// follows until the container exits. With one, Ctrl-C is a key for
+	// the container, and a signal to the CLI (or any signal with
+	// --sig-proxy=false) makes it leave, the container running on.
+	if o.sigProxy && !o.tty {
+		defer c.proxySignals(ctx, id)()
+		return c.followOutput(ctx, o, id)
+	}
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	defer func() {
@@ -243,12 +247,7 @@ func (c *client) follow(ctx context.Context, o *runOptions, id string) (int, err
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	go func() {
-		s, ok := <-sig
-		switch {
-		case !ok:
-		case o.sigProxy:
-			_, _ = c.rt.StopContainer(context.WithoutCancel(ctx), &runtimeapi.StopContainerRequest{ContainerId: id, Timeout: 10})
-		default:
+		if s, ok := <-sig; ok {
 			cancel(&leftRunning{sig: s.(syscall.Signal)})
 		}
 	}()

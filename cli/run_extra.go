@@ -32,7 +32,7 @@ type extraOptions struct {
 func (x *extraOptions) addFlags(f *pflag.FlagSet) {
 	f.BoolVar(&x.privileged, "privileged", false, "give the container every capability and device, without seccomp or AppArmor")
 	f.BoolVar(&x.readOnly, "read-only", false, "mount the container's root filesystem read-only")
-	f.BoolVar(&x.sigProxy, "sig-proxy", true, "stop the container on the CLI's SIGINT, SIGTERM or SIGHUP; false leaves it running")
+	f.BoolVar(&x.sigProxy, "sig-proxy", true, "pass the CLI's signals on to the container (without -t); false: a signal makes the CLI leave, the container running")
 	f.BoolVarP(&x.publishAll, "publish-all", "P", false, "publish every port the image exposes on a free host port the daemon picks")
 	f.BoolVar(&x.init, "init", false, "run an init as PID 1 that passes on signals and reaps zombies")
 	f.StringArrayVar(&x.capAdd, "cap-add", nil, "add a Linux capability (NET_ADMIN, CAP_SYS_TIME, ALL)")
@@ -280,8 +280,8 @@ func securityOpt(o string, sc *runtimeapi.LinuxContainerSecurityContext) error {
 	return fmt.Errorf("--security-opt %s: want no-new-privileges, seccomp=... or apparmor=... (label= and systempaths= are not supported)", o)
 }
 
-// leftRunning is a run the CLI left on a signal, with --sig-proxy=false:
-// the container runs on.
+// leftRunning is a run the CLI left on a signal, with --sig-proxy=false
+// or a terminal: the container runs on.
 type leftRunning struct {
 	sig syscall.Signal
 }

@@ -384,28 +384,3 @@ func freePort(t testing.TB) string {
 	defer l.Close()
 	return strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
 }
-
-func TestCLIRunStopsContainerOnInterrupt(t *testing.T) {
-	d := newDaemon(t)
-	d.mustCLI("pull", "busybox")
-	cmd := d.cliCmd("run", "--rm", "busybox", "sh", "-c", `trap 'echo got TERM; exit 9' TERM; echo ready; while :; do sleep 0.1; done`)
-	var out bytes.Buffer
-	pr, pw := io.Pipe()
-	cmd.Stdout = io.MultiWriter(&out, pw)
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	ready := make([]byte, len("ready\n"))
-	if _, err := io.ReadFull(pr, ready); err != nil || string(ready) != "ready\n" {
-		t.Fatalf("read %q: %v", ready, err)
-	}
-	go io.Copy(io.Discard, pr)
-	cmd.Process.Signal(os.Interrupt)
-	err := cmd.Wait()
-	pw.Close()
-	var exit *exec.ExitError
-	if !errors.As(err, &exit) || exit.ExitCode() != 9 || out.String() != "ready\ngot TERM\n" {
-		t.Fatalf("after Ctrl-C: %v, output %q; want exit 9 from the container's own TERM handler", err, out.String())
-	}
-	d.wantNothingLeft(t)
-}
