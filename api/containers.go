@@ -27,7 +27,24 @@ const (
 	// RenamePodMethod gives the pod whose ID is the request's ID another
 	// name, reserved as a new pod's would be.
 	RenamePodMethod = "/" + ContainersService + "/RenamePod"
+	// WaitMethod is a stream both ways, Docker's wait. The client sends a
+	// ContainerRequest; the daemon answers a WaitEvent with Held once the
+	// container's pod cannot be auto-removed until the stream ends, and
+	// one with Exited and the code when the container exits (a created
+	// one is waited for through its start). The client ends its side
+	// when it has read what it needs, the container's log among them;
+	// the daemon then removes an auto-remove pod whose containers have all
+	// exited, and only then ends the stream. A client that goes away ends
+	// the hold the same way, so the pod goes even without it.
+	WaitMethod = "/" + ContainersService + "/Wait"
 )
+
+// WaitEvent is one answer of WaitMethod.
+type WaitEvent struct {
+	Held     bool  `json:"held,omitempty"`
+	Exited   bool  `json:"exited,omitempty"`
+	ExitCode int32 `json:"exitCode"`
+}
 
 // ContainerRequest names the container a call is about.
 type ContainerRequest struct {

@@ -53,6 +53,13 @@ func attachCommand() *cobra.Command {
 			if stdin && !noStdin {
 				in = cmd.InOrStdin()
 			}
+			// The exit code of a container the daemon auto-removes would
+			// be gone by the time the session ends: hold it from now.
+			exits, err := c.watchExit(ctx, ct.Id)
+			if err != nil {
+				return err
+			}
+			defer exits.abandon()
 			if sigProxy && !tty {
 				defer c.proxySignals(ctx, ct.Id)()
 			}
@@ -69,7 +76,14 @@ func attachCommand() *cobra.Command {
 			// a session can also end without an exit (a daemon restart).
 			wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 			defer cancel()
-			if code, err := c.waitExit(wctx, ct.Id); err == nil && code != 0 {
+			code, err := exits.exitCode(wctx)
+			if err != nil {
+				return nil
+			}
+			if err := exits.done(); err != nil {
+				return err
+			}
+			if code != 0 {
 				return &remotecmd.ExitError{Code: code}
 			}
 			return nil

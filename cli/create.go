@@ -29,6 +29,7 @@ func createCommand() *cobra.Command {
 			return c.run(cmd.Context(), &o, args[0], args[1:])
 		}),
 	}
+	cmd.Flags().BoolVar(&o.rm, "rm", false, "have the daemon remove the container and its pod when it exits")
 	addContainerFlags(cmd, &o)
 	return cmd
 }
@@ -137,19 +138,43 @@ func (c *client) startAttached(cmd *cobra.Command, ref string, interactive bool)
 	if interactive && !stdin {
 		return fmt.Errorf("container %s was not created with -i: its input cannot be connected", ref)
 	}
+	o := &runOptions{interactive: interactive, tty: tty,
+		stdin: cmd.InOrStdin(), stdout: cmd.OutOrStdout(), stderr: cmd.ErrOrStderr()}
+	o.sigProxy = true // Docker's start -a always proxies, without a terminal
+	// A created container (create --rm among them) is watched before it
+	// starts, so that the daemon cannot remove it before the CLI has its
+	// output and code. An exited one is replaced by a new container,
+	// watched once it exists.
+	if ct.State != runtimeapi.ContainerState_CONTAINER_EXITED {
+		if o.exits, err = c.watchExit(ctx, ct.Id); err != nil {
+			return err
+		}
+	}
+	defer o.exits.abandon()
 	// The log of a container that ran before holds its output too; the
 	// daemon's clock is ours. One already running is followed from now.
-	since := time.Now()
+	o.since = time.Now()
 	id, err := c.start(ctx, ct.Id)
 	if err != nil {
 		return err
 	}
-	o := &runOptions{interactive: interactive, tty: tty, since: since,
-		stdin: cmd.InOrStdin(), stdout: cmd.OutOrStdout(), stderr: cmd.ErrOrStderr()}
-	o.sigProxy = true // Docker's start -a always proxies, without a terminal
-
+	if o.exits == nil {
+		if o.exits, err = c.watchExit(ctx, id); err != nil {
+			return err
+		}
+	}
 	code, err := c.follow(ctx, o, id)
+	if errors.Is(err, errDetached) {
+		return nil
+	}
+	var left *leftRunning
+	if errors.As(err, &left) {
+		return left.exit()
+	}
 	if err != nil {
+		return err
+	}
+	if err := o.exits.done(); err != nil {
 		return err
 	}
 	if code != 0 {

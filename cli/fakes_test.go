@@ -655,6 +655,7 @@ func newEnv(t *testing.T) *env {
 	runtimeapi.RegisterRuntimeServiceServer(gs, e.cri)
 	runtimeapi.RegisterImageServiceServer(gs, e.cri)
 	gs.RegisterService(&fakePullProgressDesc, e.cri)
+	gs.RegisterService(&fakeWaitDesc, e.cri)
 	e.vols = &fakeVolumes{vols: map[string]api.Volume{}, users: map[string]string{}}
 	gs.RegisterService(fakeVolumesDesc(), e.vols)
 	go func() { _ = gs.Serve(lis) }()
@@ -777,4 +778,61 @@ func (f *fakeCRI) add(objs ...any) {
 			panic(fmt.Sprintf("add %T", o))
 		}
 	}
+}
+
+// fakeWaitDesc serves the daemon's Wait (api.WaitMethod) over the fake's
+// own status, polled as a client would, so that onStatus scripts a
+// container's exit for it too.
+var fakeWaitDesc = grpc.ServiceDesc{
+	ServiceName: api.ContainersService,
+	HandlerType: (*any)(nil),
+	Streams: []grpc.StreamDesc{{
+		StreamName: "Wait", ClientStreams: true, ServerStreams: true,
+		Handler: func(srv any, ss grpc.ServerStream) error { return srv.(*fakeCRI).wait(ss) },
+	}},
+}
+
+func (f *fakeCRI) wait(ss grpc.ServerStream) error {
+	in := new(structpb.Struct)
+	if err := ss.RecvMsg(in); err != nil {
+		return err
+	}
+	r, err := api.DecodeContainerRequest(in)
+	if err != nil {
+		return status.Error(codes.InvalidArgument, err.Error())
+	}
+	send := func(e api.WaitEvent) error {
+		out, err := api.Encode(e)
+		if err != nil {
+			return err
+		}
+		return ss.SendMsg(out)
+	}
+	ctx := ss.Context()
+	if _, err := f.ContainerStatus(ctx, &runtimeapi.ContainerStatusRequest{ContainerId: r.ID}); err != nil {
+		return err
+	}
+	if err := send(api.WaitEvent{Held: true}); err != nil {
+		return err
+	}
+	for {
+		st, err := f.ContainerStatus(ctx, &runtimeapi.ContainerStatusRequest{ContainerId: r.ID})
+		if err != nil {
+			return err
+		}
+		if st.Status.State == runtimeapi.ContainerState_CONTAINER_EXITED {
+			if err := send(api.WaitEvent{Exited: true, ExitCode: st.Status.ExitCode}); err != nil {
+				return err
+			}
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+	for ss.RecvMsg(new(structpb.Struct)) == nil {
+	}
+	return nil
 }

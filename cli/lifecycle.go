@@ -87,8 +87,18 @@ func waitCommand() *cobra.Command {
 				if err != nil {
 					return err
 				}
-				code, err := c.waitExit(cmd.Context(), ct.Id)
+				// The daemon's wait: the code of a container it
+				// auto-removes comes through before the removal.
+				w, err := c.watchExit(cmd.Context(), ct.Id)
 				if err != nil {
+					return err
+				}
+				defer w.abandon()
+				code, err := w.exitCode(cmd.Context())
+				if err != nil {
+					return err
+				}
+				if err := w.done(); err != nil {
 					return err
 				}
 				fmt.Fprintln(cmd.OutOrStdout(), code)

@@ -44,6 +44,9 @@ type runOptions struct {
 	// since is when start -a started the container: its log holds the
 	// output of the containers it replaced before that.
 	since time.Time
+	// exits has the followed container's exit code, and holds the
+	// daemon's auto-removal off until done.
+	exits *exitWatch
 	extraOptions
 }
 
@@ -128,7 +131,7 @@ func (c *client) run(ctx context.Context, o *runOptions, image string, args []st
 			return err
 		}
 	}
-	id, podID, err := c.create(ctx, o, pod, ctr)
+	id, err := c.create(ctx, o, pod, ctr)
 	if err != nil {
 		return err
 	}
@@ -138,21 +141,18 @@ func (c *client) run(ctx context.Context, o *runOptions, image string, args []st
 	}
 	code, err := c.follow(ctx, o, id)
 	if errors.Is(err, errDetached) {
-		// It runs on. The CLI that would have removed it is gone, and a
-		// pod's auto-remove annotation cannot be added now: say so.
-		if o.rm {
-			fmt.Fprintf(o.stderr, "criserver: detached from %s; --rm no longer applies: remove it with criserver rm -f %s\n", o.name, o.name)
-		}
+		// It runs on; with --rm the daemon removes it when it exits.
+		o.exits.abandon()
 		return nil
 	}
 	var left *leftRunning
 	if errors.As(err, &left) {
-		return left.exit(o)
+		o.exits.abandon()
+		return left.exit()
 	}
-	if o.rm {
-		if rerr := c.removePod(context.WithoutCancel(ctx), podID, pod.LogDirectory); rerr != nil && err == nil {
-			err = rerr
-		}
+	// With --rm the daemon removes the pod as the wait ends.
+	if derr := o.exits.done(); derr != nil && err == nil {
+		err = derr
 	}
 	if err != nil {
 		return err
@@ -197,33 +197,41 @@ func (c *client) ensureImage(ctx context.Context, image, policy string, progress
 
 // create makes the pod and the container and starts it (unless o.create);
 // on any failure it removes what it made, so that a failed run leaves
-// nothing behind.
-func (c *client) create(ctx context.Context, o *runOptions, pod *runtimeapi.PodSandboxConfig, ctr *runtimeapi.ContainerConfig) (id, podID string, err error) {
+// nothing behind. A run that follows the container has its exit watched
+// (o.exits) from before the start, so that the daemon cannot auto-remove
+// it before the CLI has read its output and code.
+func (c *client) create(ctx context.Context, o *runOptions, pod *runtimeapi.PodSandboxConfig, ctr *runtimeapi.ContainerConfig) (id string, err error) {
 	if err := os.MkdirAll(pod.LogDirectory, 0o755); err != nil {
-		return "", "", fmt.Errorf("log directory: %w", err)
+		return "", fmt.Errorf("log directory: %w", err)
 	}
 	resp, err := c.rt.RunPodSandbox(ctx, &runtimeapi.RunPodSandboxRequest{Config: pod, RuntimeHandler: o.runtime})
 	if err != nil {
 		_ = os.RemoveAll(pod.LogDirectory)
-		return "", "", callError(err)
+		return "", callError(err)
 	}
-	made := resp.PodSandboxId // the results are zeroed by a failing return
 	defer func() {
 		if err != nil {
-			_ = c.removePod(context.WithoutCancel(ctx), made, pod.LogDirectory)
+			o.exits.abandon()
+			o.exits = nil
+			_ = c.removePod(context.WithoutCancel(ctx), resp.PodSandboxId, pod.LogDirectory)
 		}
 	}()
-	cr, err := c.rt.CreateContainer(ctx, &runtimeapi.CreateContainerRequest{PodSandboxId: made, Config: ctr, SandboxConfig: pod})
+	cr, err := c.rt.CreateContainer(ctx, &runtimeapi.CreateContainerRequest{PodSandboxId: resp.PodSandboxId, Config: ctr, SandboxConfig: pod})
 	if err != nil {
-		return "", "", callError(err)
+		return "", callError(err)
 	}
 	if o.create {
-		return cr.ContainerId, made, nil
+		return cr.ContainerId, nil
+	}
+	if !o.detach {
+		if o.exits, err = c.watchExit(ctx, cr.ContainerId); err != nil {
+			return "", err
+		}
 	}
 	if _, err := c.rt.StartContainer(ctx, &runtimeapi.StartContainerRequest{ContainerId: cr.ContainerId}); err != nil {
-		return "", "", callError(err)
+		return "", callError(err)
 	}
-	return cr.ContainerId, made, nil
+	return cr.ContainerId, nil
 }
 
 // follow connects the CLI to the running container until it exits and
@@ -273,7 +281,7 @@ func (c *client) followOutput(ctx context.Context, o *runOptions, id string) (in
 	} else if err := c.printLogs(ctx, id, logOptions{tail: -1, follow: true, since: o.since}, o.stdout, o.stderr); err != nil {
 		return 0, err
 	}
-	return c.waitExit(ctx, id)
+	return o.exits.exitCode(ctx)
 }
 
 var errExited = errors.New("container has exited")
@@ -304,25 +312,6 @@ func (c *client) attach(ctx context.Context, id string, o *runOptions) error {
 		return exited(err)
 	}
 	return nil
-}
-
-// waitExit polls until the container has exited and returns its code.
-func (c *client) waitExit(ctx context.Context, id string) (int, error) {
-	var wait pacer
-	for {
-		st, err := c.rt.ContainerStatus(ctx, &runtimeapi.ContainerStatusRequest{ContainerId: id})
-		if err != nil {
-			return 0, callError(err)
-		}
-		if st.Status.State == runtimeapi.ContainerState_CONTAINER_EXITED {
-			return int(st.Status.ExitCode), nil
-		}
-		select {
-		case <-ctx.Done():
-			return 0, ctx.Err()
-		case <-time.After(wait.next()):
-		}
-	}
 }
 
 // removePod stops and removes a pod with its containers, and the log

@@ -51,8 +51,10 @@ func (o *runOptions) podConfig() (*runtimeapi.PodSandboxConfig, error) {
 			NamespaceOptions: &runtimeapi.NamespaceOption{Pid: runtimeapi.NamespaceMode_CONTAINER},
 		}},
 	}
-	if o.rm && o.detach {
-		// Nobody waits for the exit: the daemon removes the pod then.
+	if o.rm {
+		// The daemon removes the pod when its container exits, whether a
+		// CLI still follows it or not; one that does holds the removal
+		// off with its wait until it has read the output and the code.
 		pod.Annotations[api.AutoRemoveAnnotation] = "true"
 	}
 	if o.restart != "" && o.restart != "no" {

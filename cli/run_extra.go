@@ -289,10 +289,7 @@ type leftRunning struct {
 func (l *leftRunning) Error() string { return "left on " + l.sig.String() }
 
 // exit is the CLI's exit: the code a shell gives a command the signal
-// ended. With --rm nobody is left to remove the container: say so.
-func (l *leftRunning) exit(o *runOptions) error {
-	if o.rm {
-		fmt.Fprintf(o.stderr, "criserver: %s runs on and is not removed when it exits: criserver rm -f %s\n", o.name, o.name)
-	}
+// ended. With --rm the daemon removes the container when it exits.
+func (l *leftRunning) exit() error {
 	return &remotecmd.ExitError{Code: 128 + int(l.sig)}
 }

@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"regexp"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -401,8 +402,9 @@ func TestRunForeground(t *testing.T) {
 		{"exit 0", nil, 0, []string{"RunPodSandbox", "CreateContainer", "StartContainer"}, true},
 		// The container's exit code is the CLI's.
 		{"exit 3", nil, 3, []string{"RunPodSandbox", "CreateContainer", "StartContainer"}, true},
-		// --rm: the CLI waits, so it removes; the daemon need not.
-		{"--rm", []string{"--rm"}, 3, []string{"RunPodSandbox", "CreateContainer", "StartContainer", "StopPodSandbox", "RemovePodSandbox"}, false},
+		// --rm: the daemon removes the pod (the fake does not), once
+		// the CLI's wait lets it go.
+		{"--rm", []string{"--rm"}, 3, []string{"RunPodSandbox", "CreateContainer", "StartContainer"}, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			e, logs := runEnv(t)
@@ -414,8 +416,9 @@ func TestRunForeground(t *testing.T) {
 			if got := e.cri.writes(); !reflect.DeepEqual(got, tc.writes) {
 				t.Errorf("sent %v, want %v", got, tc.writes)
 			}
-			if len(sentConfigs(t, e.cri).pod.Annotations) != 0 {
-				t.Error("a foreground --rm is the CLI's to do")
+			rm := slices.Contains(tc.args, "--rm")
+			if got := sentConfigs(t, e.cri).pod.Annotations[api.AutoRemoveAnnotation]; (got == "true") != rm {
+				t.Errorf("auto-remove annotation %q with --rm %v", got, rm)
 			}
 			if ents, _ := os.ReadDir(logs); (len(ents) == 1) != tc.kept {
 				t.Errorf("log root holds %v", ents)

@@ -14,6 +14,7 @@ import (
 // and the others), for what CRI has no call for.
 type containerExtension interface {
 	signalContainer(ctx context.Context, r api.ContainerRequest) (any, error)
+	waitContainer(ss grpc.ServerStream) error
 }
 
 var _ containerExtension = (*Server)(nil)
@@ -30,6 +31,7 @@ var containerExtensionDesc = grpc.ServiceDesc{
 		containerMethod(api.RenameMethod, (*Server).renameContainer),
 		containerMethod(api.RenamePodMethod, (*Server).renamePod),
 	},
+	Streams: []grpc.StreamDesc{waitStream},
 }
 
 // containerMethod serves one container call: it decodes the request (a

@@ -3,9 +3,11 @@ package cri
 import (
 	"context"
 	"fmt"
+	"io"
 	"slices"
 	"testing"
 
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/emptypb"
@@ -74,5 +76,54 @@ func TestContainerCallsOverGRPC(t *testing.T) {
 	r.pods.err = fmt.Errorf("%w: container c1 is exited, not running", errdefs.ErrFailedPrecondition)
 	if err := conn.Invoke(ctx, api.TopMethod, req("c1", 0), &table); status.Code(err) != codes.FailedPrecondition {
 		t.Fatalf("top of an exited container: %v", err)
+	}
+}
+
+// Wait answers the hold, then the exit; the hold ends with the client's
+// side of the stream, before the stream does.
+func TestWaitOverGRPC(t *testing.T) {
+	r := newRig(t)
+	conn := r.dial(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	cs, err := conn.NewStream(ctx, &grpc.StreamDesc{ClientStreams: true, ServerStreams: true}, api.WaitMethod)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, _ := api.ContainerRequest{ID: "c1"}.Struct()
+	if err := cs.SendMsg(req); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []api.WaitEvent{{Held: true}, {Exited: true, ExitCode: 7}} {
+		var got api.WaitEvent
+		out := new(structpb.Struct)
+		if err := cs.RecvMsg(out); err != nil {
+			t.Fatal(err)
+		}
+		if err := api.Decode(out, &got); err != nil || got != want {
+			t.Fatalf("got %+v (%v), want %+v", got, err, want)
+		}
+	}
+	if got := r.pods.got(); slices.Contains(got, "release c1") {
+		t.Fatalf("released before the client's end: %q", got)
+	}
+	cs.CloseSend()
+	if err := cs.RecvMsg(new(structpb.Struct)); err != io.EOF {
+		t.Fatalf("after the client's end: %v, want the stream's end", err)
+	}
+	if got, want := r.pods.got(), []string{"hold c1", "waitexit c1", "release c1"}; !slices.Equal(got, want) {
+		t.Fatalf("calls %q, want %q", got, want)
+	}
+
+	// A container that is not there: the hold's error, with its code.
+	r.pods.err = fmt.Errorf("%w: container c2", errdefs.ErrNotFound)
+	cs, err = conn.NewStream(ctx, &grpc.StreamDesc{ClientStreams: true, ServerStreams: true}, api.WaitMethod)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, _ = api.ContainerRequest{ID: "c2"}.Struct()
+	cs.SendMsg(req)
+	if err := cs.RecvMsg(new(structpb.Struct)); status.Code(err) != codes.NotFound {
+		t.Fatalf("wait for nothing: %v", err)
 	}
 }

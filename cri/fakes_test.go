@@ -280,6 +280,21 @@ func (f *fakePods) RenamePod(_ context.Context, id, name string) error {
 	return f.err
 }
 
+func (f *fakePods) HoldRemoval(id string) (func(context.Context), error) {
+	f.add("hold", id)
+	if f.err != nil {
+		return nil, f.err
+	}
+	var once sync.Once
+	return func(context.Context) { once.Do(func() { f.add("release", id) }) }, nil
+}
+
+// WaitExit answers 7 at once.
+func (f *fakePods) WaitExit(_ context.Context, id string) (int32, error) {
+	f.add("waitexit", id)
+	return 7, f.err
+}
+
 func (f *fakePods) TopContainer(id string) ([]string, [][]string, error) {
 	f.add("top", id)
 	if f.err != nil {

@@ -70,6 +70,11 @@ type Pods interface {
 	RenameContainer(ctx context.Context, id, name string) error
 	// RenamePod gives a pod another name.
 	RenamePod(ctx context.Context, id, name string) error
+	// HoldRemoval keeps a container's pod from being auto-removed until
+	// release, which removes it then if it is due.
+	HoldRemoval(id string) (release func(context.Context), err error)
+	// WaitExit waits for a container to exit and returns its exit code.
+	WaitExit(ctx context.Context, id string) (int32, error)
 }
 
 // Sandboxes is what the runtime service needs of the pod sandboxes.

@@ -37,7 +37,14 @@ func (s *Service) AutoRemove(ctx context.Context) {
 	}
 }
 
+// autoRemove removes the pod if it is auto-remove, every container of it
+// has exited and no client holds it (HoldRemoval).
 func (s *Service) autoRemove(ctx context.Context, podID string) {
+	s.holds.mu.Lock()
+	defer s.holds.mu.Unlock()
+	if s.holds.count[podID] > 0 {
+		return
+	}
 	sb, err := s.sandboxes.Get(podID)
 	if err != nil || sb.Config.Annotations[AutoRemoveAnnotation] != "true" {
 		return

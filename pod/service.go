@@ -87,6 +87,8 @@ type Service struct {
 	// recreating orders replacements of a pod's containers (Recreate).
 	recreating keymutex.Map
 	restarts   restarts
+	// holds keeps auto-removal off pods a client waits on (WaitExit).
+	holds removalHolds
 }
 
 // Options wires a Service.
