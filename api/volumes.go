@@ -19,8 +19,15 @@ const (
 	// "NAME:/container/path[:ro][:nocopy],..." Each volume is created on
 	// first use; an empty one gets a copy of what the image holds at the
 	// path (unless nocopy). The daemon counts the container as a user of
-	// the volume until the container is removed.
+	// the volume until the container is removed. An entry without a NAME
+	// (":/path") is an anonymous volume: the daemon names it (64 random
+	// hex digits, as Docker does) when it creates the container, and
+	// labels it AnonymousVolumeLabel.
 	VolumesAnnotation = "io.criserver.volumes"
+	// AnonymousVolumeLabel marks a volume made for one container, Docker's
+	// label: volume prune takes only these unless told all, and an
+	// auto-removed pod takes its containers' with it.
+	AnonymousVolumeLabel = "com.docker.volume.anonymous"
 )
 
 // The Volumes service's methods. Each takes and answers well-known types,
@@ -37,8 +44,10 @@ const (
 	// VolumeRemoveMethod takes a name (StringValue) and answers an Empty;
 	// a volume in use is FailedPrecondition.
 	VolumeRemoveMethod = "/criserver.v1.Volumes/Remove"
-	// VolumePruneMethod takes an Empty, removes every volume no container
-	// uses and answers a VolumePruneReport.
+	// VolumePruneMethod takes a VolumePrune (an Empty is one without All:
+	// both are empty on the wire), removes the anonymous volumes no
+	// container uses (every unused one with All), as Docker 23's prune,
+	// and answers a VolumePruneReport.
 	VolumePruneMethod = "/criserver.v1.Volumes/Prune"
 	// VolumeUsageMethod takes an Empty and answers a VolumeList whose
 	// volumes have UsageData, for system df; it walks every volume's files.
@@ -74,6 +83,11 @@ type VolumeCreate struct {
 // VolumeList is every volume, by name.
 type VolumeList struct {
 	Volumes []Volume `json:"Volumes"`
+}
+
+// VolumePrune says what Prune is to remove: with All, named volumes too.
+type VolumePrune struct {
+	All bool `json:"all,omitempty"`
 }
 
 // VolumePruneReport says what Prune removed.
@@ -121,7 +135,7 @@ func ValidVolumeName(name string) error {
 
 // VolumeMount is one entry of VolumesAnnotation.
 type VolumeMount struct {
-	Name          string
+	Name          string // empty for an anonymous volume
 	ContainerPath string
 	ReadOnly      bool
 	NoCopy        bool // never copy the image's files in
@@ -163,7 +177,7 @@ func ParseVolumeMounts(s string) ([]VolumeMount, error) {
 			return nil, fmt.Errorf("%s %q: want NAME:/PATH[:ro][:nocopy]", VolumesAnnotation, entry)
 		}
 		m := VolumeMount{Name: f[0], ContainerPath: f[1]}
-		if err := ValidVolumeName(m.Name); err != nil {
+		if err := ValidVolumeName(m.Name); m.Name != "" && err != nil {
 			return nil, fmt.Errorf("%s %q: %w", VolumesAnnotation, entry, err)
 		}
 		if !path.IsAbs(m.ContainerPath) || path.Clean(m.ContainerPath) == "/" {

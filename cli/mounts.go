@@ -68,8 +68,9 @@ func isVolumeName(src string) bool {
 // or rw).
 func parseVolume(s string) (mount, error) {
 	parts := strings.Split(s, ":")
-	if len(parts) == 1 && path.IsAbs(s) {
-		return mount{}, fmt.Errorf("-v %s: anonymous volumes are not supported; name one: -v NAME:%s", s, s)
+	if len(parts) == 1 && path.IsAbs(s) && path.Clean(s) != "/" {
+		// An anonymous volume: the daemon names it.
+		return mount{volume: &api.VolumeMount{ContainerPath: path.Clean(s)}}, nil
 	}
 	if len(parts) < 2 || len(parts) > 3 {
 		return mount{}, fmt.Errorf("-v %s: want SOURCE:CONTAINER[:ro]", s)
@@ -185,10 +186,11 @@ func parseMount(s string) (mount, error) {
 		}
 		return mount{tmpfs: &tmpfsMount{path: path.Clean(dst), options: strings.Join(tmpfsOpts, ",")}}, nil
 	case "volume":
-		if src == "" {
-			return mount{}, fmt.Errorf("--mount %s: anonymous volumes are not supported; name one with source=NAME", s)
+		if path.Clean(dst) == "/" {
+			return mount{}, fmt.Errorf("--mount %s: a volume cannot be the root", s)
 		}
-		if err := api.ValidVolumeName(src); err != nil {
+		// Without a source, an anonymous volume: the daemon names it.
+		if err := api.ValidVolumeName(src); src != "" && err != nil {
 			return mount{}, fmt.Errorf("--mount %s: %w", s, err)
 		}
 		return mount{volume: &api.VolumeMount{Name: src, ContainerPath: path.Clean(dst), ReadOnly: ro, NoCopy: nocopy}}, nil

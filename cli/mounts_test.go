@@ -29,6 +29,8 @@ func TestParseVolume(t *testing.T) {
 		"cache:/c:ro,nocopy":    {Name: "cache", ContainerPath: "/c", ReadOnly: true, NoCopy: true},
 		"cache:/c:nocopy,rw":    {Name: "cache", ContainerPath: "/c", NoCopy: true},
 		"0123456789abcdef:/hex": {Name: "0123456789abcdef", ContainerPath: "/hex"},
+		// No source: an anonymous volume, named by the daemon.
+		"/anon/": {ContainerPath: "/anon"},
 	} {
 		m, err := parseVolume(s)
 		if err != nil || m.volume == nil || *m.volume != want {
@@ -36,7 +38,7 @@ func TestParseVolume(t *testing.T) {
 		}
 	}
 	for bad, says := range map[string]string{
-		dir:                "anonymous volumes are not supported",
+		"/":                "want SOURCE:CONTAINER",
 		dir + ":relative":  "absolute container path",
 		dir + ":/x:rx":     `option "rx" is not ro or rw`,
 		dir + ":/x:nocopy": `option "nocopy" is not ro or rw`,
@@ -67,6 +69,7 @@ func TestParseMount(t *testing.T) {
 		"type=volume,src=v1,dst=/d,readonly":                           {Name: "v1", ContainerPath: "/d", ReadOnly: true},
 		"type=volume,src=v1,destination=/d,ro=true,volume-nocopy=true": {Name: "v1", ContainerPath: "/d", ReadOnly: true, NoCopy: true},
 		"type=volume,src=v1,target=/d,readonly=false":                  {Name: "v1", ContainerPath: "/d"},
+		"type=volume,target=/anon,readonly":                            {ContainerPath: "/anon", ReadOnly: true},
 	} {
 		m, err := parseMount(s)
 		if err != nil || m.volume == nil || *m.volume != want {
@@ -78,7 +81,7 @@ func TestParseMount(t *testing.T) {
 		t.Errorf("bind: %+v %v", m, err)
 	}
 	for bad, says := range map[string]string{
-		"type=volume,target=/d":                       "anonymous volumes are not supported",
+		"type=volume,target=/":                        "a volume cannot be the root",
 		"type=volume,source=v1":                       "absolute target",
 		"type=volume,source=v1,target=rel":            "absolute target",
 		"type=volume,source=a/b,target=/d":            "invalid characters",

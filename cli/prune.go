@@ -11,7 +11,6 @@ import (
 	"github.com/spf13/cobra"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
-	"google.golang.org/protobuf/types/known/emptypb"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
 	"github.com/criserver/criserver/api"
@@ -122,7 +121,7 @@ func systemPruneCommand() *cobra.Command {
 			vols, _ := cmd.Flags().GetBool("volumes")
 			items := []string{"all stopped containers"}
 			if vols {
-				items = append(items, "all volumes not used by at least one container")
+				items = append(items, "all anonymous volumes not used by at least one container")
 			}
 			if all {
 				items = append(items, "all images without at least one container associated to them", "all build cache")
@@ -137,8 +136,9 @@ func systemPruneCommand() *cobra.Command {
 				return err
 			}
 			if vols {
-				var r api.VolumePruneReport
-				if err := c.volumeCall(cmd.Context(), api.VolumePruneMethod, &emptypb.Empty{}, &r); err != nil {
+				// Docker 23's rule: system prune takes anonymous volumes only.
+				r, err := c.pruneVolumes(cmd.Context(), false)
+				if err != nil {
 					return err
 				}
 				p.volumes, p.space = r.VolumesDeleted, p.space+r.SpaceReclaimed

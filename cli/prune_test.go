@@ -86,7 +86,7 @@ func TestPruneAsksFirst(t *testing.T) {
 		{[]string{"container", "prune"}, "WARNING! This will remove all stopped containers.\nAre you sure you want to continue? [y/N] "},
 		{[]string{"image", "prune", "-a"}, "WARNING! This will remove all images without at least one container associated to them.\nAre you sure you want to continue? [y/N] "},
 		{[]string{"builder", "prune", "-a"}, "WARNING! This will remove all build cache.\nAre you sure you want to continue? [y/N] "},
-		{[]string{"system", "prune", "--volumes"}, "WARNING! This will remove:\n  - all stopped containers\n  - all volumes not used by at least one container\n  - all dangling images\n  - unused build cache\n\nAre you sure you want to continue? [y/N] "},
+		{[]string{"system", "prune", "--volumes"}, "WARNING! This will remove:\n  - all stopped containers\n  - all anonymous volumes not used by at least one container\n  - all dangling images\n  - unused build cache\n\nAre you sure you want to continue? [y/N] "},
 	} {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
 			e := newEnv(t)

@@ -43,16 +43,29 @@ func stopCommand() *cobra.Command {
 
 func rmCommand() *cobra.Command {
 	cmd := &cobra.Command{
-		Use:   "rm [-f] CONTAINER|POD...",
+		Use:   "rm [-f] [-v] CONTAINER|POD...",
 		Short: "Remove containers, and the pods `run` made for them; or pods with all their containers",
 		Long: "Remove containers, or pods with all their containers. A container made by `criserver run`\n" +
-			"goes with its pod and its logs. Running ones are refused unless -f, which kills them first.",
+			"goes with its pod and its logs. Running ones are refused unless -f, which kills them first.\n" +
+			"With -v the containers' anonymous volumes go too; named volumes stay.",
 		Args:              cobra.MinimumNArgs(1),
 		ValidArgsFunction: completeContainers(false),
 		RunE: withClient(func(cmd *cobra.Command, c *client, args []string) error {
 			force, _ := cmd.Flags().GetBool("force")
+			volumes, _ := cmd.Flags().GetBool("volumes")
 			return eachArg(cmd, args, func(ref string) error {
+				var anonymous []string
+				if volumes {
+					var err error
+					if anonymous, err = c.anonymousVolumesOf(cmd.Context(), ref); err != nil {
+						return err
+					}
+				}
 				if err := c.remove(cmd.Context(), ref, force); err != nil {
+					return err
+				}
+				// A volume left by a failure here is volume prune's.
+				if err := c.removeVolumes(cmd.Context(), anonymous); err != nil {
 					return err
 				}
 				fmt.Fprintln(cmd.OutOrStdout(), ref)
@@ -61,6 +74,7 @@ func rmCommand() *cobra.Command {
 		}),
 	}
 	cmd.Flags().BoolP("force", "f", false, "kill running containers and pods first")
+	cmd.Flags().BoolP("volumes", "v", false, "remove the containers' anonymous volumes too")
 	return cmd
 }
 

@@ -126,6 +126,9 @@ func (c *client) run(ctx context.Context, o *runOptions, image string, args []st
 	if ctr.Image.Image, err = c.ensureImage(ctx, image, o.pull, o.stderr); err != nil {
 		return err
 	}
+	if err := c.imageVolumes(ctx, ctr, ctr.Image.Image); err != nil {
+		return err
+	}
 	if o.publishAll {
 		if err := c.publishAll(ctx, pod, ctr.Image.Image); err != nil {
 			return err

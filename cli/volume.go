@@ -138,15 +138,20 @@ func volumeRemoveCommand() *cobra.Command {
 
 func volumePruneCommand() *cobra.Command {
 	cmd := &cobra.Command{
-		Use:   "prune [-f]",
-		Short: "Remove every volume no container uses",
-		Long: "Remove every volume no container uses, named or not (as Docker did before 23.0;\n" +
-			"--all is accepted for scripts written for later Docker).",
+		Use:   "prune [-a] [-f]",
+		Short: "Remove the anonymous volumes no container uses; with -a, every unused volume",
+		Long: "Remove the anonymous volumes no container uses (those -v /PATH or an image's VOLUME\n" +
+			"made), as Docker 23 does; with -a, named ones too.",
 		Args: cobra.NoArgs,
 		RunE: withClient(func(cmd *cobra.Command, c *client, _ []string) error {
+			all, _ := cmd.Flags().GetBool("all")
 			if force, _ := cmd.Flags().GetBool("force"); !force {
+				what := "anonymous local volumes"
+				if all {
+					what = "local volumes"
+				}
 				ok, err := confirm(cmd.InOrStdin(), cmd.OutOrStdout(),
-					"WARNING! This will remove all local volumes not used by at least one container.\nAre you sure you want to continue?")
+					"WARNING! This will remove all "+what+" not used by at least one container.\nAre you sure you want to continue?")
 				if err != nil {
 					return err
 				}
@@ -154,8 +159,8 @@ func volumePruneCommand() *cobra.Command {
 					return errors.New("volume prune has been cancelled")
 				}
 			}
-			var r api.VolumePruneReport
-			if err := c.volumeCall(cmd.Context(), api.VolumePruneMethod, &emptypb.Empty{}, &r); err != nil {
+			r, err := c.pruneVolumes(cmd.Context(), all)
+			if err != nil {
 				return err
 			}
 			printPruned(cmd.OutOrStdout(), r)
@@ -163,8 +168,19 @@ func volumePruneCommand() *cobra.Command {
 		}),
 	}
 	cmd.Flags().BoolP("force", "f", false, "do not ask for confirmation")
-	cmd.Flags().BoolP("all", "a", false, "remove named volumes too (always so here)")
+	cmd.Flags().BoolP("all", "a", false, "remove named volumes too")
 	return cmd
+}
+
+// pruneVolumes asks the daemon to remove the unused anonymous volumes, or
+// with all every unused one.
+func (c *client) pruneVolumes(ctx context.Context, all bool) (api.VolumePruneReport, error) {
+	var r api.VolumePruneReport
+	req, err := api.ToStruct(api.VolumePrune{All: all})
+	if err != nil {
+		return r, err
+	}
+	return r, c.volumeCall(ctx, api.VolumePruneMethod, req, &r)
 }
 
 func printPruned(w io.Writer, r api.VolumePruneReport) {

@@ -54,6 +54,10 @@ type VolumeMount struct {
 	ContainerPath string
 	ReadOnly      bool
 	NoCopy        bool // never copy the image's files in
+	// Anonymous is a volume made for this container alone: the daemon
+	// named it at creation, and a failed creation or an auto-removal
+	// takes it away.
+	Anonymous bool `json:",omitempty"`
 }
 
 // Container is a container as the daemon records it.

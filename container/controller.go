@@ -92,9 +92,12 @@ type Volumes interface {
 	// copies seed (a host path; "" for none) into it if it has never
 	// been used and is empty, and returns its directory. owner holds it
 	// until Release, even when Use fails.
-	Use(name, owner, seed string) (string, error)
+	// labels are the volume's when Use creates it.
+	Use(name, owner, seed string, labels map[string]string) (string, error)
 	// Release drops every hold owner has; releasing nothing succeeds.
 	Release(owner string)
+	// Remove deletes an unused volume and its files.
+	Remove(name string) error
 }
 
 var (

@@ -283,6 +283,7 @@ func (c *Controller) undoCreate(ctx context.Context, x *Container, cause error) 
 	defer cancel()
 	err := c.release(ctx, x)
 	if err == nil {
+		c.removeAnonymousVolumes(x)
 		c.forget(x.ID)
 		return
 	}

@@ -87,6 +87,7 @@ type volumeMountV2 struct {
 	ContainerPath string `json:"ContainerPath"`
 	ReadOnly      bool   `json:"ReadOnly,omitempty"`
 	NoCopy        bool   `json:"NoCopy,omitempty"`
+	Anonymous     bool   `json:"Anonymous,omitempty"` // absent from records older than anonymous volumes: named
 }
 
 type userV2 struct {

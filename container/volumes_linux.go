@@ -1,6 +1,7 @@
 package container
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -11,6 +12,7 @@ import (
 	securejoin "github.com/cyphar/filepath-securejoin"
 	"golang.org/x/sys/unix"
 
+	"github.com/criserver/criserver/api"
 	"github.com/criserver/criserver/internal/errdefs"
 	"github.com/criserver/criserver/oci"
 )
@@ -139,7 +141,7 @@ func (c *Controller) useNamedVolumes(x *Container) error {
 				return err
 			}
 		}
-		dir, err := c.volumes.Use(v.Name, x.ID, seed)
+		dir, err := c.volumes.Use(v.Name, x.ID, seed, volumeLabels(v))
 		if err != nil {
 			return err
 		}
@@ -156,8 +158,32 @@ func (c *Controller) holdNamedVolumes(x *Container) {
 		return
 	}
 	for _, v := range x.Config.Volumes {
-		if _, err := c.volumes.Use(v.Name, x.ID, ""); err != nil {
+		if _, err := c.volumes.Use(v.Name, x.ID, "", volumeLabels(v)); err != nil {
 			c.log.Warn("recovering a container's hold on its volume", "id", x.ID, "volume", v.Name, "err", err)
+		}
+	}
+}
+
+// volumeLabels are what a volume is created with: an anonymous one says so.
+func volumeLabels(v VolumeMount) map[string]string {
+	if v.Anonymous {
+		return map[string]string{api.AnonymousVolumeLabel: ""}
+	}
+	return nil
+}
+
+// removeAnonymousVolumes deletes the volumes made for x alone, once x has
+// released them: what a failed creation made goes with it.
+func (c *Controller) removeAnonymousVolumes(x *Container) {
+	if c.volumes == nil {
+		return
+	}
+	for _, v := range x.Config.Volumes {
+		if !v.Anonymous {
+			continue
+		}
+		if err := c.volumes.Remove(v.Name); err != nil && !errors.Is(err, errdefs.ErrNotFound) {
+			c.log.Warn("rollback: remove an anonymous volume", "id", x.ID, "volume", v.Name, "err", err)
 		}
 	}
 }

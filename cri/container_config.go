@@ -1,6 +1,8 @@
 package cri
 
 import (
+	"crypto/rand"
+	"encoding/hex"
 	"fmt"
 	"math"
 	"path"
@@ -120,9 +122,22 @@ func namedVolumes(c *runtimeapi.ContainerConfig) ([]container.VolumeMount, error
 				return nil, invalid(fmt.Sprintf("duplicate mount point: %s", m.ContainerPath))
 			}
 		}
-		out = append(out, container.VolumeMount{Name: m.Name, ContainerPath: m.ContainerPath, ReadOnly: m.ReadOnly, NoCopy: m.NoCopy})
+		v := container.VolumeMount{Name: m.Name, ContainerPath: m.ContainerPath, ReadOnly: m.ReadOnly, NoCopy: m.NoCopy}
+		if v.Name == "" {
+			// Named here, so that the container's record holds the name
+			// and a recreated container mounts the same volume.
+			v.Name, v.Anonymous = anonymousVolumeName(), true
+		}
+		out = append(out, v)
 	}
 	return out, nil
+}
+
+// anonymousVolumeName is Docker's: 64 random hex digits.
+func anonymousVolumeName() string {
+	b := make([]byte, 32)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
 }
 
 // tmpfsMounts reads the tmpfs mounts api.TmpfsAnnotation asks for; a path

@@ -25,7 +25,7 @@ type Volumes interface {
 	// Remove deletes a volume no container uses.
 	Remove(name string) error
 	// Prune removes every unused volume, reporting names and bytes.
-	Prune() ([]string, uint64, error)
+	Prune(all bool) ([]string, uint64, error)
 	// Size is the bytes of a volume's files.
 	Size(name string) uint64
 }
@@ -38,7 +38,7 @@ type volumeService interface {
 	volumeInspect(ctx context.Context, in *wrapperspb.StringValue) (*structpb.Struct, error)
 	volumeList(ctx context.Context, in *emptypb.Empty) (*structpb.Struct, error)
 	volumeRemove(ctx context.Context, in *wrapperspb.StringValue) (*emptypb.Empty, error)
-	volumePrune(ctx context.Context, in *emptypb.Empty) (*structpb.Struct, error)
+	volumePrune(ctx context.Context, in *structpb.Struct) (*structpb.Struct, error)
 	volumeUsage(ctx context.Context, in *emptypb.Empty) (*structpb.Struct, error)
 }
 
@@ -74,7 +74,7 @@ var volumeDesc = grpc.ServiceDesc{
 		volumeMethod("Inspect", newString, volumeService.volumeInspect),
 		volumeMethod("List", newEmpty, volumeService.volumeList),
 		volumeMethod("Remove", newString, volumeService.volumeRemove),
-		volumeMethod("Prune", newEmpty, volumeService.volumePrune),
+		volumeMethod("Prune", newStruct, volumeService.volumePrune),
 		volumeMethod("Usage", newEmpty, volumeService.volumeUsage),
 	},
 }
@@ -122,8 +122,12 @@ func (s *Server) volumeRemove(_ context.Context, in *wrapperspb.StringValue) (*e
 	return &emptypb.Empty{}, s.volumes.Remove(in.GetValue())
 }
 
-func (s *Server) volumePrune(context.Context, *emptypb.Empty) (*structpb.Struct, error) {
-	gone, reclaimed, err := s.volumes.Prune()
+func (s *Server) volumePrune(_ context.Context, in *structpb.Struct) (*structpb.Struct, error) {
+	var req api.VolumePrune
+	if err := api.FromStruct(in, &req); err != nil {
+		return nil, invalid(err.Error())
+	}
+	gone, reclaimed, err := s.volumes.Prune(req.All)
 	if err != nil {
 		return nil, err
 	}

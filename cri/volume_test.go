@@ -90,7 +90,7 @@ func TestVolumeServiceOverGRPC(t *testing.T) {
 		t.Errorf("create bad/name: %v", err)
 	}
 
-	if _, err := vs.Use("myvol", "c-run", ""); err != nil {
+	if _, err := vs.Use("myvol", "c-run", "", nil); err != nil {
 		t.Fatal(err)
 	}
 	err = conn.Invoke(ctx, api.VolumeRemoveMethod, wrapperspb.String("myvol"), &emptypb.Empty{})
@@ -123,12 +123,21 @@ func TestVolumeServiceOverGRPC(t *testing.T) {
 		*list.Volumes[0].UsageData != (api.VolumeUsage{Size: 1000}) || *list.Volumes[1].UsageData != (api.VolumeUsage{RefCount: 1}) {
 		t.Errorf("usage %+v %v", list, err)
 	}
+	// An Empty (an older CLI's) is a prune of the anonymous ones: none.
 	var report api.VolumePruneReport
 	if err := conn.Invoke(ctx, api.VolumePruneMethod, &emptypb.Empty{}, &out); err != nil {
 		t.Fatal(err)
 	}
-	if err := api.FromStruct(&out, &report); err != nil || !slices.Equal(report.VolumesDeleted, []string{"idle"}) {
+	if err := api.FromStruct(&out, &report); err != nil || len(report.VolumesDeleted) != 0 {
 		t.Errorf("prune %+v %v", report, err)
+	}
+	all, _ := api.ToStruct(api.VolumePrune{All: true})
+	if err := conn.Invoke(ctx, api.VolumePruneMethod, all, &out); err != nil {
+		t.Fatal(err)
+	}
+	report = api.VolumePruneReport{}
+	if err := api.FromStruct(&out, &report); err != nil || !slices.Equal(report.VolumesDeleted, []string{"idle"}) {
+		t.Errorf("prune -a %+v %v", report, err)
 	}
 	vs.Release("c-run")
 	if err := conn.Invoke(ctx, api.VolumeRemoveMethod, wrapperspb.String("myvol"), &emptypb.Empty{}); err != nil {

@@ -2,11 +2,13 @@ package pod
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 
 	"github.com/criserver/criserver/api"
 	"github.com/criserver/criserver/container"
+	"github.com/criserver/criserver/internal/errdefs"
 )
 
 // AutoRemoveAnnotation (api.AutoRemoveAnnotation) set to "true" on a pod
@@ -49,13 +51,18 @@ func (s *Service) autoRemove(ctx context.Context, podID string) {
 	if err != nil || sb.Config.Annotations[AutoRemoveAnnotation] != "true" {
 		return
 	}
-	var logs []string
+	var logs, anonymous []string
 	for _, c := range s.containersOf(podID) {
 		if c.State != container.StateExited {
 			return
 		}
 		if c.Config.LogPath != "" {
 			logs = append(logs, c.Config.LogPath)
+		}
+		for _, v := range c.Config.Volumes {
+			if v.Anonymous {
+				anonymous = append(anonymous, v.Name)
+			}
 		}
 	}
 	if err := s.StopPod(ctx, podID); err != nil {
@@ -72,6 +79,16 @@ func (s *Service) autoRemove(ctx context.Context, podID string) {
 	}
 	if sb.Config.LogDirectory != "" {
 		_ = os.Remove(sb.Config.LogDirectory)
+	}
+	// Docker's --rm: the container's anonymous volumes go with it, its
+	// named ones stay. One left (a crash just before) is volume prune's.
+	for _, name := range anonymous {
+		if s.volumes == nil {
+			break
+		}
+		if err := s.volumes.Remove(name); err != nil && !errors.Is(err, errdefs.ErrNotFound) {
+			s.log.Warn("auto-remove: remove an anonymous volume", "id", podID, "volume", name, "err", err)
+		}
 	}
 	s.log.Info("auto-removed pod", "id", podID, "pod", sb.Config.Namespace+"/"+sb.Config.Name)
 }

@@ -88,7 +88,8 @@ type Service struct {
 	recreating keymutex.Map
 	restarts   restarts
 	// holds keeps auto-removal off pods a client waits on (WaitExit).
-	holds removalHolds
+	holds   removalHolds
+	volumes Volumes
 }
 
 // Options wires a Service.
@@ -99,13 +100,22 @@ type Options struct {
 	// them); nil is a hub of its own.
 	Events *Events
 	Logger *slog.Logger
+	// Volumes, when set, loses the anonymous volumes of auto-removed
+	// pods' containers.
+	Volumes Volumes
+}
+
+// Volumes is what pods need of the named volumes.
+type Volumes interface {
+	// Remove deletes an unused volume and its files.
+	Remove(name string) error
 }
 
 // New returns the pods of the controllers, reserving the names of the
 // sandboxes and containers that already exist.
 func New(o Options) *Service {
 	s := &Service{
-		sandboxes: o.Sandboxes, containers: o.Containers, events: o.Events, log: o.Logger,
+		sandboxes: o.Sandboxes, containers: o.Containers, events: o.Events, log: o.Logger, volumes: o.Volumes,
 		sandboxNames: names.New("sandbox"), containerNames: names.New("container"),
 		podCgroup: cgroup.Read, procs: cgroup.Procs,
 	}

@@ -163,17 +163,17 @@ func (s *Store) List() []*Volume {
 	return out
 }
 
-// Use makes owner a user of the volume, creating it if need be, and
-// returns its directory. seed, when not empty, is the host path of what the
+// Use makes owner a user of the volume, creating it with labels if need
+// be, and returns its directory. seed, when not empty, is the host path of what the
 // image holds where the volume is mounted: the first use of an empty
 // volume copies it in, keeping owners, modes, links and times. An owner
 // holds a volume until Release, even when Use fails.
-func (s *Store) Use(name, owner, seed string) (string, error) {
+func (s *Store) Use(name, owner, seed string, labels map[string]string) (string, error) {
 	if err := api.ValidVolumeName(name); err != nil {
 		return "", fmt.Errorf("%w: %w", errdefs.ErrInvalidArgument, err)
 	}
 	s.mu.Lock()
-	r, err := s.create(name, nil)
+	r, err := s.create(name, labels)
 	if err != nil {
 		s.mu.Unlock()
 		return "", err
@@ -243,12 +243,16 @@ func (s *Store) Remove(name string) error {
 	return os.RemoveAll(trash)
 }
 
-// Prune removes every volume no one uses and reports their names and the
-// bytes their files took.
-func (s *Store) Prune() ([]string, uint64, error) {
+// Prune removes the anonymous volumes no one uses, or with all every
+// volume no one uses, and reports their names and the bytes their files
+// took.
+func (s *Store) Prune(all bool) ([]string, uint64, error) {
 	s.mu.Lock()
 	var unused []string
 	for _, name := range slices.Sorted(maps.Keys(s.vols)) {
+		if _, anonymous := s.vols[name].Labels[api.AnonymousVolumeLabel]; !all && !anonymous {
+			continue
+		}
 		if len(s.users[name]) == 0 {
 			unused = append(unused, name)
 		}

@@ -13,6 +13,7 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/criserver/criserver/api"
 	"github.com/criserver/criserver/internal/errdefs"
 	"github.com/criserver/criserver/internal/metadata"
 )
@@ -71,7 +72,7 @@ func TestCreateGetList(t *testing.T) {
 		if _, err := s.Create(bad, nil); !errors.Is(err, errdefs.ErrInvalidArgument) {
 			t.Errorf("create %q: %v", bad, err)
 		}
-		if _, err := s.Use(bad, "c1", ""); !errors.Is(err, errdefs.ErrInvalidArgument) {
+		if _, err := s.Use(bad, "c1", "", nil); !errors.Is(err, errdefs.ErrInvalidArgument) {
 			t.Errorf("use %q: %v", bad, err)
 		}
 	}
@@ -79,14 +80,14 @@ func TestCreateGetList(t *testing.T) {
 
 func TestInUseIsRefusedUntilReleased(t *testing.T) {
 	s := newStore(t)
-	dir, err := s.Use("data", "c1", "")
+	dir, err := s.Use("data", "c1", "", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if dir != filepath.Join(s.root, "data", "_data") {
 		t.Errorf("dir %s", dir)
 	}
-	if _, err := s.Use("data", "c2", ""); err != nil {
+	if _, err := s.Use("data", "c2", "", nil); err != nil {
 		t.Fatal(err)
 	}
 	err = s.Remove("data")
@@ -116,22 +117,34 @@ func TestInUseIsRefusedUntilReleased(t *testing.T) {
 	}
 }
 
+// Prune takes the unused anonymous volumes; with all, every unused one.
 func TestPrune(t *testing.T) {
 	s := newStore(t)
-	for _, n := range []string{"used", "idle1", "idle2"} {
-		if _, err := s.Create(n, nil); err != nil {
+	anon := map[string]string{api.AnonymousVolumeLabel: ""}
+	for _, n := range []string{"used", "idle1", "idle2", "named"} {
+		labels := anon
+		if n == "named" {
+			labels = nil
+		}
+		if _, err := s.Create(n, labels); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if _, err := s.Use("used", "c1", ""); err != nil {
+	if _, err := s.Use("used", "c1", "", nil); err != nil {
 		t.Fatal(err)
 	}
 	os.WriteFile(filepath.Join(s.dataDir("idle1"), "f"), make([]byte, 1000), 0o644)
 	os.Link(filepath.Join(s.dataDir("idle1"), "f"), filepath.Join(s.dataDir("idle1"), "g"))
 	os.WriteFile(filepath.Join(s.dataDir("idle2"), "f"), make([]byte, 24), 0o644)
-	gone, reclaimed, err := s.Prune()
+	gone, reclaimed, err := s.Prune(false)
 	if err != nil || !slices.Equal(gone, []string{"idle1", "idle2"}) || reclaimed != 1024 {
 		t.Errorf("pruned %v, %d bytes, %v", gone, reclaimed, err)
+	}
+	if l := s.List(); len(l) != 2 || l[0].Name != "named" || l[1].Name != "used" {
+		t.Errorf("left %+v", l)
+	}
+	if gone, _, err := s.Prune(true); err != nil || !slices.Equal(gone, []string{"named"}) {
+		t.Errorf("prune all: %v %v", gone, err)
 	}
 	if l := s.List(); len(l) != 1 || l[0].Name != "used" {
 		t.Errorf("left %+v", l)
@@ -141,7 +154,7 @@ func TestPrune(t *testing.T) {
 func TestReopenKeepsVolumesAndFinishesRemovals(t *testing.T) {
 	dir := t.TempDir()
 	s, db := openStore(t, dir)
-	if _, err := s.Use("kept", "c1", ""); err != nil {
+	if _, err := s.Use("kept", "c1", "", nil); err != nil {
 		t.Fatal(err)
 	}
 	os.WriteFile(filepath.Join(s.dataDir("kept"), "f"), []byte("x"), 0o644)
@@ -182,7 +195,7 @@ func TestCopyUpOnFirstUseOnly(t *testing.T) {
 	syscall.Mkfifo(filepath.Join(seed, "fifo"), 0o620)
 	os.Chmod(filepath.Join(seed, "fifo"), 0o620)
 
-	dir, err := s.Use("etc", "c1", seed)
+	dir, err := s.Use("etc", "c1", seed, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -220,7 +233,7 @@ func TestCopyUpOnFirstUseOnly(t *testing.T) {
 
 	// Populated: a later use copies nothing, even into an emptied volume.
 	os.RemoveAll(filepath.Join(dir, "passwd"))
-	if _, err := s.Use("etc", "c2", seed); err != nil {
+	if _, err := s.Use("etc", "c2", seed, nil); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := os.Stat(filepath.Join(dir, "passwd")); !os.IsNotExist(err) {
@@ -229,15 +242,15 @@ func TestCopyUpOnFirstUseOnly(t *testing.T) {
 
 	// A volume someone wrote into first is left as it is, and a seed the
 	// image does not have copies nothing.
-	d2, _ := s.Use("pre", "c1", "")
+	d2, _ := s.Use("pre", "c1", "", nil)
 	os.WriteFile(filepath.Join(d2, "mine"), nil, 0o644)
-	if _, err := s.Use("pre", "c3", seed); err != nil {
+	if _, err := s.Use("pre", "c3", seed, nil); err != nil {
 		t.Fatal(err)
 	}
 	if ents, _ := os.ReadDir(d2); len(ents) != 1 {
 		t.Errorf("copied over a volume with files: %v", ents)
 	}
-	if d3, err := s.Use("none", "c1", filepath.Join(seed, "missing")); err != nil {
+	if d3, err := s.Use("none", "c1", filepath.Join(seed, "missing"), nil); err != nil {
 		t.Error(err)
 	} else if ents, _ := os.ReadDir(d3); len(ents) != 0 {
 		t.Errorf("copied from nothing: %v", ents)
@@ -260,7 +273,7 @@ func TestConcurrentFirstUse(t *testing.T) {
 	errs := make([]error, 8)
 	for i := range 8 {
 		wg.Go(func() {
-			dirs[i], errs[i] = s.Use("shared", fmt.Sprint("c", i), seed)
+			dirs[i], errs[i] = s.Use("shared", fmt.Sprint("c", i), seed, nil)
 			if ents, _ := os.ReadDir(dirs[i]); errs[i] == nil && len(ents) != 50 {
 				errs[i] = fmt.Errorf("saw %d files", len(ents))
 			}

@@ -100,7 +100,7 @@ func wireRuntime(ctx context.Context, c config.Config, db *bolt.DB, images *imag
 		return cri.Deps{}, err
 	}
 	ob.CountStates(countStates(sandboxes, containers, monitors))
-	pods := pod.New(pod.Options{Sandboxes: sandboxes, Containers: containers, Events: events, Logger: log})
+	pods := pod.New(pod.Options{Sandboxes: sandboxes, Containers: containers, Volumes: volumes, Events: events, Logger: log})
 	go pods.AutoRemove(ctx)      // for the daemon's life
 	go pods.RestartPolicies(ctx) // likewise
 	builder, err := build.New(images, db, filepath.Join(c.Root, "build"), log)
