@@ -43,7 +43,7 @@ var buildDesc = grpc.ServiceDesc{
 		StreamName: "Build", ClientStreams: true, ServerStreams: true,
 		Handler: func(srv any, ss grpc.ServerStream) error { return srv.(buildService).buildImage(ss) },
 	}},
-	Methods: []grpc.MethodDesc{buildMethod("Prune", newStruct, buildService.buildPrune)},
+	Methods: []grpc.MethodDesc{unaryMethod(api.BuildService, "Prune", newStruct, buildService.buildPrune)},
 }
 
 // buildImage takes a build's request and context from the client, runs the

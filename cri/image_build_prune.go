@@ -3,34 +3,13 @@ package cri
 import (
 	"context"
 
-	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
-	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/structpb"
 
 	"github.com/criserver/criserver/api"
 	"github.com/criserver/criserver/build"
 )
-
-// buildMethod describes a unary method of the build service.
-func buildMethod[In proto.Message, Out proto.Message](name string, newIn func() In, h func(buildService, context.Context, In) (Out, error)) grpc.MethodDesc {
-	full := "/" + api.BuildService + "/" + name
-	return grpc.MethodDesc{
-		MethodName: name,
-		Handler: func(srv any, ctx context.Context, dec func(any) error, icpt grpc.UnaryServerInterceptor) (any, error) {
-			in := newIn()
-			if err := dec(in); err != nil {
-				return nil, err
-			}
-			call := func(ctx context.Context, req any) (any, error) { return h(srv.(buildService), ctx, req.(In)) }
-			if icpt == nil {
-				return call(ctx, in)
-			}
-			return icpt(ctx, in, &grpc.UnaryServerInfo{Server: srv, FullMethod: full}, call)
-		},
-	}
-}
 
 // buildPrune removes build cache (`builder prune`): the images a
 // container of any client uses, and with them the images they are built

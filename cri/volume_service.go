@@ -42,32 +42,14 @@ type volumeService interface {
 	volumeUsage(ctx context.Context, in *emptypb.Empty) (*structpb.Struct, error)
 }
 
-// volumeMethod describes one unary method of the service: how to make its
-// request and call its handler.
+const volumeServiceName = "criserver.v1.Volumes"
+
 func volumeMethod[In proto.Message, Out proto.Message](name string, newIn func() In, h func(volumeService, context.Context, In) (Out, error)) grpc.MethodDesc {
-	full := "/criserver.v1.Volumes/" + name
-	return grpc.MethodDesc{
-		MethodName: name,
-		Handler: func(srv any, ctx context.Context, dec func(any) error, icpt grpc.UnaryServerInterceptor) (any, error) {
-			in := newIn()
-			if err := dec(in); err != nil {
-				return nil, err
-			}
-			call := func(ctx context.Context, req any) (any, error) { return h(srv.(volumeService), ctx, req.(In)) }
-			if icpt == nil {
-				return call(ctx, in)
-			}
-			return icpt(ctx, in, &grpc.UnaryServerInfo{Server: srv, FullMethod: full}, call)
-		},
-	}
+	return unaryMethod(volumeServiceName, name, newIn, h)
 }
 
-func newStruct() *structpb.Struct        { return new(structpb.Struct) }
-func newString() *wrapperspb.StringValue { return new(wrapperspb.StringValue) }
-func newEmpty() *emptypb.Empty           { return new(emptypb.Empty) }
-
 var volumeDesc = grpc.ServiceDesc{
-	ServiceName: "criserver.v1.Volumes",
+	ServiceName: volumeServiceName,
 	HandlerType: (*volumeService)(nil),
 	Methods: []grpc.MethodDesc{
 		volumeMethod("Create", newStruct, volumeService.volumeCreate),
