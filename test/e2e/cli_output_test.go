@@ -171,7 +171,7 @@ func TestCLIPrune(t *testing.T) {
 	d.mustCLI("volume", "create", "idle")
 	d.mustCLI("run", "--name", "vuser", "-v", "held:/data", "-v", "/anon", "busybox", "true")
 	r = d.cli("system", "prune", "--volumes")
-	if r.code != 1 || !strings.HasPrefix(r.stdout, "WARNING! This will remove:\n  - all stopped containers\n  - all anonymous volumes not used by at least one container\n  - all dangling images\n\nAre you sure") {
+	if r.code != 1 || !strings.HasPrefix(r.stdout, "WARNING! This will remove:\n  - all stopped containers\n  - all anonymous volumes not used by at least one container\n  - all dangling images\n  - unused build cache\n\nAre you sure") {
 		t.Errorf("system prune with no answer: exit %d, %q", r.code, r.stdout)
 	}
 	cmd := d.cliCmd("system", "prune", "--volumes")
