@@ -26,6 +26,9 @@ type Network interface {
 	Setup(ctx context.Context, p cni.PodNetwork) (*cni.Result, error)
 	// Teardown detaches it; it succeeds when nothing is left to undo.
 	Teardown(ctx context.Context, p cni.PodNetwork) error
+	// TeardownNeedsNetNS is false when the pod's networks can be torn
+	// down after its network namespace is gone.
+	TeardownNeedsNetNS(sandboxID string) bool
 	// AwaitPlugins waits out (or kills) plugins an earlier daemon left
 	// running for these sandboxes.
 	AwaitPlugins(ctx context.Context, sandboxIDs []string)

@@ -192,6 +192,7 @@ type fakeNetwork struct {
 	teardownErr error
 	awaited     [][]string
 	order       []string // "await", "teardown <id>"
+	netnsFree   bool     // TeardownNeedsNetNS answers false
 }
 
 var _ Network = (*fakeNetwork)(nil)
@@ -217,6 +218,12 @@ func (n *fakeNetwork) Teardown(ctx context.Context, p cni.PodNetwork) error {
 	}
 	delete(n.up, p.ID)
 	return nil
+}
+
+func (n *fakeNetwork) TeardownNeedsNetNS(id string) bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return !n.netnsFree
 }
 
 func (n *fakeNetwork) AwaitPlugins(ctx context.Context, ids []string) {

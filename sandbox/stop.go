@@ -28,7 +28,18 @@ func (c *Controller) Stop(ctx context.Context, id string) error {
 	crashpoint.Hit(crashpoint.SandboxStopInfra)
 	if !s.Config.HostNetwork && s.Namespaces["net"] != "" {
 		if s.Config.usesCNI() {
-			if err := c.net.Teardown(ctx, s.podNetwork()); err != nil {
+			p := s.podNetwork()
+			if !c.net.TeardownNeedsNetNS(id) {
+				// The namespace goes first: the kernel then takes the pod's
+				// interfaces down in the background. A crash after this
+				// leaves the record naming the namespace, so recovery
+				// still runs the DEL, without it.
+				if err := c.host.Unpin(p.NetNSPath); err != nil {
+					return err
+				}
+				p.NetNSPath = ""
+			}
+			if err := c.net.Teardown(ctx, p); err != nil {
 				return fmt.Errorf("tear down network of %s: %w", id, err)
 			}
 			crashpoint.Hit(crashpoint.SandboxStopNetwork)

@@ -115,3 +115,40 @@ func TestStopFailuresAreRetried(t *testing.T) {
 		})
 	}
 }
+
+// A network whose DEL needs nothing inside the namespace is torn down after
+// the namespace is dropped; one that may need it, inside it. A DEL that
+// fails after the drop leaves the record naming the namespace, so the
+// retry runs the DEL again.
+func TestStopDropsTheNamespaceFirstWhenTheNetworkAllows(t *testing.T) {
+	for _, free := range []bool{false, true} {
+		t.Run(fmt.Sprintf("netns-free=%v", free), func(t *testing.T) {
+			r := newRig(t)
+			r.net.netnsFree = free
+			s := r.run(config("p"))
+			pin := s.Namespaces["net"]
+			r.net.teardownErr = errors.New("plugin failed")
+			if err := r.c.Stop(context.Background(), s.ID); err == nil {
+				t.Fatal("Stop succeeded with a failing DEL")
+			}
+			if got, _ := r.c.Get(s.ID); got.Namespaces["net"] != pin {
+				t.Fatalf("after a failed DEL the record names net %q, want %q", got.Namespaces["net"], pin)
+			}
+			if r.host.Pinned(pin) == free {
+				t.Errorf("after a failed DEL: pinned %v", r.host.Pinned(pin))
+			}
+			r.net.teardownErr = nil
+			if err := r.c.Stop(context.Background(), s.ID); err != nil {
+				t.Fatal(err)
+			}
+			for i, p := range r.net.teardowns {
+				if want := map[bool]string{false: pin, true: ""}[free]; p.NetNSPath != want {
+					t.Errorf("DEL %d ran with netns %q, want %q", i, p.NetNSPath, want)
+				}
+			}
+			if len(r.net.teardowns) != 2 || r.host.Pinned(pin) {
+				t.Errorf("%d DELs, pinned %v", len(r.net.teardowns), r.host.Pinned(pin))
+			}
+		})
+	}
+}
