@@ -49,7 +49,14 @@ func TestVerbsAndTheirFlags(t *testing.T) {
 	if err := rt.Resume(ctx, "c"); err != nil {
 		t.Fatal(err)
 	}
+	if err := os.MkdirAll(filepath.Join(rt.root, "c"), 0o700); err != nil {
+		t.Fatal(err)
+	}
 	if err := rt.Delete(ctx, "c", true); err != nil {
+		t.Fatal(err)
+	}
+	// Without state there is nothing to delete, and no runtime to run.
+	if err := rt.Delete(ctx, "gone", true); err != nil {
 		t.Fatal(err)
 	}
 	st, err := rt.State(ctx, "c")
@@ -106,6 +113,9 @@ esac`)
 	}
 	if err := rt.Kill(ctx, "c", syscall.SIGTERM, false); !errors.Is(err, errdefs.ErrNotFound) {
 		t.Fatalf("kill of a container the runtime does not know: %v", err)
+	}
+	if err := os.MkdirAll(filepath.Join(rt.root, "c"), 0o700); err != nil {
+		t.Fatal(err)
 	}
 	if err := rt.Delete(ctx, "c", true); err != nil {
 		t.Fatalf("deleting what the runtime does not know succeeds: %v", err)
