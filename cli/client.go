@@ -59,7 +59,7 @@ func dial(cmd *cobra.Command) (*client, error) {
 	c := &client{endpoint: ep, command: cmd.Name()}
 	conn, err := grpc.NewClient("unix://"+ep, grpc.WithTransportCredentials(insecure.NewCredentials()),
 		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(16<<20)),
-		grpc.WithChainUnaryInterceptor(c.lostDaemon))
+		grpc.WithChainUnaryInterceptor(c.lostDaemon), grpc.WithChainStreamInterceptor(c.lostDaemonStream))
 	if err != nil {
 		return nil, err
 	}
@@ -112,7 +112,36 @@ func (e *daemonError) Error() string {
 // leaves the connection other than ready, which gRPC notes a moment after
 // the call has failed.
 func (c *client) lostDaemon(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
-	err := invoker(ctx, method, req, reply, cc, opts...)
+	return c.lostErr(ctx, cc, invoker(ctx, method, req, reply, cc, opts...))
+}
+
+// lostDaemonStream is lostDaemon for streams: the messages of a stream
+// under way (a Wait, a pull's progress) fail as the daemon goes too.
+func (c *client) lostDaemonStream(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
+	cs, err := streamer(ctx, desc, cc, method, opts...)
+	if err != nil {
+		return nil, c.lostErr(ctx, cc, err)
+	}
+	return &lostStream{ClientStream: cs, c: c, cc: cc}, nil
+}
+
+type lostStream struct {
+	grpc.ClientStream
+	c  *client
+	cc *grpc.ClientConn
+}
+
+func (s *lostStream) RecvMsg(m any) error {
+	return s.c.lostErr(s.Context(), s.cc, s.ClientStream.RecvMsg(m))
+}
+
+func (s *lostStream) SendMsg(m any) error {
+	return s.c.lostErr(s.Context(), s.cc, s.ClientStream.SendMsg(m))
+}
+
+// lostErr is err, or the lost daemon's error when err is the connection's
+// end rather than an answer.
+func (c *client) lostErr(ctx context.Context, cc *grpc.ClientConn, err error) error {
 	if status.Code(err) != codes.Unavailable {
 		return err
 	}

@@ -48,6 +48,10 @@ type logOptions struct {
 	// since leaves out lines written before it: a recreated container
 	// (start, restart) appends to the log file of the one it replaced.
 	since time.Time
+	// until, when set, closes when the container has exited: following
+	// ends on it at once, where polling the container's status would
+	// notice only at its next look.
+	until <-chan struct{}
 }
 
 // printLogs prints a container's CRI log file, as crictl does: the CLI runs
@@ -74,8 +78,18 @@ func (c *client) printLogs(ctx context.Context, id string, o logOptions, stdout,
 		}
 		return st.Status.State == runtimeapi.ContainerState_CONTAINER_RUNNING || st.Status.State == runtimeapi.ContainerState_CONTAINER_CREATED, nil
 	}
-	if !o.follow {
+	switch {
+	case !o.follow:
 		running = func() (bool, error) { return false, nil }
+	case o.until != nil:
+		running = func() (bool, error) {
+			select {
+			case <-o.until:
+				return false, nil
+			default:
+				return true, nil
+			}
+		}
 	}
 	f := &logFollower{path: path, o: o, stdout: stdout, stderr: stderr}
 	return f.run(ctx, running)
@@ -133,6 +147,7 @@ func (f *logFollower) run(ctx context.Context, running func() (bool, error)) err
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
+		case <-f.o.until:
 		case <-time.After(wait.next()):
 		}
 	}

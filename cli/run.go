@@ -281,10 +281,22 @@ func (c *client) followOutput(ctx context.Context, o *runOptions, id string) (in
 		if err != nil {
 			return 0, err
 		}
-	} else if err := c.printLogs(ctx, id, logOptions{tail: -1, follow: true, since: o.since}, o.stdout, o.stderr); err != nil {
-		return 0, err
+		return o.exits.exitCode(ctx)
 	}
-	return o.exits.exitCode(ctx)
+	// The daemon's word of the exit ends the following: the monitor has
+	// flushed the output to the log by then.
+	exited := make(chan struct{})
+	var code int
+	var err error
+	go func() {
+		defer close(exited)
+		code, err = o.exits.exitCode(ctx)
+	}()
+	if lerr := c.printLogs(ctx, id, logOptions{tail: -1, follow: true, since: o.since, until: exited}, o.stdout, o.stderr); lerr != nil {
+		return 0, lerr
+	}
+	<-exited
+	return code, err
 }
 
 var errExited = errors.New("container has exited")
