@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -355,5 +356,12 @@ func TestWatchOOMKeepsAKillPastTheCgroup(t *testing.T) {
 	os.Remove(path)
 	if !m.oomSeen.Load() || m.oomKilled() {
 		t.Fatal("the kill must be kept by the watch, not read from the gone file")
+	}
+}
+
+func TestRuntimeEnvDropsTheMonitorsGoSettings(t *testing.T) {
+	got := runtimeEnv([]string{"GOMAXPROCS=1", "GOGC=25", "PATH=/usr/bin", "GOGCX=1", "XDG_RUNTIME_DIR=/run/user/0"})
+	if want := []string{"PATH=/usr/bin", "GOGCX=1", "XDG_RUNTIME_DIR=/run/user/0"}; !slices.Equal(got, want) {
+		t.Fatalf("runtimeEnv = %q, want %q", got, want)
 	}
 }
