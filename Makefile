@@ -12,6 +12,7 @@ all: build
 # are built static and lean, apart from the daemon.
 build:
 	$(GO) build -o $(BIN)/criserver ./cmd/criserver
+	$(GO) build -o $(BIN)/criserverd ./cmd/criserverd
 	CGO_ENABLED=0 $(GO) build -ldflags=-s -o $(BIN)/criserver-monitor ./cmd/criserver-monitor
 	CGO_ENABLED=0 $(GO) build -ldflags=-s -o $(BIN)/criserver-pause ./cmd/criserver-pause
 

@@ -1,5 +1,5 @@
-// Command criserver is the criserver daemon (criserver serve) and, through
-// package cli, its Docker-like command line.
+// Command criserver is criserver's Docker-like command line (package cli),
+// and with `criserver serve` starts the daemon, criserverd.
 package main
 
 import (

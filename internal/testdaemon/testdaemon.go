@@ -1,6 +1,6 @@
 // Package testdaemon builds criserver's binaries and runs a daemon of a
 // test's own, with its own root, state and socket, reached over CRI as
-// kubelet reaches it. The daemon tests of cmd/criserver and the end-to-end
+// kubelet reaches it. The daemon tests of cmd/criserverd and the end-to-end
 // suite share it, so that how a daemon is built, started, found ready and
 // killed is written once.
 package testdaemon
@@ -21,8 +21,9 @@ import (
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 )
 
-// Build builds criserver, criserver-monitor and criserver-pause into dir;
-// race builds the daemon with the race detector (which needs cgo).
+// Build builds criserver, criserverd, criserver-monitor and
+// criserver-pause into dir; race builds the daemon with the race detector
+// (which needs cgo).
 func Build(dir string, race bool) error {
 	root, err := moduleRoot()
 	if err != nil {
@@ -32,12 +33,12 @@ func Build(dir string, race bool) error {
 	if race {
 		daemonFlags, cgo = []string{"-race"}, "CGO_ENABLED=1"
 	}
-	for name, flags := range map[string][]string{"criserver": daemonFlags, "criserver-monitor": {"-ldflags=-s"}, "criserver-pause": {"-ldflags=-s"}} {
+	for name, flags := range map[string][]string{"criserver": nil, "criserverd": daemonFlags, "criserver-monitor": {"-ldflags=-s"}, "criserver-pause": {"-ldflags=-s"}} {
 		args := append([]string{"build", "-o", filepath.Join(dir, name)}, flags...)
 		cmd := exec.Command("go", append(args, "./cmd/"+name)...)
 		cmd.Dir = root
 		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-		if name == "criserver" {
+		if name == "criserverd" {
 			cmd.Env = append(os.Environ(), cgo)
 		}
 		if out, err := cmd.CombinedOutput(); err != nil {

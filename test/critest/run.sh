@@ -160,7 +160,7 @@ done
 
 if [ -n "${CRITEST_PREBUILT:-}" ]; then
 	# The node VM has no Go: the host built everything into bin/.
-	for f in criserver criserver-monitor criserver-pause critest crictl critest-registry critest-busybox/busybox; do
+	for f in criserver criserverd criserver-monitor criserver-pause critest crictl critest-registry critest-busybox/busybox; do
 		[ -x "$bin/$f" ] || die "CRITEST_PREBUILT: $bin/$f is missing"
 	done
 else

@@ -39,7 +39,9 @@ func (d *daemon) footprint() footprint {
 	f.cgroups = len(cgs)
 	cmdlines, _ := filepath.Glob("/proc/[0-9]*/cmdline")
 	for _, c := range cmdlines {
-		if b, err := os.ReadFile(c); err == nil && strings.Contains(string(b), d.dir) && !strings.Contains(string(b), "criserver\x00serve") {
+		// The daemon itself (criserver serve execs criserverd) is not a
+		// pod's.
+		if b, err := os.ReadFile(c); err == nil && strings.Contains(string(b), d.dir) && filepath.Base(strings.SplitN(string(b), "\x00", 2)[0]) != "criserverd" {
 			f.processes++
 		}
 	}

@@ -113,7 +113,7 @@ log "guest image ready ($(( SECONDS - start ))s)"
 
 share=$work/share
 mkdir -p "$share/bin" "$report"
-for name in criserver criserver-monitor criserver-pause; do
+for name in criserver criserverd criserver-monitor criserver-pause; do
 	CGO_ENABLED=0 "$GO" build -ldflags=-s -o "$share/bin/$name" "./cmd/$name" || die "building $name failed"
 done
 CGO_ENABLED=0 "$GO" test -c -o "$share/node.test" ./test/node || die "building the suite failed"
