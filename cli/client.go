@@ -122,21 +122,24 @@ func (c *client) lostDaemonStream(ctx context.Context, desc *grpc.StreamDesc, cc
 	if err != nil {
 		return nil, c.lostErr(ctx, cc, err)
 	}
-	return &lostStream{ClientStream: cs, c: c, cc: cc}, nil
+	// Not the stream's own context: gRPC cancels it as the stream fails,
+	// which would cut short the look at the connection's state.
+	return &lostStream{ClientStream: cs, c: c, cc: cc, ctx: context.WithoutCancel(ctx)}, nil
 }
 
 type lostStream struct {
 	grpc.ClientStream
-	c  *client
-	cc *grpc.ClientConn
+	c   *client
+	cc  *grpc.ClientConn
+	ctx context.Context
 }
 
 func (s *lostStream) RecvMsg(m any) error {
-	return s.c.lostErr(s.Context(), s.cc, s.ClientStream.RecvMsg(m))
+	return s.c.lostErr(s.ctx, s.cc, s.ClientStream.RecvMsg(m))
 }
 
 func (s *lostStream) SendMsg(m any) error {
-	return s.c.lostErr(s.Context(), s.cc, s.ClientStream.SendMsg(m))
+	return s.c.lostErr(s.ctx, s.cc, s.ClientStream.SendMsg(m))
 }
 
 // lostErr is err, or the lost daemon's error when err is the connection's
