@@ -6,6 +6,7 @@ import (
 
 	"github.com/criserver/criserver/internal/crashpoint"
 	"github.com/criserver/criserver/internal/errdefs"
+	"github.com/criserver/criserver/monitor"
 )
 
 // Remove kills the container if it still runs and deletes everything it
@@ -39,6 +40,10 @@ func (c *Controller) Remove(ctx context.Context, id string) error {
 // there is nothing to undo.
 func (c *Controller) release(ctx context.Context, x *Container) error {
 	if rt, err := c.runtimes.Get(x.RuntimeHandler); err == nil {
+		if x.State == StateExited {
+			// Its monitor may be deleting it still: it told the exit first.
+			monitor.Settle(ctx, c.monitorOf(x), rt.Timeout())
+		}
 		if err := rt.Delete(ctx, x.ID, true); err != nil {
 			return err
 		}

@@ -117,6 +117,9 @@ func (c *Controller) stopInfra(ctx context.Context, s *Sandbox) error {
 		defer cancel()
 		if _, err := m.Wait(wctx); err != nil && !errors.Is(err, monitor.ErrGone) {
 			c.log.Warn("infra process did not report its exit", "sandbox", s.ID, "err", err)
+		} else if err == nil {
+			// It told the exit first and deletes the container after.
+			monitor.Settle(ctx, m, rt.Timeout())
 		}
 	}
 	// Even with neither PID nor monitor: an infra process that died on its

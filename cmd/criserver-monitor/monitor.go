@@ -184,27 +184,50 @@ func (m *monitor) run(ln *listener) {
 			f.Close()
 		}
 	}
-	// The delete also kills what the container left behind in a PID
-	// namespace it shares with its pod, which would hold its output open.
-	_ = runRuntime(m.c, [3]*os.File{}, "delete", "--force", m.c.ID)
-	// Output still buffered in the pipes belongs in the log; a process that
-	// escaped the container must not hold us forever.
+	// Output still buffered in the pipes belongs in the log before the exit
+	// is told. In a PID namespace of its own the container's processes
+	// died with its init and the pipes end at once: the exit is told
+	// first, and the runtime's delete overlaps what the daemon does next
+	// (it waits for our exit file before it touches the runtime's state).
+	// What a container left behind in a PID namespace it shares holds them
+	// open: the delete kills it first. A process that escaped the
+	// container must not hold us forever.
+	deleted := false
+	if !m.outputsEnd(outputGrace) {
+		_ = runRuntime(m.c, [3]*os.File{}, "delete", "--force", m.c.ID)
+		deleted = true
+		m.outputsEnd(2 * time.Second)
+	}
+	m.exit = exit.Encode()
+	m.log.close()
+	close(m.exited)
+	m.attach.closeAll()
+	if !deleted {
+		_ = runRuntime(m.c, [3]*os.File{}, "delete", "--force", m.c.ID)
+	}
+	// Written last: its presence says the runtime's state is gone too.
+	if err := writeFileAtomic(filepath.Join(m.c.Dir, monitorproto.ExitName), []byte(m.exit)); err != nil {
+		os.Stderr.WriteString("criserver-monitor: write exit file: " + err.Error() + "\n")
+	}
+	// Waiters get their answer before the socket goes away.
+	time.Sleep(50 * time.Millisecond)
+	ln.close()
+}
+
+// outputGrace is how long the container's output may take to end after
+// its init, before the monitor deletes the container to end it.
+const outputGrace = 50 * time.Millisecond
+
+// outputsEnd waits up to d for the container's output streams to end.
+func (m *monitor) outputsEnd(d time.Duration) bool {
 	done := make(chan struct{})
 	go func() { m.outputs.Wait(); close(done) }()
 	select {
 	case <-done:
-	case <-time.After(2 * time.Second):
+		return true
+	case <-time.After(d):
+		return false
 	}
-	m.exit = exit.Encode()
-	m.log.close()
-	if err := writeFileAtomic(filepath.Join(m.c.Dir, monitorproto.ExitName), []byte(m.exit)); err != nil {
-		os.Stderr.WriteString("criserver-monitor: write exit file: " + err.Error() + "\n")
-	}
-	close(m.exited)
-	m.attach.closeAll()
-	// Waiters get their answer before the socket goes away.
-	time.Sleep(50 * time.Millisecond)
-	ln.close()
 }
 
 // startContainer runs the runtime's start, unless the container's process
