@@ -65,11 +65,7 @@ func (s *Service) autoRemove(ctx context.Context, podID string) {
 			}
 		}
 	}
-	if err := s.StopPod(ctx, podID); err != nil {
-		s.log.Warn("auto-remove: stop pod", "id", podID, "err", err)
-		return
-	}
-	if err := s.RemovePod(ctx, podID); err != nil {
+	if err := s.removePod(ctx, podID, true); err != nil {
 		s.log.Warn("auto-remove: remove pod", "id", podID, "err", err)
 		return
 	}

@@ -46,6 +46,16 @@ func (s *Service) StopPod(ctx context.Context, id string) error {
 // RemovePod force-removes the pod's containers, then its sandbox, and frees
 // its name. An unknown pod succeeds.
 func (s *Service) RemovePod(ctx context.Context, id string) error {
+	return s.removePod(ctx, id, false)
+}
+
+// removePod is RemovePod; with stop it also stops the sandbox, beside the
+// removal of its containers, which must all have exited: the network's
+// teardown and the containers' removal touch nothing of each other's, and
+// auto-removal is what a shell waits for after `run --rm`. Each half is
+// a state kubelet's own calls reach too, so a crash between them leaves
+// nothing recovery does not know.
+func (s *Service) removePod(ctx context.Context, id string, stop bool) error {
 	sb, err := s.sandboxes.Get(id)
 	if errors.Is(err, errdefs.ErrNotFound) {
 		return nil
@@ -54,10 +64,20 @@ func (s *Service) RemovePod(ctx context.Context, id string) error {
 		return err
 	}
 	defer s.locks.Lock(sb.ID)()
+	stopped := make(chan error, 1)
+	if stop {
+		go func() { stopped <- s.sandboxes.Stop(ctx, sb.ID) }()
+	} else {
+		stopped <- nil
+	}
+	var removeErr error
 	for _, c := range s.containersOf(sb.ID) {
-		if err := s.RemoveContainer(ctx, c.ID); err != nil {
-			return err
+		if removeErr = s.RemoveContainer(ctx, c.ID); removeErr != nil {
+			break
 		}
+	}
+	if err := errors.Join(<-stopped, removeErr); err != nil {
+		return err
 	}
 	crashpoint.Hit(crashpoint.PodRemoveContainers)
 	if err := s.sandboxes.Remove(ctx, sb.ID); err != nil {
