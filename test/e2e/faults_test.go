@@ -22,6 +22,7 @@ import (
 //	                 (as a crash in the middle of the call would leave it)
 //	fail-after-once  do the real work, then fail; the next call is real
 //	                 (a runtime that failed after changing things)
+//	fail-after   do the real work, then fail, every time
 
 const faultScript = `#!/bin/sh
 verb=%s
@@ -44,6 +45,10 @@ kill-daemon)
 	sleep "${arg:-0}" ;;
 fail-after-once)
 	: > %q
+	%s "$@"
+	echo "level=error msg=\"injected failure after $verb\"" >&2
+	exit 1 ;;
+fail-after)
 	%s "$@"
 	echo "level=error msg=\"injected failure after $verb\"" >&2
 	exit 1 ;;
@@ -112,7 +117,7 @@ func (d *daemon) useFakePlugin(timeout string) {
 func (d *daemon) writeFake(path, verbExpr, failCmd, real string) {
 	d.t.Helper()
 	lock := filepath.Join(d.state, "criserver.lock")
-	script := fmt.Sprintf(faultScript, verbExpr, d.faultFile(), d.faultFile(), failCmd, lock, d.faultFile(), real, real)
+	script := fmt.Sprintf(faultScript, verbExpr, d.faultFile(), d.faultFile(), failCmd, lock, d.faultFile(), real, real, real)
 	if err := os.WriteFile(path, []byte(script), 0o755); err != nil {
 		d.t.Fatal(err)
 	}

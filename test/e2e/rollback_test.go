@@ -63,14 +63,15 @@ func TestRuntimeFaultsRollBack(t *testing.T) {
 	wantFailure(t, "create hangs", err, codes.DeadlineExceeded, "create did not finish within 3s")
 	noContainers("create hangs")
 
-	// A rollback that cannot finish (the runtime will not delete) loses
-	// nothing: the container stays listed, exited with the reason, holding
-	// its root filesystem until RemoveContainer finishes the job.
-	if err := os.WriteFile(d.faultFile(), []byte("create fail\ndelete fail\n"), 0o644); err != nil {
+	// A rollback that cannot finish (the runtime made the container, then
+	// failed, and will not delete it) loses nothing: the container stays
+	// listed, exited with the reason, holding its root filesystem until
+	// RemoveContainer finishes the job.
+	if err := os.WriteFile(d.faultFile(), []byte("create fail-after\ndelete fail\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	_, err = create()
-	wantFailure(t, "create and its rollback fail", err, codes.Internal, "injected failure of create")
+	wantFailure(t, "create and its rollback fail", err, codes.Internal, "injected failure after create")
 	list, err := d.rt.ListContainers(d.ctx(), &runtimeapi.ListContainersRequest{})
 	if err != nil || len(list.Containers) != 1 {
 		t.Fatalf("after a rollback that failed: %v %v", list, err)
