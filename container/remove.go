@@ -24,6 +24,12 @@ func (c *Controller) Remove(ctx context.Context, id string) error {
 		if err := c.Stop(ctx, id, 0); err != nil {
 			return err
 		}
+		// As stopped: release waits for the monitor of an exited one.
+		if x, err = c.Get(id); errors.Is(err, errdefs.ErrNotFound) {
+			return nil
+		} else if err != nil {
+			return err
+		}
 	}
 	unlock := c.locks.Lock(id)
 	defer unlock()

@@ -170,10 +170,12 @@ func verbTarget(args []string) string {
 
 // ClassifyError gives a runtime's failure its class: a container the
 // runtime does not know is NotFound (runc says so; crun cannot open its
-// status file), and anything else is the runtime's own fault.
+// status file, or its directory when another delete took it meanwhile),
+// and anything else is the runtime's own fault.
 func ClassifyError(err error) error {
 	msg := err.Error()
-	if strings.Contains(msg, "container does not exist") || (strings.Contains(msg, "/status") && strings.Contains(msg, "No such file or directory")) {
+	gone := strings.Contains(msg, "No such file or directory") && (strings.Contains(msg, "/status") || strings.Contains(msg, "cannot open directory"))
+	if strings.Contains(msg, "container does not exist") || gone {
 		return fmt.Errorf("%w: %w", errdefs.ErrNotFound, err)
 	}
 	return fmt.Errorf("%w: %w", errdefs.ErrInternal, err)

@@ -149,3 +149,17 @@ func TestRegistry(t *testing.T) {
 		t.Fatal("a runtime without a timeout has none")
 	}
 }
+
+func TestClassifyError(t *testing.T) {
+	for msg, want := range map[string]error{
+		`runc delete: level=error msg="container does not exist"`:                                 errdefs.ErrNotFound,
+		`crun delete: open '/run/crun/abc/status': No such file or directory`:                     errdefs.ErrNotFound,
+		`crun delete: cannot open directory '/state/runtime/crun/abc': No such file or directory`: errdefs.ErrNotFound,
+		`crun delete: cannot open directory '/state/runtime/crun/abc': Permission denied`:         errdefs.ErrInternal,
+		`runc start: cannot start a container that has stopped`:                                   errdefs.ErrInternal,
+	} {
+		if err := ClassifyError(errors.New(msg)); !errors.Is(err, want) {
+			t.Errorf("%s: %v, want %v", msg, err, want)
+		}
+	}
+}
