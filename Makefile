@@ -45,11 +45,11 @@ FUZZTIME ?= 10s
 FUZZ := imagestore:FuzzExtract imagestore:FuzzParseReference imagestore:FuzzParseManifest \
 	internal/config:FuzzLoad cri:FuzzContainerTranslation
 fuzz:
-	@for t in $(FUZZ); do \
+	@log=$$(mktemp); for t in $(FUZZ); do \
 		pkg=$${t%%:*}; name=$${t#*:}; \
 		echo "fuzz $$name ($(FUZZTIME))"; \
-		$(GO) test -run '^$$' -fuzz "^$$name$$" -fuzztime $(FUZZTIME) ./$$pkg >/tmp/criserver-fuzz.log 2>&1 || { cat /tmp/criserver-fuzz.log; exit 1; }; \
-	done
+		$(GO) test -run '^$$' -fuzz "^$$name$$" -fuzztime $(FUZZTIME) ./$$pkg >$$log 2>&1 || { cat $$log; rm -f $$log; exit 1; }; \
+	done; rm -f $$log
 
 # bench runs every benchmark; BenchmarkBuild (criserver build) beside
 # BenchmarkBuildah (Debian's buildah bud, the same Dockerfile) among them.
