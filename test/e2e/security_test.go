@@ -70,11 +70,19 @@ func TestReadOnlyRootfsAndSeccomp(t *testing.T) {
 }
 
 func TestResourceLimitsAndOOM(t *testing.T) {
+	// Registered before the daemon, so that it runs after the daemon's
+	// cleanup has removed the pods in the parent: rmdir needs it empty.
+	var parent string
+	t.Cleanup(func() {
+		if parent != "" {
+			removeCgroupParent(parent)
+		}
+	})
 	d := newDaemon(t)
 	d.pull()
 	pc := podConfig(d, "limits")
-	pc.Linux.CgroupParent = "/criserver-e2e/" + filepath.Base(d.dir)
-	t.Cleanup(func() { removeCgroupParent(pc.Linux.CgroupParent) })
+	parent = "/criserver-e2e/" + filepath.Base(d.dir)
+	pc.Linux.CgroupParent = parent
 	pod := d.runPod(pc)
 	c := ctrConfig("limited", "sleep", "1000")
 	c.Linux.Resources = &runtimeapi.LinuxContainerResources{CpuShares: 512, CpuQuota: 50000, CpuPeriod: 100000, MemoryLimitInBytes: 64 << 20}
