@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -257,6 +258,16 @@ func TestBuildSpecConfinement(t *testing.T) {
 				if s.Linux.Seccomp.DefaultAction != specs.ActErrno || !syscallAllowed(s, "read") || syscallAllowed(s, "mount") {
 					t.Fatalf("default profile: action %s, read %v, mount %v", s.Linux.Seccomp.DefaultAction,
 						syscallAllowed(s, "read"), syscallAllowed(s, "mount"))
+				}
+			}},
+		{"runtime default seccomp lists only the architectures the kernel runs", func(c *ContainerConfig) { c.Security.Seccomp = SeccompRuntimeDefault },
+			func(t *testing.T, s *specs.Spec) {
+				if runtime.GOARCH != "amd64" {
+					return
+				}
+				arches := s.Linux.Seccomp.Architectures
+				if !slices.Contains(arches, specs.ArchX86_64) || !slices.Contains(arches, specs.ArchX86) || slices.Contains(arches, specs.ArchX32) != x32Runs() {
+					t.Fatalf("architectures %v, kernel runs x32: %v", arches, x32Runs())
 				}
 			}},
 		{"runtime default seccomp with CAP_SYS_ADMIN allows mount", func(c *ContainerConfig) {

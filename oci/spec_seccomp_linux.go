@@ -33,6 +33,7 @@ func seccompProfile(s *specs.Spec, sec Security) (*specs.LinuxSeccomp, error) {
 		if err != nil {
 			return nil, fmt.Errorf("build the default seccomp profile: %w", err)
 		}
+		withoutDeadArches(p)
 		return p, nil
 	case SeccompLocalhost:
 		return localhostSeccomp(s, sec.SeccompProfilePath)
