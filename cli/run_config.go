@@ -70,6 +70,9 @@ func (o *runOptions) podConfig() (*runtimeapi.PodSandboxConfig, error) {
 	}
 	switch o.network {
 	case "default", "":
+		// Set up beside the container's creation: a run is shorter by
+		// the ADD, and the start still waits for it.
+		pod.Annotations[api.NetworkAnnotation] = "async"
 	case "host":
 		pod.Linux.SecurityContext.NamespaceOptions.Network = runtimeapi.NamespaceMode_NODE
 		pod.Hostname = ""

@@ -73,8 +73,12 @@ func TestRunDetached(t *testing.T) {
 			if m.Name != "web" || m.Namespace != "criserver" || !regexp.MustCompile(`^[0-9a-f]{32}$`).MatchString(m.Uid) {
 				t.Errorf("pod metadata %v", m)
 			}
-			if s.pod.Hostname != "web" || !reflect.DeepEqual(s.pod.Labels, map[string]string{api.CLILabel: "run"}) || len(s.pod.Annotations) != 0 || s.handler != "" {
+			if s.pod.Hostname != "web" || !reflect.DeepEqual(s.pod.Labels, map[string]string{api.CLILabel: "run"}) || s.handler != "" {
 				t.Errorf("pod %v, handler %q", s.pod, s.handler)
+			}
+			// The pod network is set up beside the container's creation.
+			if !reflect.DeepEqual(s.pod.Annotations, map[string]string{api.NetworkAnnotation: "async"}) {
+				t.Errorf("annotations %v", s.pod.Annotations)
 			}
 			if want := filepath.Join(logs, "criserver_web_"+m.Uid); s.pod.LogDirectory != want {
 				t.Errorf("log directory %s, want %s", s.pod.LogDirectory, want)
@@ -106,18 +110,18 @@ func TestRunDetached(t *testing.T) {
 		}},
 		// Detached, nobody waits to remove it: the daemon does.
 		{"--rm", []string{"--rm", "busybox"}, func(t *testing.T, s sent, _ string) {
-			if !reflect.DeepEqual(s.pod.Annotations, map[string]string{api.AutoRemoveAnnotation: "true"}) {
+			if !reflect.DeepEqual(s.pod.Annotations, map[string]string{api.AutoRemoveAnnotation: "true", api.NetworkAnnotation: "async"}) {
 				t.Errorf("annotations %v", s.pod.Annotations)
 			}
 		}},
 		// The daemon keeps the restart policy, as it keeps auto-removal.
 		{"--restart", []string{"--restart", "on-failure:3", "busybox"}, func(t *testing.T, s sent, _ string) {
-			if !reflect.DeepEqual(s.pod.Annotations, map[string]string{api.RestartPolicyAnnotation: "on-failure:3"}) {
+			if !reflect.DeepEqual(s.pod.Annotations, map[string]string{api.RestartPolicyAnnotation: "on-failure:3", api.NetworkAnnotation: "async"}) {
 				t.Errorf("annotations %v", s.pod.Annotations)
 			}
 		}},
 		{"--restart no", []string{"--restart", "no", "busybox"}, func(t *testing.T, s sent, _ string) {
-			if len(s.pod.Annotations) != 0 {
+			if _, ok := s.pod.Annotations[api.RestartPolicyAnnotation]; ok {
 				t.Errorf("annotations %v", s.pod.Annotations)
 			}
 		}},

@@ -45,6 +45,9 @@ type Images interface {
 type Sandboxes interface {
 	// Get returns the sandbox with id.
 	Get(id string) (*sandbox.Sandbox, error)
+	// WaitNetwork returns once the sandbox's network is set up, with the
+	// error of a set-up that failed.
+	WaitNetwork(ctx context.Context, id string) error
 }
 
 // Mounter makes the mounts of containers' files: root filesystems and

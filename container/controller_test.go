@@ -153,6 +153,21 @@ func TestStartFailures(t *testing.T) {
 	}
 }
 
+// A pod whose network was set up after it was made ready, and failed, has
+// its containers' start fail with that error, and nothing runs.
+func TestStartAfterThePodNetworkFailed(t *testing.T) {
+	r := newRig(t)
+	x := r.create("app", "true")
+	r.networkErr = fmt.Errorf("%w: set up pod network: no address left", errdefs.ErrUnavailable)
+	err := r.c.Start(context.Background(), x.ID)
+	if !errors.Is(err, errdefs.ErrUnavailable) || !strings.Contains(err.Error(), "no address left") {
+		t.Fatalf("start in a pod without its network: %v", err)
+	}
+	if got, _ := r.c.Get(x.ID); got.State != StateCreated || r.rt.called("start") != 0 {
+		t.Fatalf("after the failed start: %v, runtime started it %d times", got.State, r.rt.called("start"))
+	}
+}
+
 // A kill the runtime refuses for a container that still runs is the
 // runtime's fault, said at once, not after a wait for an exit.
 func TestStopWhoseKillFails(t *testing.T) {

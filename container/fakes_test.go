@@ -75,7 +75,17 @@ func (f *fakeImages) Holders() []string {
 	return out
 }
 
-type fakeSandboxes struct{ sb *sandbox.Sandbox }
+type fakeSandboxes struct {
+	sb         *sandbox.Sandbox
+	networkErr *error // what WaitNetwork answers
+}
+
+func (f *fakeSandboxes) WaitNetwork(ctx context.Context, id string) error {
+	if f.networkErr == nil {
+		return nil
+	}
+	return *f.networkErr
+}
 
 func (f *fakeSandboxes) Get(id string) (*sandbox.Sandbox, error) {
 	if id != f.sb.ID {
@@ -288,6 +298,8 @@ type rig struct {
 	monitors *fakeMonitors
 	mounts   *fakeMounts
 	devices  Devices // nil unless a test sets it before controller()
+	// networkErr is what the pod's network set-up failed with.
+	networkErr error
 	volumes  Volumes // nil unless a test sets it before controller()
 	events   chan Event
 	db       interface{ Close() error }
@@ -330,7 +342,7 @@ func (r *rig) controller() *Controller {
 	r.t.Cleanup(func() { db.Close() })
 	c, err := New(Options{
 		Root: filepath.Join(r.dir, "root"), State: filepath.Join(r.dir, "state"), DB: db,
-		Images: r.images, Sandboxes: &fakeSandboxes{r.sb}, Runtimes: fakeRuntimes{r.rt}, Monitors: r.monitors, Mounter: r.mounts, Devices: r.devices, Volumes: r.volumes,
+		Images: r.images, Sandboxes: &fakeSandboxes{sb: r.sb, networkErr: &r.networkErr}, Runtimes: fakeRuntimes{r.rt}, Monitors: r.monitors, Mounter: r.mounts, Devices: r.devices, Volumes: r.volumes,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), OnEvent: func(e Event) { r.events <- e },
 	})
 	if err != nil {

@@ -31,6 +31,11 @@ func (c *Controller) Start(ctx context.Context, id string) error {
 	if err != nil {
 		return err
 	}
+	// A pod whose network is set up beside its containers' creation
+	// (the CLI's) must have it before anything runs in it.
+	if err := c.sandboxes.WaitNetwork(ctx, x.Config.SandboxID); err != nil {
+		return fmt.Errorf("start container %s: %w", id, err)
+	}
 	// Taken before the start: a process that ends at once is reaped
 	// before the runtime's start returns, and it must not look as if it
 	// finished before it started.

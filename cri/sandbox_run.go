@@ -102,8 +102,13 @@ func sandboxConfig(c *runtimeapi.PodSandboxConfig, handler string) (*sandbox.Con
 			return nil, fmt.Errorf("%w: %s=none: a pod without a network has no ports to map", errdefs.ErrInvalidArgument, api.NetworkAnnotation)
 		}
 		cfg.NoNetwork = true
+	case "async":
+		if cfg.HostNetwork {
+			return nil, fmt.Errorf("%w: %s=async sets up a pod network, and the pod asks for the node's", errdefs.ErrInvalidArgument, api.NetworkAnnotation)
+		}
+		cfg.AsyncNetwork = true
 	default:
-		return nil, fmt.Errorf("%w: %s=%q: the only mode is none", errdefs.ErrInvalidArgument, api.NetworkAnnotation, mode)
+		return nil, fmt.Errorf("%w: %s=%q: the modes are none and async", errdefs.ErrInvalidArgument, api.NetworkAnnotation, mode)
 	}
 	return cfg, nil
 }

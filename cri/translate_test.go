@@ -54,6 +54,10 @@ func TestSandboxConfig(t *testing.T) {
 	if cfg, err := sandboxConfig(none, ""); err != nil || !cfg.NoNetwork {
 		t.Fatalf("network none: %+v %v", cfg, err)
 	}
+	async := &runtimeapi.PodSandboxConfig{Metadata: c.Metadata, Annotations: map[string]string{api.NetworkAnnotation: "async"}}
+	if cfg, err := sandboxConfig(async, ""); err != nil || !cfg.AsyncNetwork || cfg.NoNetwork || cfg.HostNetwork {
+		t.Fatalf("network async: %+v %v", cfg, err)
+	}
 	pick := &runtimeapi.PodSandboxConfig{Metadata: c.Metadata, PortMappings: c.PortMappings, Annotations: map[string]string{api.PickHostPortsAnnotation: "true"}}
 	if cfg, err := sandboxConfig(pick, ""); err != nil || !cfg.PickHostPorts || len(cfg.PortMappings) != 2 || cfg.PortMappings[1].HostPort != 0 || cfg.PortMappings[1].ContainerPort != 80 {
 		t.Fatalf("picked host ports: %+v %v", cfg, err)
@@ -72,6 +76,7 @@ func TestSandboxConfig(t *testing.T) {
 		"unknown network":   {Metadata: c.Metadata, Annotations: map[string]string{api.NetworkAnnotation: "bridge"}},
 		"none on the host":  {Metadata: c.Metadata, Annotations: map[string]string{api.NetworkAnnotation: "none"}, Linux: c.Linux},
 		"none with ports":   {Metadata: c.Metadata, Annotations: map[string]string{api.NetworkAnnotation: "none"}, PortMappings: c.PortMappings},
+		"async on the host": {Metadata: c.Metadata, Annotations: map[string]string{api.NetworkAnnotation: "async"}, Linux: c.Linux},
 		"userns container mode": {Metadata: c.Metadata, Linux: &runtimeapi.LinuxPodSandboxConfig{SecurityContext: &runtimeapi.LinuxSandboxSecurityContext{
 			NamespaceOptions: &runtimeapi.NamespaceOption{UsernsOptions: &runtimeapi.UserNamespace{Mode: runtimeapi.NamespaceMode_CONTAINER}}}}},
 	} {

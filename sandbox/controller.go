@@ -93,6 +93,9 @@ type Controller struct {
 	sandboxes map[string]*Sandbox
 	locks     keymutex.Map
 	ports     hostPorts
+	// pending has the network set-ups of AsyncNetwork pods under way,
+	// and those that failed, by sandbox ID.
+	pending map[string]*pendingNetwork
 }
 
 // Options wires a Controller.
@@ -130,7 +133,7 @@ func New(o Options) (*Controller, error) {
 		root: o.Root, state: o.State, records: records, net: o.Network, runtimes: o.Runtimes,
 		monitors: o.Monitors, host: o.Host, pauseBin: o.PauseBin, cgroups: o.Cgroups, log: o.Logger.With("component", "sandbox"),
 		obs:       o.Obs,
-		sandboxes: map[string]*Sandbox{},
+		sandboxes: map[string]*Sandbox{}, pending: map[string]*pendingNetwork{},
 	}, nil
 }
 

@@ -191,20 +191,30 @@ type fakeNetwork struct {
 	setupErr    error
 	teardownErr error
 	awaited     [][]string
-	order       []string // "await", "teardown <id>"
-	netnsFree   bool     // TeardownNeedsNetNS answers false
+	order       []string      // "await", "teardown <id>"
+	netnsFree   bool          // TeardownNeedsNetNS answers false
+	gate        chan struct{} // when set, Setup finishes once it is closed
 }
 
 var _ Network = (*fakeNetwork)(nil)
 
 func (n *fakeNetwork) Setup(ctx context.Context, p cni.PodNetwork) (*cni.Result, error) {
 	n.mu.Lock()
-	defer n.mu.Unlock()
 	n.setups = append(n.setups, p)
+	n.order = append(n.order, "setup "+p.ID)
 	if n.setupErr != nil {
+		n.mu.Unlock()
 		return nil, n.setupErr
 	}
 	n.up[p.ID] = p
+	gate := n.gate
+	n.mu.Unlock()
+	if gate != nil {
+		<-gate // half-made until then
+	}
+	n.mu.Lock()
+	n.order = append(n.order, "setup done "+p.ID)
+	n.mu.Unlock()
 	return &cni.Result{IPs: []net.IP{net.ParseIP("10.88.0.5"), net.ParseIP("fd00::5")}, Interface: "eth0"}, nil
 }
 
@@ -243,6 +253,12 @@ func (n *fakeNetwork) torndown(id string) int {
 		}
 	}
 	return k
+}
+
+func (n *fakeNetwork) setupsStarted() int {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return len(n.setups)
 }
 
 func (n *fakeNetwork) attached() int {

@@ -37,6 +37,7 @@ type recordV1 struct {
 	Namespaces     map[string]string `json:"namespaces"`
 	IPs            []string          `json:"ips,omitempty"`
 	InfraPID       int               `json:"infraPID,omitempty"`
+	NetworkPending bool              `json:"networkPending,omitempty"`
 	Dir            string            `json:"dir"`
 	StateDir       string            `json:"stateDir"`
 }
@@ -58,6 +59,7 @@ type configV1 struct {
 	UserNS         *userNSV1         `json:"UserNS,omitempty"`
 	HostNetwork    bool              `json:"HostNetwork"`
 	NoNetwork      bool              `json:"NoNetwork,omitempty"`
+	AsyncNetwork   bool              `json:"AsyncNetwork,omitempty"`
 	HostIPC        bool              `json:"HostIPC"`
 	HostPID        bool              `json:"HostPID"`
 	SharePID       bool              `json:"SharePID"`
@@ -100,13 +102,13 @@ func toRecord(s *Sandbox) *recordV1 {
 	r := &recordV1{
 		ID: s.ID, State: string(s.State), CreatedAt: s.CreatedAt, RuntimeHandler: s.RuntimeHandler,
 		Namespaces: maps.Clone(s.Namespaces), IPs: slices.Clone(s.IPs), InfraPID: s.InfraPID,
-		Dir: s.Dir, StateDir: s.StateDir,
+		NetworkPending: s.NetworkPending, Dir: s.Dir, StateDir: s.StateDir,
 		Config: configV1{
 			Name: c.Name, Namespace: c.Namespace, UID: c.UID, Attempt: c.Attempt,
 			Hostname: c.Hostname, LogDirectory: c.LogDirectory,
 			Labels: maps.Clone(c.Labels), Annotations: maps.Clone(c.Annotations),
 			CgroupParent: c.CgroupParent, Sysctls: maps.Clone(c.Sysctls),
-			HostNetwork: c.HostNetwork, NoNetwork: c.NoNetwork, HostIPC: c.HostIPC, HostPID: c.HostPID,
+			HostNetwork: c.HostNetwork, NoNetwork: c.NoNetwork, AsyncNetwork: c.AsyncNetwork, HostIPC: c.HostIPC, HostPID: c.HostPID,
 			SharePID: c.SharePID, RuntimeHandler: c.RuntimeHandler,
 		},
 	}
@@ -129,12 +131,12 @@ func (r *recordV1) sandbox() *Sandbox {
 	c := &r.Config
 	s := &Sandbox{
 		ID: r.ID, State: State(r.State), CreatedAt: r.CreatedAt, RuntimeHandler: r.RuntimeHandler,
-		Namespaces: r.Namespaces, IPs: r.IPs, InfraPID: r.InfraPID, Dir: r.Dir, StateDir: r.StateDir,
+		Namespaces: r.Namespaces, IPs: r.IPs, InfraPID: r.InfraPID, NetworkPending: r.NetworkPending, Dir: r.Dir, StateDir: r.StateDir,
 		Config: Config{
 			Name: c.Name, Namespace: c.Namespace, UID: c.UID, Attempt: c.Attempt,
 			Hostname: c.Hostname, LogDirectory: c.LogDirectory,
 			Labels: c.Labels, Annotations: c.Annotations, CgroupParent: c.CgroupParent, Sysctls: c.Sysctls,
-			HostNetwork: c.HostNetwork, NoNetwork: c.NoNetwork, HostIPC: c.HostIPC, HostPID: c.HostPID,
+			HostNetwork: c.HostNetwork, NoNetwork: c.NoNetwork, AsyncNetwork: c.AsyncNetwork, HostIPC: c.HostIPC, HostPID: c.HostPID,
 			SharePID: c.SharePID, RuntimeHandler: c.RuntimeHandler,
 		},
 	}

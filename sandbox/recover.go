@@ -29,6 +29,19 @@ func (c *Controller) Recover(ctx context.Context) error {
 			continue
 		}
 		outcome := "kept"
+		if s.NetworkPending {
+			// Its ADD was under way: whatever it made goes, and the pod
+			// stays, not ready, for its removal.
+			outcome = "lost"
+			err := c.takeDownNetwork(ctx, s)
+			if err != nil {
+				c.log.Warn("taking down a pod network left half-made", "id", s.ID, "err", err)
+			}
+			networkAbandoned(s, err == nil)
+			if err := c.save(s); err != nil {
+				return err
+			}
+		}
 		if s.State == StateReady && !c.survived(s) {
 			outcome = "lost"
 			s.State = StateNotReady

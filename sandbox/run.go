@@ -35,7 +35,11 @@ func (c *Controller) Run(ctx context.Context, cfg *Config) (sb *Sandbox, err err
 	s.Config.PortMappings = slices.Clone(cfg.PortMappings) // a picked host port is written in
 	s.Dir, s.StateDir = c.dirs(s.ID)
 	unlock := c.locks.Lock(s.ID)
-	defer unlock()
+	defer func() {
+		if unlock != nil {
+			unlock()
+		}
+	}()
 
 	if cfg.usesCNI() {
 		// Before anything is made: a port taken is the likeliest refusal.
@@ -88,7 +92,8 @@ func (c *Controller) Run(ctx context.Context, cfg *Config) (sb *Sandbox, err err
 			return nil, err
 		}
 	}
-	if cfg.usesCNI() {
+	async := cfg.usesCNI() && cfg.AsyncNetwork
+	if cfg.usesCNI() && !async {
 		res, err := c.net.Setup(ctx, s.podNetwork())
 		if err != nil {
 			return nil, fmt.Errorf("set up pod network: %w", err)
@@ -111,7 +116,7 @@ func (c *Controller) Run(ctx context.Context, cfg *Config) (sb *Sandbox, err err
 		s.Namespaces["pid"] = pidPin
 		crashpoint.Hit(crashpoint.SandboxInfra)
 	}
-	s.State = StateReady
+	s.State, s.NetworkPending = StateReady, async
 	if err := c.save(s); err != nil {
 		return nil, err
 	}
@@ -120,6 +125,10 @@ func (c *Controller) Run(ctx context.Context, cfg *Config) (sb *Sandbox, err err
 	if s.InfraPID != 0 {
 		c.watchInfra(s)
 	}
+	if async {
+		c.setUpLater(ctx, s.ID, unlock)
+		unlock = nil
+	}
 	c.log.Info("sandbox ready", "id", s.ID, "pod", cfg.Namespace+"/"+cfg.Name, "ips", strings.Join(s.IPs, ","))
 	return s.clone(), nil
 }
@@ -127,6 +136,7 @@ func (c *Controller) Run(ctx context.Context, cfg *Config) (sb *Sandbox, err err
 func (c *Controller) forget(id string) {
 	c.mu.Lock()
 	delete(c.sandboxes, id)
+	delete(c.pending, id)
 	c.mu.Unlock()
 }
 

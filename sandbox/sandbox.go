@@ -70,8 +70,11 @@ type Config struct {
 	// NoNetwork gives the pod its own network namespace with only lo up,
 	// and no CNI network.
 	NoNetwork bool `json:",omitempty"`
-	HostIPC   bool
-	HostPID   bool
+	// AsyncNetwork sets the CNI network up after Run returns, beside the
+	// creation of the pod's containers; their start waits for it.
+	AsyncNetwork bool `json:",omitempty"`
+	HostIPC      bool
+	HostPID      bool
 	// SharePID gives the pod one PID namespace, held by the infra process.
 	SharePID bool
 
@@ -110,6 +113,9 @@ type Sandbox struct {
 	Namespaces     map[string]string `json:"namespaces"` // kind (net, ipc, uts, pid) -> pin file
 	IPs            []string          `json:"ips,omitempty"`
 	InfraPID       int               `json:"infraPID,omitempty"`
+	// NetworkPending is set while an AsyncNetwork pod's network is being
+	// set up: a daemon that died then left it half-made.
+	NetworkPending bool `json:"networkPending,omitempty"`
 	// Dir holds the pod's hostname, hosts and resolv.conf; StateDir its pins,
 	// /dev/shm and infra monitor.
 	Dir      string `json:"dir"`

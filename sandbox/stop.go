@@ -27,25 +27,7 @@ func (c *Controller) Stop(ctx context.Context, id string) error {
 	}
 	crashpoint.Hit(crashpoint.SandboxStopInfra)
 	if !s.Config.HostNetwork && s.Namespaces["net"] != "" {
-		if s.Config.usesCNI() {
-			p := s.podNetwork()
-			if !c.net.TeardownNeedsNetNS(id) {
-				// The namespace goes first: the kernel then takes the pod's
-				// interfaces down in the background. A crash after this
-				// leaves the record naming the namespace, so recovery
-				// still runs the DEL, without it.
-				if err := c.host.Unpin(p.NetNSPath); err != nil {
-					return err
-				}
-				p.NetNSPath = ""
-			}
-			if err := c.net.Teardown(ctx, p); err != nil {
-				return fmt.Errorf("tear down network of %s: %w", id, err)
-			}
-			crashpoint.Hit(crashpoint.SandboxStopNetwork)
-			c.ports.release(id)
-		}
-		if err := c.host.Unpin(s.Namespaces["net"]); err != nil {
+		if err := c.takeDownNetwork(ctx, s); err != nil {
 			return err
 		}
 	}
@@ -54,4 +36,28 @@ func (c *Controller) Stop(ctx context.Context, id string) error {
 		x.InfraPID = 0
 		delete(x.Namespaces, "net")
 	})
+}
+
+// takeDownNetwork runs the pod's CNI DEL, frees its host ports and drops its
+// network namespace.
+func (c *Controller) takeDownNetwork(ctx context.Context, s *Sandbox) error {
+	if s.Config.usesCNI() {
+		p := s.podNetwork()
+		if !c.net.TeardownNeedsNetNS(s.ID) {
+			// The namespace goes first: the kernel then takes the pod's
+			// interfaces down in the background. A crash after this
+			// leaves the record naming the namespace, so recovery
+			// still runs the DEL, without it.
+			if err := c.host.Unpin(p.NetNSPath); err != nil {
+				return err
+			}
+			p.NetNSPath = ""
+		}
+		if err := c.net.Teardown(ctx, p); err != nil {
+			return fmt.Errorf("tear down network of %s: %w", s.ID, err)
+		}
+		crashpoint.Hit(crashpoint.SandboxStopNetwork)
+		c.ports.release(s.ID)
+	}
+	return c.host.Unpin(s.Namespaces["net"])
 }

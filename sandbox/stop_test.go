@@ -101,7 +101,10 @@ func TestStopFailuresAreRetried(t *testing.T) {
 			if err == nil || (tc.is != nil && !errors.Is(err, tc.is)) {
 				t.Fatalf("got %v, want %v", err, tc.is)
 			}
-			if got, _ := r.c.Get(s.ID); got.State != StateReady || got.Namespaces["net"] == "" {
+			// The infra process went before the failure, and its watcher
+			// may have marked the pod not ready already; the network is
+			// still on record for the retry.
+			if got, _ := r.c.Get(s.ID); got.Namespaces["net"] == "" || len(got.IPs) == 0 {
 				t.Fatalf("a failed stop changed the record: %+v", got)
 			}
 			tc.fix(r)

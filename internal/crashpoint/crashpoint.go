@@ -24,6 +24,11 @@ const (
 	SandboxInfra      = "sandbox-run:infra"      // infra process running
 	SandboxReady      = "sandbox-run:ready"      // recorded ready
 
+	// A pod whose network is set up after RunPodSandbox returns
+	// (io.criserver.network=async) passes these instead of SandboxNetwork.
+	SandboxNetworkPending = "sandbox-run:network-pending" // recorded ready, the ADD to come
+	SandboxNetworkLate    = "sandbox-run:network-late"    // CNI ADD done, not yet recorded
+
 	ContainerRecorded = "container-create:recorded" // the intent is on record
 	ContainerRootfs   = "container-create:rootfs"   // layers held, overlay mounted
 	ContainerSpec     = "container-create:spec"     // config.json written
@@ -55,6 +60,9 @@ var Points = []string{
 	PodRemoveContainers, ContainerReleased, ContainerUnmounted, ContainerDirsGone,
 	SandboxReleaseNet, SandboxUnpinned, SandboxDirsGone,
 }
+
+// AsyncNetworkPoints are the steps only a pod with an async network passes.
+var AsyncNetworkPoints = []string{SandboxNetworkPending, SandboxNetworkLate}
 
 // Hit kills the process at once if name is the step a test armed.
 func Hit(name string) {

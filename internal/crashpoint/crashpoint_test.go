@@ -4,7 +4,7 @@ import "testing"
 
 func TestPointsAreDistinct(t *testing.T) {
 	seen := map[string]bool{}
-	for _, p := range Points {
+	for _, p := range append(Points, AsyncNetworkPoints...) {
 		if seen[p] || p == "" {
 			t.Fatalf("point %q twice or empty", p)
 		}

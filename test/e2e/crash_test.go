@@ -1,11 +1,13 @@
 package e2e
 
 import (
+	"slices"
 	"syscall"
 	"testing"
 
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
+	"github.com/criserver/criserver/api"
 	"github.com/criserver/criserver/internal/crashpoint"
 )
 
@@ -60,11 +62,25 @@ func TestKillAtEveryStep(t *testing.T) {
 	base.veths, base.processes = 1, 1 // the survivor's, once the victims' are gone
 	base = d.settledFootprint(base)
 
-	for _, point := range crashpoint.Points {
+	// A pod whose network is set up after RunPodSandbox (the CLI's) has
+	// steps of its own.
+	async := func(name string) *runtimeapi.PodSandboxConfig {
+		pc := sharedPID(name)
+		pc.Annotations = map[string]string{api.NetworkAnnotation: "async"}
+		return pc
+	}
+	if err := lifecycle(async("warm-async")); err != nil {
+		t.Fatal(err)
+	}
+	for _, point := range append(slices.Clone(crashpoint.Points), crashpoint.AsyncNetworkPoints...) {
+		victim := sharedPID("victim")
+		if slices.Contains(crashpoint.AsyncNetworkPoints, point) {
+			victim = async("victim")
+		}
 		d.kill()
 		d.env = []string{crashpoint.Env + "=" + point}
 		d.start()
-		if err := lifecycle(sharedPID("victim")); err == nil {
+		if err := lifecycle(victim); err == nil {
 			t.Fatalf("%s: the daemon went through a whole pod lifecycle without reaching the point", point)
 		}
 		d.conn.Close()
