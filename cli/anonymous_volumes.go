@@ -19,12 +19,8 @@ import (
 // --tmpfs covers an anonymous volume, as Docker does, filled from the
 // image. Only the CLI asks for them: a CRI client's containers keep the
 // image's files at those paths in their writable layer.
-func (c *client) imageVolumes(ctx context.Context, ctr *runtimeapi.ContainerConfig, image string) error {
-	st, err := c.img.ImageStatus(ctx, &runtimeapi.ImageStatusRequest{Image: &runtimeapi.ImageSpec{Image: image}, Verbose: true})
-	if err != nil {
-		return callError(err)
-	}
-	info := st.GetInfo()["info"]
+// info is ImageStatus's verbose information on the image.
+func imageVolumes(ctr *runtimeapi.ContainerConfig, image, info string) error {
 	if info == "" {
 		return nil // a daemon without verbose image info: nothing to add
 	}

@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -17,12 +16,9 @@ import (
 // host port, which the daemon fills with a free one it picks and holds
 // (api.PickHostPortsAnnotation): a port the CLI picked could be taken
 // before the pod binds it. A port -p already publishes is left as it is.
-func (c *client) publishAll(ctx context.Context, pod *runtimeapi.PodSandboxConfig, image string) error {
-	st, err := c.img.ImageStatus(ctx, &runtimeapi.ImageStatusRequest{Image: &runtimeapi.ImageSpec{Image: image}, Verbose: true})
-	if err != nil {
-		return callError(err)
-	}
-	exposed, err := exposedPorts(st.GetInfo()["info"])
+// info is ImageStatus's verbose information on the image.
+func publishAll(pod *runtimeapi.PodSandboxConfig, image, info string) error {
+	exposed, err := exposedPorts(info)
 	if err != nil {
 		return fmt.Errorf("-P: image %s: %w", image, err)
 	}

@@ -123,14 +123,15 @@ func (c *client) run(ctx context.Context, o *runOptions, image string, args []st
 	if err := c.nameFree(ctx, o.name); err != nil {
 		return err
 	}
-	if ctr.Image.Image, err = c.ensureImage(ctx, image, o.pull, o.stderr); err != nil {
+	var info string
+	if ctr.Image.Image, info, err = c.ensureImage(ctx, image, o.pull, o.stderr); err != nil {
 		return err
 	}
-	if err := c.imageVolumes(ctx, ctr, ctr.Image.Image); err != nil {
+	if err := imageVolumes(ctr, image, info); err != nil {
 		return err
 	}
 	if o.publishAll {
-		if err := c.publishAll(ctx, pod, ctr.Image.Image); err != nil {
+		if err := publishAll(pod, image, info); err != nil {
 			return err
 		}
 	}
@@ -181,21 +182,34 @@ func (c *client) nameFree(ctx context.Context, name string) error {
 	return nil
 }
 
-// ensureImage applies the pull policy and returns the image to create from.
-func (c *client) ensureImage(ctx context.Context, image, policy string, progress io.Writer) (string, error) {
+// ensureImage applies the pull policy and returns the image to create
+// from, with the daemon's verbose information on it (its config, for the
+// image's volumes and exposed ports): one call where the image is here.
+func (c *client) ensureImage(ctx context.Context, image, policy string, progress io.Writer) (id, info string, err error) {
+	status := func(ref string) (*runtimeapi.ImageStatusResponse, error) {
+		st, err := c.img.ImageStatus(ctx, &runtimeapi.ImageStatusRequest{Image: &runtimeapi.ImageSpec{Image: ref}, Verbose: true})
+		return st, callError(err)
+	}
 	if policy != "always" {
-		st, err := c.img.ImageStatus(ctx, &runtimeapi.ImageStatusRequest{Image: &runtimeapi.ImageSpec{Image: image}})
+		st, err := status(image)
 		if err != nil {
-			return "", callError(err)
+			return "", "", err
 		}
 		if st.Image != nil {
-			return st.Image.Id, nil
+			return st.Image.Id, st.GetInfo()["info"], nil
 		}
 		if policy == "never" {
-			return "", fmt.Errorf("image %s is not here and --pull is never: pull it with criserver pull %s", image, image)
+			return "", "", fmt.Errorf("image %s is not here and --pull is never: pull it with criserver pull %s", image, image)
 		}
 	}
-	return c.pull(ctx, image, progress)
+	if id, err = c.pull(ctx, image, progress); err != nil {
+		return "", "", err
+	}
+	st, err := status(id)
+	if err != nil {
+		return "", "", err
+	}
+	return id, st.GetInfo()["info"], nil
 }
 
 // create makes the pod and the container and starts it (unless o.create);
