@@ -300,9 +300,9 @@ type rig struct {
 	devices  Devices // nil unless a test sets it before controller()
 	// networkErr is what the pod's network set-up failed with.
 	networkErr error
-	volumes  Volumes // nil unless a test sets it before controller()
-	events   chan Event
-	db       interface{ Close() error }
+	volumes    Volumes // nil unless a test sets it before controller()
+	events     chan Event
+	db         interface{ Close() error }
 }
 
 func newRig(t *testing.T) *rig {
