@@ -52,7 +52,7 @@ func (s *Service) HoldRemoval(id string) (release func(context.Context), err err
 func (s *Service) WaitExit(ctx context.Context, id string) (int32, error) {
 	ch, cancel := s.events.Subscribe()
 	defer cancel()
-	// The hub drops events for a subscriber that falls behind: look again
+	// A subscriber that falls too far behind misses events: look again
 	// now and then.
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
