@@ -44,31 +44,16 @@ func serveCommand() *cobra.Command {
 			flags := cmd.Flags()
 			for name, v := range map[string]struct{ dst, flag *string }{
 				"root": {&c.Root, &f.Root}, "state": {&c.State, &f.State}, "socket": {&c.Socket, &f.Socket}, "log-level": {&c.LogLevel, &f.LogLevel},
+				"cni-conf-dir": {&c.CNI.ConfDir, &f.CNI.ConfDir}, "streaming-address": {&c.StreamingAddress, &f.StreamingAddress},
+				"default-runtime": {&c.DefaultRuntime, &f.DefaultRuntime}, "cgroup-driver": {&c.CgroupDriver, &f.CgroupDriver},
+				"metrics-address": {&c.MetricsAddress, &f.MetricsAddress}, "tracing-endpoint": {&c.TracingEndpoint, &f.TracingEndpoint},
 			} {
 				if flags.Changed(name) {
 					*v.dst = *v.flag
 				}
 			}
-			if flags.Changed("cni-conf-dir") {
-				c.CNI.ConfDir = f.CNI.ConfDir
-			}
 			if flags.Changed("cni-bin-dir") {
 				c.CNI.BinDirs = f.CNI.BinDirs
-			}
-			if flags.Changed("streaming-address") {
-				c.StreamingAddress = f.StreamingAddress
-			}
-			if flags.Changed("default-runtime") {
-				c.DefaultRuntime = f.DefaultRuntime
-			}
-			if flags.Changed("cgroup-driver") {
-				c.CgroupDriver = f.CgroupDriver
-			}
-			if flags.Changed("metrics-address") {
-				c.MetricsAddress = f.MetricsAddress
-			}
-			if flags.Changed("tracing-endpoint") {
-				c.TracingEndpoint = f.TracingEndpoint
 			}
 			if flags.Changed("tracing-sampling-ratio") {
 				c.TracingSamplingRatio = f.TracingSamplingRatio
