@@ -22,7 +22,6 @@ const maxQueued = 1 << 12
 type Events struct {
 	mu   sync.Mutex
 	subs map[*subscriber]struct{}
-	log  *slog.Logger
 }
 
 // subscriber is one subscription: Publish appends to its queue, and its
@@ -38,7 +37,7 @@ type subscriber struct {
 
 // NewEvents returns a hub with no subscribers.
 func NewEvents() *Events {
-	return &Events{subs: map[*subscriber]struct{}{}, log: slog.Default()}
+	return &Events{subs: map[*subscriber]struct{}{}}
 }
 
 // Publish hands e to every subscriber.
@@ -50,7 +49,7 @@ func (h *Events) Publish(e container.Event) {
 		if len(s.queue) < maxQueued {
 			s.queue = append(s.queue, e)
 		} else if s.dropped++; s.dropped == 1 {
-			h.log.Warn("an event subscriber fell too far behind; it misses events until it catches up", "queued", maxQueued)
+			slog.Warn("an event subscriber fell too far behind; it misses events until it catches up", "queued", maxQueued)
 		}
 		s.mu.Unlock()
 		select {
